@@ -1,0 +1,689 @@
+# -*- coding: utf-8 -*-
+# Reports ansible-pull runs to the webhook status receiver (event protocol v1, docs/protocol.md).
+#
+# One file on purpose: a callback plugin is dropped into callback_plugins/ as a single file, and
+# the same file doubles as the `flush` command, so a VM needs nothing but this file and python3.
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+name: webhook_status
+type: notification
+short_description: send run, task and recap events to the webhook status receiver
+description:
+  - Sends C(run_started), one C(task_result) per task and target, and C(run_finished) with the
+    recap to C(<url>/webhook), as event protocol v1 of the webhook status receiver.
+  - Events are queued and posted in batches by a background thread, so a slow or absent receiver
+    never slows the play. At the end of the run the plugin waits at most O(flush_timeout) seconds
+    for the queue to drain, then writes what is left to O(spool_dir), one JSON file per batch.
+  - Many VMs run ansible-pull only once, at first boot, so the spool cannot wait for a next run.
+    The plugin therefore starts a detached C(flush) process (this file run as a script, in its
+    own session) that keeps retrying the spool with capped exponential backoff for O(retry_for)
+    seconds after a batch was spooled, then exits. A lock file in the spool directory lets only
+    one process send the spool at a time. The next run also sends the spool before its own events.
+  - "Run by hand: C(python3 webhook_status.py flush --spool-dir DIR --url URL [--retry-for SECONDS]);
+    the secret comes from E(WEBHOOK_SECRET) or C(--secret-file)."
+  - When ansible-pull runs from a systemd service, set C(KillMode=process) on it, or systemd ends
+    the detached sender together with the service.
+  - Answers: 2xx means stored (or already stored), the batch is done. 408, 429, 5xx and network
+    errors are retried, honouring C(Retry-After). Any other 4xx is a permanent refusal: the batch
+    is kept in C(rejected/) under the spool directory and a warning is shown.
+  - Failures of the plugin itself are shown as warnings and never fail the play.
+requirements:
+  - ansible-core 2.14 or later, Python 3.9 or later (standard library only)
+options:
+  url:
+    description: Base URL of the receiver, e.g. C(http://10.1.0.102:9191); events go to C(<url>/webhook). Without it the plugin does nothing.
+    type: str
+    env: [{name: WEBHOOK_URL}]
+    ini: [{section: callback_webhook_status, key: url}]
+  secret:
+    description: Signing secret C(whsec_<base64>) shared with the receiver (Standard Webhooks signatures). Unset means unsigned requests.
+    type: str
+    env: [{name: WEBHOOK_SECRET}]
+    ini: [{section: callback_webhook_status, key: secret}]
+  secret_file:
+    description: File holding the signing secret; used when O(secret) is not set.
+    type: path
+    env: [{name: WEBHOOK_SECRET_FILE}]
+    ini: [{section: callback_webhook_status, key: secret_file}]
+  timeout:
+    description: Timeout of one HTTP request, in seconds.
+    type: float
+    default: 5
+    env: [{name: WEBHOOK_TIMEOUT}]
+    ini: [{section: callback_webhook_status, key: timeout}]
+  flush_timeout:
+    description: Most seconds the end of the run waits for queued events to be sent before spooling them.
+    type: float
+    default: 3
+    env: [{name: WEBHOOK_FLUSH_TIMEOUT}]
+    ini: [{section: callback_webhook_status, key: flush_timeout}]
+  spool_dir:
+    description: Directory for batches not yet delivered. When it is not writable, C(~/.cache/webhook-status) is used.
+    type: path
+    default: /var/spool/webhook-status
+    env: [{name: WEBHOOK_SPOOL_DIR}]
+    ini: [{section: callback_webhook_status, key: spool_dir}]
+  message_max:
+    description: Longest task message sent, in characters (the receiver accepts at most 8192).
+    type: int
+    default: 1024
+    env: [{name: WEBHOOK_MESSAGE_MAX}]
+    ini: [{section: callback_webhook_status, key: message_max}]
+  vmid:
+    description: Proxmox VMID of this VM, sent as part of its identity.
+    type: int
+    env: [{name: WEBHOOK_VMID}]
+    ini: [{section: callback_webhook_status, key: vmid}]
+  batch_size:
+    description: Most events in one request (the receiver accepts at most 1000).
+    type: int
+    default: 100
+    env: [{name: WEBHOOK_BATCH_SIZE}]
+    ini: [{section: callback_webhook_status, key: batch_size}]
+  retry_for:
+    description: Seconds the detached sender keeps retrying a spooled batch. 0 starts no detached sender.
+    type: int
+    default: 3600
+    env: [{name: WEBHOOK_RETRY_FOR}]
+    ini: [{section: callback_webhook_status, key: retry_for}]
+'''
+
+import argparse
+import atexit
+import base64
+import datetime
+import email.utils
+import fcntl
+import functools
+import hashlib
+import hmac
+import http.client
+import ipaddress
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+try:
+    from ansible import context
+    from ansible.plugins.callback import CallbackBase
+    from ansible.release import __version__ as ANSIBLE_VERSION
+except ImportError:  # run as the flush command by a python3 without ansible
+    CallbackBase = object
+    ANSIBLE_VERSION = None
+
+PROTOCOL_VERSION = 1
+MESSAGE_CAP = 8192          # the receiver's limit, whatever message_max says
+BATCH_CAP = 1000            # the receiver's limit on events per request
+BATCH_BYTES = 512 * 1024    # stay well under the receiver's default 1 MiB body limit
+MAX_IPS = 32
+LINGER = 0.25               # seconds to gather events into one request during the run
+SPOOL_MAX_FILES = 1000      # a VM whose receiver is gone for months must not fill its disk
+RETRY_CAP = 300             # longest pause between two attempts of the detached sender
+LOCAL_NAMES = ('localhost', '127.0.0.1', '::1')
+EXIT_OK, EXIT_LEFT, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 75
+
+
+# ---------------------------------------------------------------------------------------------
+# Delivery: one signed POST and what its answer means
+# ---------------------------------------------------------------------------------------------
+
+SENT, REJECTED, RETRY = 'sent', 'rejected', 'retry'
+
+
+def webhook_endpoint(base_url):
+    """`<url>/webhook` for a base URL (a URL that already ends in /webhook is kept)."""
+    base = base_url.strip().rstrip('/')
+    return base if base.endswith('/webhook') else base + '/webhook'
+
+
+def parse_secret(text):
+    """Signing key of a `whsec_<base64>` secret (the prefix is optional, as in Standard Webhooks)."""
+    text = text.strip()
+    if text.startswith('whsec_'):
+        text = text[len('whsec_'):]
+    key = base64.b64decode(text, validate=True)
+    if not key:
+        raise ValueError('empty key')
+    return key
+
+
+def load_secret(secret, secret_file):
+    """The key from the secret or the file holding it; None when neither is set."""
+    if not secret and secret_file:
+        with open(secret_file, encoding='utf-8') as handle:
+            secret = handle.read()
+    return parse_secret(secret) if secret and secret.strip() else None
+
+
+def signature_headers(key, body):
+    """Standard Webhooks headers, made at send time so a spooled batch gets a fresh timestamp."""
+    msg_id = 'msg_' + uuid.uuid4().hex
+    stamp = str(int(time.time()))
+    mac = hmac.new(key, msg_id.encode() + b'.' + stamp.encode() + b'.' + body, hashlib.sha256)
+    return {
+        'webhook-id': msg_id,
+        'webhook-timestamp': stamp,
+        'webhook-signature': 'v1,' + base64.b64encode(mac.digest()).decode(),
+    }
+
+
+def retry_after_seconds(value):
+    """Seconds from a Retry-After header (delta-seconds or HTTP date); None when absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+class Transport:
+    """Posts batch bodies to the receiver and sorts the answer into sent, rejected or retry."""
+
+    def __init__(self, url, key, timeout):
+        self.endpoint = webhook_endpoint(url)
+        self.key = key
+        self.timeout = timeout
+
+    def post(self, body):
+        """Returns (outcome, retry_after_seconds_or_None, detail)."""
+        headers = {'Content-Type': 'application/json', 'User-Agent': 'webhook-status-callback/1'}
+        if self.key:
+            headers.update(signature_headers(self.key, body))
+        request = urllib.request.Request(self.endpoint, data=body, headers=headers, method='POST')
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                response.read()
+            return SENT, None, ''
+        except urllib.error.HTTPError as err:
+            return self._classify(err)
+        except (OSError, http.client.HTTPException) as err:  # refused, timeout, DNS, reset
+            return RETRY, None, str(getattr(err, 'reason', err))
+
+    @staticmethod
+    def _classify(err):
+        try:
+            detail = err.read(500).decode('utf-8', 'replace')
+        except (OSError, http.client.HTTPException):
+            detail = ''
+        summary = 'HTTP %s %s' % (err.code, detail.strip())
+        if err.code in (408, 429) or err.code >= 500:
+            return RETRY, retry_after_seconds(err.headers.get('Retry-After')), summary
+        # Any other answer (4xx, odd 3xx) will not change by sending the same bytes again.
+        return REJECTED, None, summary
+
+
+def encode_batch(events):
+    """The body of a batch request; ASCII-escaped so odd strings can never break UTF-8."""
+    return json.dumps({'events': events}, separators=(',', ':'), default=str).encode('ascii')
+
+
+def split_batches(events, batch_size):
+    """Chunks of at most batch_size events and about BATCH_BYTES each."""
+    batch, size = [], 0
+    for event in events:
+        event_size = len(json.dumps(event, default=str))
+        if batch and (len(batch) >= batch_size or size + event_size > BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(event)
+        size += event_size
+    if batch:
+        yield batch
+
+
+# ---------------------------------------------------------------------------------------------
+# Spool: batches on disk until the receiver takes them
+# ---------------------------------------------------------------------------------------------
+
+def choose_spool_dir(preferred):
+    """The preferred spool directory if it can be written, else ~/.cache/webhook-status."""
+    for path in (preferred, os.path.join(os.path.expanduser('~'), '.cache', 'webhook-status')):
+        try:
+            os.makedirs(path, mode=0o700, exist_ok=True)
+            if os.access(path, os.W_OK | os.X_OK):
+                return path
+        except OSError:
+            continue
+    return None
+
+
+class Spool:
+    """One JSON file per batch, named so that sorting them gives the order they were written."""
+
+    def __init__(self, path):
+        self.path = path
+        self.rejected_path = os.path.join(path, 'rejected')
+
+    def write(self, events, rejected=False):
+        """Writes a batch atomically (temp file, fsync, rename), readable by the owner only."""
+        folder = self.rejected_path if rejected else self.path
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        name = '%020d-%s.json' % (time.time_ns(), uuid.uuid4().hex[:8])
+        temp = os.path.join(folder, '.' + name + '.tmp')
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, 'wb') as handle:
+            handle.write(encode_batch(events))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(temp, os.path.join(folder, name))
+
+    def files(self):
+        """Pending batch files, oldest first."""
+        try:
+            names = os.listdir(self.path)
+        except OSError:
+            return []
+        return sorted(n for n in names if n.endswith('.json') and not n.startswith('.'))
+
+    def has_fresh(self, retry_for):
+        """Whether a pending batch was spooled less than retry_for seconds ago."""
+        horizon = time.time() - retry_for
+        for name in self.files():
+            try:
+                if os.stat(os.path.join(self.path, name)).st_mtime > horizon:
+                    return True
+            except OSError:
+                continue
+        return False
+
+    def trim(self):
+        """Drops the oldest batches beyond SPOOL_MAX_FILES; returns how many were dropped."""
+        excess = self.files()[:-SPOOL_MAX_FILES]
+        for name in excess:
+            self._remove(name)
+        return len(excess)
+
+    def try_lock(self):
+        """An fd holding the spool's exclusive lock, or None when another process holds it."""
+        fd = os.open(os.path.join(self.path, '.lock'), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except OSError:
+            os.close(fd)
+            return None
+
+    @staticmethod
+    def unlock(fd):
+        os.close(fd)  # closing the fd releases the flock
+
+    def send_pass(self, transport, warn):
+        """Sends pending files in order until one must be retried. Call with the lock held.
+
+        Returns (all_done, retry_after): stopping at the first retryable failure keeps the order
+        and does not hammer a receiver that is down.
+        """
+        for name in self.files():
+            path = os.path.join(self.path, name)
+            try:
+                with open(path, 'rb') as handle:
+                    body = handle.read()
+            except FileNotFoundError:
+                continue  # trimmed meanwhile
+            outcome, retry_after, detail = transport.post(body)
+            if outcome == RETRY:
+                return False, retry_after
+            if outcome == REJECTED:
+                warn('receiver refused spooled batch %s, kept in %s: %s' % (name, self.rejected_path, detail))
+                os.makedirs(self.rejected_path, mode=0o700, exist_ok=True)
+                os.replace(path, os.path.join(self.rejected_path, name))
+            else:
+                self._remove(name)
+        return True, None
+
+    def _remove(self, name):
+        try:
+            os.unlink(os.path.join(self.path, name))
+        except FileNotFoundError:
+            pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Background sender: the run only appends to a list; a daemon thread does the network I/O
+# ---------------------------------------------------------------------------------------------
+
+class BackgroundSender:
+    """Batches queued events and posts them from a daemon thread, retrying with backoff."""
+
+    def __init__(self, transport, spool, batch_size):
+        self._transport = transport
+        self._spool = spool
+        self._batch_size = batch_size
+        self._cond = threading.Condition()
+        self._pending = []       # queued, not yet taken by the thread
+        self._inflight = []      # taken by the thread, not yet acknowledged
+        self._stopped = False
+        self._flush_at = 0.0     # monotonic time flush() was asked, 0 when not flushing
+        self._failed_at = 0.0    # monotonic time of the last retryable failure
+        self.warnings = []       # shown by the main thread: Display is not meant for threads
+        self._thread = threading.Thread(target=self._run, name='webhook-status-sender', daemon=True)
+        self._thread.start()
+
+    def put(self, event):
+        with self._cond:
+            self._pending.append(event)
+            self._cond.notify_all()
+
+    def flush(self, timeout):
+        """Waits until everything is sent, the next attempt fails, or timeout seconds pass."""
+        with self._cond:
+            self._flush_at = time.monotonic()
+            self._cond.notify_all()
+            self._cond.wait_for(
+                lambda: not (self._pending or self._inflight) or self._failed_at > self._flush_at,
+                timeout=timeout)
+
+    def stop(self):
+        """Stops the thread and returns the events it did not get acknowledged, oldest first."""
+        with self._cond:
+            self._stopped = True
+            left = self._inflight + self._pending
+            self._inflight, self._pending = [], []
+            self._cond.notify_all()
+        return left
+
+    def _run(self):
+        try:
+            self._send_spool_first()
+            backoff = 0.5
+            while True:
+                batch = self._take_batch()
+                if batch is None:
+                    return
+                outcome, retry_after, detail = self._transport.post(encode_batch(batch))
+                with self._cond:
+                    if self._stopped:
+                        return  # stop() took the batch; a late success is only a duplicate
+                    if outcome == RETRY:
+                        self._failed_at = time.monotonic()
+                        self._cond.notify_all()
+                        # A flush asked after this failure deserves one prompt retry.
+                        self._cond.wait_for(lambda: self._stopped or self._flush_at > self._failed_at,
+                                            timeout=retry_after or backoff)
+                        backoff = min(backoff * 2, 30)
+                        continue
+                    if outcome == REJECTED:
+                        self._reject(batch, detail)
+                    self._inflight = []
+                    backoff = 0.5
+                    self._cond.notify_all()
+        except Exception as err:  # never let the thread die silently
+            self.warnings.append('sender thread stopped: %r' % (err,))
+
+    def _take_batch(self):
+        """Moves the next batch from pending to in flight; None once stopped."""
+        with self._cond:
+            if not self._inflight:
+                self._cond.wait_for(lambda: self._stopped or self._pending)
+                # Give a busy play a moment to queue more, so 200 tasks are not 200 requests.
+                self._cond.wait_for(lambda: self._stopped or self._flush_at
+                                    or len(self._pending) >= self._batch_size, timeout=LINGER)
+                if self._stopped:
+                    return None
+                batch = next(split_batches(self._pending, self._batch_size))
+                self._inflight = batch
+                del self._pending[:len(batch)]
+            return None if self._stopped else list(self._inflight)
+
+    def _reject(self, batch, detail):
+        try:
+            self._spool.write(batch, rejected=True)
+            where = 'kept in ' + self._spool.rejected_path
+        except OSError as err:
+            where = 'and could not be kept (%s)' % err
+        self.warnings.append('receiver refused %d events, %s: %s' % (len(batch), where, detail))
+
+    def _send_spool_first(self):
+        """Sends what earlier runs spooled, unless a detached sender is already on it."""
+        fd = self._spool.try_lock()
+        if fd is None:
+            return
+        try:
+            self._spool.send_pass(self._transport, self.warnings.append)
+        finally:
+            Spool.unlock(fd)
+
+
+# ---------------------------------------------------------------------------------------------
+# Detached sender: the `flush` command, also started in the background at the end of a run
+# ---------------------------------------------------------------------------------------------
+
+def spawn_flusher(spool_dir, url, secret, retry_for, timeout):
+    """Starts `flush` in its own session so it outlives this run (and a closing terminal)."""
+    env = dict(os.environ)
+    env.pop('WEBHOOK_SECRET_FILE', None)
+    if secret:
+        env['WEBHOOK_SECRET'] = secret  # the environment, unlike argv, is private to the user
+    else:
+        env.pop('WEBHOOK_SECRET', None)
+    command = [sys.executable, os.path.abspath(__file__), 'flush', '--spool-dir', spool_dir,
+               '--url', url, '--retry-for', str(retry_for), '--timeout', str(timeout),
+               '--log-file', os.path.join(spool_dir, 'flush.log')]
+    subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL, cwd='/', env=env, start_new_session=True, close_fds=True)
+
+
+def flush_spool(spool, transport, retry_for, log):
+    """Sends the spool, retrying while some batch is younger than retry_for seconds.
+
+    The lock is held only during a pass, so the next run's sender or a second flusher can take
+    turns; a flusher that finds the lock taken waits while there is fresh work, then gives up.
+    """
+    backoff = 5.0
+    while spool.files():
+        fd = spool.try_lock()
+        if fd is None:
+            if not spool.has_fresh(retry_for):
+                log('another process holds the spool lock')
+                return EXIT_BUSY
+            time.sleep(5)
+            continue
+        try:
+            done, retry_after = spool.send_pass(transport, log)
+        finally:
+            Spool.unlock(fd)
+        if done:
+            continue  # something may have been spooled during the pass
+        if not spool.has_fresh(retry_for):
+            log('receiver unreachable; %d batches left in %s' % (len(spool.files()), spool.path))
+            return EXIT_LEFT
+        pause = min(retry_after if retry_after is not None else backoff, RETRY_CAP)
+        log('receiver unreachable, next attempt in %.0fs' % pause)
+        time.sleep(pause)
+        backoff = min(backoff * 2, RETRY_CAP)
+    return EXIT_OK
+
+
+def open_log(path):
+    """Appends to path, rotating it once past 256 KiB; stderr when no path is given."""
+    if not path:
+        return sys.stderr
+    try:
+        if os.path.getsize(path) > 256 * 1024:
+            os.replace(path, path + '.1')
+    except OSError:
+        pass
+    return open(path, 'a', encoding='utf-8')
+
+
+def main(argv=None):
+    """Command line: `flush` sends the spool now (see DOCUMENTATION)."""
+    parser = argparse.ArgumentParser(prog='webhook_status.py', description='webhook status callback tools')
+    sub = parser.add_subparsers(dest='command', required=True)
+    flush = sub.add_parser('flush', help='send spooled batches to the receiver')
+    flush.add_argument('--spool-dir', default=os.environ.get('WEBHOOK_SPOOL_DIR', '/var/spool/webhook-status'))
+    flush.add_argument('--url', default=os.environ.get('WEBHOOK_URL'), help='receiver base URL')
+    flush.add_argument('--retry-for', type=int, default=0,
+                       help='keep retrying while a batch is younger than this many seconds (0: one pass)')
+    flush.add_argument('--timeout', type=float, default=5.0, help='seconds per HTTP request')
+    flush.add_argument('--secret-file', default=os.environ.get('WEBHOOK_SECRET_FILE'),
+                       help='file with the whsec_ secret (else $WEBHOOK_SECRET)')
+    flush.add_argument('--log-file', help='append progress here instead of stderr')
+    args = parser.parse_args(argv)
+    if not args.url:
+        parser.error('--url or WEBHOOK_URL is required')
+    try:
+        key = load_secret(os.environ.get('WEBHOOK_SECRET'), args.secret_file)
+    except (OSError, ValueError) as err:
+        parser.error('bad signing secret: %s' % err)
+    out = open_log(args.log_file)
+
+    def log(message):
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+        print('%s flush[%d] %s' % (stamp, os.getpid(), message), file=out, flush=True)
+
+    spool_dir = args.spool_dir if os.path.isdir(args.spool_dir) else choose_spool_dir(args.spool_dir)
+    if not spool_dir:
+        log('no usable spool directory')
+        return EXIT_USAGE
+    code = flush_spool(Spool(spool_dir), Transport(args.url, key, args.timeout), args.retry_for, log)
+    log('done, exit %d' % code)
+    return code
+
+
+# ---------------------------------------------------------------------------------------------
+# What the VM says about itself and the run
+# ---------------------------------------------------------------------------------------------
+
+def utc_now():
+    """ISO 8601 UTC time with milliseconds, as the protocol's examples write it."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%f')[:-3] + 'Z'
+
+
+def read_text(path):
+    try:
+        with open(path, encoding='utf-8') as handle:
+            return handle.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def machine_id():
+    value = (read_text('/etc/machine-id') or '').lower()
+    return value if re.fullmatch(r'[0-9a-f]{32}', value) else None
+
+
+def instance_id():
+    """cloud-init's instance id: this run's instance data, else the id cloud-init last saw."""
+    value = None
+    try:
+        with open('/run/cloud-init/instance-data.json', encoding='utf-8') as handle:
+            value = json.load(handle).get('v1', {}).get('instance_id')
+    except (OSError, ValueError, AttributeError):
+        pass
+    value = str(value).strip() if value else read_text('/var/lib/cloud/data/instance-id')
+    return value if value and len(value) <= 128 else None
+
+
+def clean_ips(candidates):
+    """Valid, routable-looking addresses in canonical form, without duplicates, at most 32."""
+    found = []
+    for candidate in candidates:
+        try:
+            ip = ipaddress.ip_address(str(candidate).split('%')[0])
+        except ValueError:
+            continue
+        if ip.version == 6 and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        if ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast:
+            continue
+        if str(ip) not in found:
+            found.append(str(ip))
+    return found[:MAX_IPS]
+
+
+def system_ips():
+    """Addresses from `hostname -I`, else from the kernel's choice of source address."""
+    try:
+        words = subprocess.run(['hostname', '-I'], capture_output=True, text=True, timeout=2).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        words = []
+    if not words:
+        # Connecting a UDP socket sends nothing but makes the kernel pick the outgoing address.
+        for family, probe in ((socket.AF_INET, '192.0.2.1'), (socket.AF_INET6, '2001:db8::1')):
+            try:
+                with socket.socket(family, socket.SOCK_DGRAM) as probe_socket:
+                    probe_socket.connect((probe, 9))
+                    words.append(probe_socket.getsockname()[0])
+            except OSError:
+                continue
+    return clean_ips(words)
+
+
+def host_identity(vmid):
+    """The `host` object of every event; only hostname is required by the protocol."""
+    identity = {'hostname': (socket.gethostname() or 'localhost')[:253]}
+    for key, value in (('machine_id', machine_id()), ('instance_id', instance_id()), ('vmid', vmid)):
+        if value:
+            identity[key] = value
+    ips = system_ips()
+    if ips:
+        identity['ips'] = ips
+    return identity
+
+
+def git_output(folder, *args):
+    try:
+        done = subprocess.run(['git', '-C', folder] + list(args), capture_output=True, text=True, timeout=5,
+                              env=dict(os.environ, GIT_TERMINAL_PROMPT='0'))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def redact_url(url):
+    """Drops credentials from an http(s) URL, e.g. a token ansible-pull was given in the URL."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme in ('http', 'https') and '@' in parts.netloc:
+        return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit('@', 1)[1]))
+    return url
+
+
+def playbook_source(playbook_path):
+    """repo_url and commit of the checkout the playbook lives in, when it is a git checkout."""
+    folder = os.path.dirname(os.path.abspath(playbook_path))
+    found = {}
+    url = git_output(folder, 'config', '--get', 'remote.origin.url')
+    if url:
+        found['repo_url'] = redact_url(url)[:2048]
+    commit = (git_output(folder, 'rev-parse', 'HEAD') or '').lower()
+    if re.fullmatch(r'[0-9a-f]{7,64}', commit):
+        found['commit'] = commit
+    return found
+
+
+def clip(text, limit):
+    text = str(text)
+    return text if len(text) <= limit else text[:limit - 1] + '\u2026'
+
+
+def find_live_stats():
+    """The running TaskQueueManager's stats, found on the call stack (it calls every callback).
+
+    Ansible hands stats to callbacks only at the end, but the strategy counts a rescued failure
+    just before it sends v2_runner_on_failed, so the live counter is the exact way to tell.
+    """
+    frame = sys._getframe(1)
+    for _ in range(10):
+        if frame is None:
+            return None
+        stats = getattr(frame.f_locals.get('self'), '_stats', None)
+        if stats is not None and isinstance(getattr(stats, 'rescued', None), dict):
+            return stats
+        frame = frame.f_back
+    return None

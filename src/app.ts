@@ -1,0 +1,134 @@
+/**
+ * buildApp wires stores, metrics, waiters and routes into a Fastify app that does not listen.
+ * src/server.ts owns config, the database file, signals and listen; tests call buildApp directly.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import Fastify, { LogController, type FastifyInstance, type RawServerDefault } from 'fastify';
+import sensible from '@fastify/sensible';
+import type { Config } from './config.js';
+import type { AppContext } from './context.js';
+import type { Db } from './db/database.js';
+import { createGroupCommitter, type Committed } from './ingest/group-commit.js';
+import { createWaiters } from './ingest/waiters.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import { errorsPlugin } from './plugins/errors.js';
+import { securityHeaders } from './plugins/security-headers.js';
+import { createRetention, type Retention } from './retention.js';
+import { cloudInitRoutes } from './routes/cloud-init.js';
+import { healthRoutes } from './routes/health.js';
+import { hostRoutes } from './routes/hosts.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { runRoutes } from './routes/runs.js';
+import { webhookRoutes } from './routes/webhook.js';
+import { createIngestStore } from './store/ingest-store.js';
+import { createQueryStore } from './store/query-store.js';
+import { runStatusFromFinish } from './store/status.js';
+
+export interface AppDeps {
+  /** An open, migrated database (see src/db). The app does not close it. */
+  db: Db;
+  logger?: Logger;
+  clock?: () => number;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    ctx: AppContext;
+    retention: Retention;
+  }
+}
+
+/** A hop count trusts that many proxies nearest to us (Fastify's types take it as a function). */
+function trustProxyOption(v: Config['trustProxy']): boolean | string[] | ((addr: string, hop: number) => boolean) {
+  return typeof v === 'number' ? (_addr, hop) => hop < v : v;
+}
+
+export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger>;
+
+const REQUEST_ID = /^[\w.:-]{1,64}$/;
+
+function countCommitted(ctx: AppContext, committed: Committed[]): void {
+  for (const c of committed) {
+    c.items.forEach((item, i) => {
+      const outcome = c.outcomes[i]!;
+      ctx.metrics.events.inc({ kind: item.event.kind, outcome });
+      if (outcome !== 'stored') return;
+      if (item.event.kind === 'run_started') ctx.metrics.runsStarted.inc();
+      if (item.event.kind === 'run_finished') {
+        ctx.metrics.runsFinished.inc({ status: runStatusFromFinish(item.event.data) });
+      }
+    });
+  }
+}
+
+export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
+  const clock = deps.clock ?? Date.now;
+  const logger = deps.logger ?? createLogger(config.logLevel);
+  const app = Fastify<RawServerDefault, IncomingMessage, ServerResponse, Logger>({
+    loggerInstance: logger,
+    // Access lines for every ingest at fleet rates would drown the journal; failures are logged
+    // by the error handler, and completed requests at debug below.
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: trustProxyOption(config.trustProxy),
+    bodyLimit: config.bodyLimit,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // Long-polls may hold a connection for up to WEBHOOK_MAX_WAIT_SECONDS.
+    requestTimeout: (config.maxWaitSeconds + 30) * 1000,
+  });
+
+  const db = deps.db;
+  const waiters = createWaiters();
+  const metrics = createMetrics({ db, dbPath: config.dbPath, staleAfterMs: config.staleAfterMs, clock });
+  const ingest = createIngestStore(db);
+  const ctx: AppContext = {
+    config,
+    db,
+    ingest,
+    query: createQueryStore(db, config.staleAfterMs, clock),
+    waiters,
+    metrics,
+    clock,
+    closing: { value: false },
+    committer: createGroupCommitter(db, ingest, {
+      onCommit: (committed, finished) => {
+        countCommitted(ctx, committed);
+        if (finished.size > 0) waiters.notify(finished);
+      },
+    }),
+  };
+  app.decorate('ctx', ctx);
+
+  await app.register(sensible);
+  await app.register(errorsPlugin);
+  await app.register(securityHeaders);
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpRequests.inc({ route, method: request.method, status: `${Math.floor(reply.statusCode / 100)}xx` });
+    request.log.debug({ route, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
+  });
+
+  const retention = createRetention(ctx, logger);
+  app.decorate('retention', retention);
+  app.addHook('onReady', async () => retention.start());
+  // Shutdown: refuse new work, answer every waiting long-poll now, write what is queued.
+  app.addHook('preClose', async () => {
+    ctx.closing.value = true;
+    retention.stop();
+    waiters.wakeAll();
+    ctx.committer.flushNow();
+  });
+
+  await app.register(healthRoutes, { ctx });
+  await app.register(webhookRoutes, { ctx });
+  await app.register(cloudInitRoutes, { ctx });
+  await app.register(runRoutes, { ctx });
+  await app.register(hostRoutes, { ctx });
+  await app.register(metricsRoutes, { ctx });
+  return app;
+}

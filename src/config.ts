@@ -1,0 +1,140 @@
+/**
+ * Service configuration: one zod schema over the environment, parsed once at start.
+ * Nothing else in the service reads process.env.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const secretPattern = /^whsec_[A-Za-z0-9+/]{16,}={0,2}$/;
+const secretList = z
+  .string()
+  .transform((s) => s.split(/[\s,]+/).filter((x) => x.length > 0))
+  .pipe(z.array(z.string().regex(secretPattern, 'expected whsec_<base64> secrets')));
+
+/** Trust-proxy accepts false/true, a hop count or a comma-separated list of addresses/CIDRs. */
+const trustProxy = z.string().transform((v, ctx): boolean | number | string[] => {
+  if (v === 'false' || v === '0' || v === '') return false;
+  if (v === 'true') return true;
+  if (/^\d+$/.test(v)) return Number(v);
+  const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (list.every((s) => /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(s))) return list;
+  ctx.addIssue({ code: 'custom', message: 'expected false, true, a hop count or a list of addresses/CIDRs' });
+  return z.NEVER;
+});
+
+export const envSchema = z.object({
+  WEBHOOK_HOST: z.string().min(1).default('0.0.0.0'),
+  WEBHOOK_PORT: int(0, 65535).default(9191),
+  WEBHOOK_DB: z.string().min(1).default('./data/webhook.db'),
+  WEBHOOK_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  WEBHOOK_STALE_AFTER_SECONDS: int(10, 7 * 86400).default(1800),
+  WEBHOOK_RETENTION_DAYS: int(1, 3650).default(90),
+  WEBHOOK_TRUST_PROXY: trustProxy.default(false),
+  WEBHOOK_DURABILITY: z.enum(['normal', 'full']).default('normal'),
+  WEBHOOK_BODY_LIMIT: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  WEBHOOK_MAX_WAIT_SECONDS: int(1, 3600).default(300),
+  WEBHOOK_SECRETS: secretList.optional(),
+  WEBHOOK_SECRETS_FILE: z.string().min(1).optional(),
+  WEBHOOK_READ_TOKEN: z.string().min(16, 'a read token needs at least 16 characters').optional(),
+  WEBHOOK_READ_TOKEN_FILE: z.string().min(1).optional(),
+  WEBHOOK_RATE_LIMIT: int(0, 1_000_000).default(600),
+  WEBHOOK_PRUNE_INTERVAL_SECONDS: int(10, 86400).default(3600),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  host: string;
+  port: number;
+  dbPath: string;
+  logLevel: Env['WEBHOOK_LOG_LEVEL'];
+  staleAfterMs: number;
+  retentionDays: number;
+  trustProxy: boolean | number | string[];
+  durability: Env['WEBHOOK_DURABILITY'];
+  bodyLimit: number;
+  maxWaitSeconds: number;
+  /** Standard Webhooks secrets; an empty list accepts unsigned deliveries. */
+  secrets: string[];
+  readToken: string | undefined;
+  /** Ingest requests per source address per minute; 0 turns the limit off. */
+  rateLimitPerMinute: number;
+  pruneIntervalMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+type ReadFile = (path: string) => string;
+
+/** Parses the environment into a Config, or throws a ConfigError listing every problem. */
+export function loadConfig(env: NodeJS.ProcessEnv, readFile: ReadFile = (p) => readFileSync(p, 'utf8')): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  const secrets = [...(e.WEBHOOK_SECRETS ?? []), ...secretsFromFile(e.WEBHOOK_SECRETS_FILE, readFile, problems)];
+  const readToken = e.WEBHOOK_READ_TOKEN ?? tokenFromFile(e.WEBHOOK_READ_TOKEN_FILE, readFile, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    host: e.WEBHOOK_HOST,
+    port: e.WEBHOOK_PORT,
+    dbPath: e.WEBHOOK_DB,
+    logLevel: e.WEBHOOK_LOG_LEVEL,
+    staleAfterMs: e.WEBHOOK_STALE_AFTER_SECONDS * 1000,
+    retentionDays: e.WEBHOOK_RETENTION_DAYS,
+    trustProxy: e.WEBHOOK_TRUST_PROXY,
+    durability: e.WEBHOOK_DURABILITY,
+    bodyLimit: e.WEBHOOK_BODY_LIMIT,
+    maxWaitSeconds: e.WEBHOOK_MAX_WAIT_SECONDS,
+    secrets,
+    readToken,
+    rateLimitPerMinute: e.WEBHOOK_RATE_LIMIT,
+    pruneIntervalMs: e.WEBHOOK_PRUNE_INTERVAL_SECONDS * 1000,
+  };
+}
+
+function readOrReport(path: string, readFile: ReadFile, name: string, problems: string[]): string | undefined {
+  try {
+    return readFile(path);
+  } catch (err) {
+    problems.push(`${name}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    return undefined;
+  }
+}
+
+function secretsFromFile(path: string | undefined, readFile: ReadFile, problems: string[]): string[] {
+  if (path === undefined) return [];
+  const text = readOrReport(path, readFile, 'WEBHOOK_SECRETS_FILE', problems);
+  if (text === undefined) return [];
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('#'));
+  const bad = lines.filter((l) => !secretPattern.test(l)).length;
+  // Say how many lines are wrong, never what they contain: they are secrets.
+  if (bad > 0) problems.push(`WEBHOOK_SECRETS_FILE: ${bad} line(s) are not whsec_<base64> secrets`);
+  return lines.filter((l) => secretPattern.test(l));
+}
+
+function tokenFromFile(path: string | undefined, readFile: ReadFile, problems: string[]): string | undefined {
+  if (path === undefined) return undefined;
+  const token = readOrReport(path, readFile, 'WEBHOOK_READ_TOKEN_FILE', problems)?.trim();
+  if (token !== undefined && token.length < 16) {
+    problems.push('WEBHOOK_READ_TOKEN_FILE: a read token needs at least 16 characters');
+  }
+  return token;
+}
+
+/** A config for tests and tools: defaults with overrides. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return { ...loadConfig({ WEBHOOK_DB: ':memory:', WEBHOOK_LOG_LEVEL: 'silent' }), ...overrides };
+}

@@ -1,0 +1,25 @@
+/** What route plugins share: built once per app in buildApp, passed as plugin options. */
+import type { Config } from './config.js';
+import type { Db } from './db/database.js';
+import type { GroupCommitter } from './ingest/group-commit.js';
+import type { Waiters } from './ingest/waiters.js';
+import type { Metrics } from './metrics.js';
+import type { IngestStore } from './store/ingest-store.js';
+import type { QueryStore } from './store/query-store.js';
+
+export interface AppContext {
+  config: Config;
+  db: Db;
+  ingest: IngestStore;
+  query: QueryStore;
+  committer: GroupCommitter;
+  waiters: Waiters;
+  metrics: Metrics;
+  clock: () => number;
+  /** Set when the app starts closing: long-polls answer and new work is refused. */
+  closing: { value: boolean };
+}
+
+export interface RouteOptions {
+  ctx: AppContext;
+}

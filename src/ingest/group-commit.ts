@@ -1,0 +1,109 @@
+/**
+ * Group commit: deliveries that arrive in the same turn of the event loop are written in one
+ * transaction, and each is answered only after that transaction committed. One fsync (or WAL
+ * append) then serves many requests, which is what lets ingest run near the framework's own speed,
+ * and makes synchronous=FULL affordable.
+ */
+import type { Db } from '../db/database.js';
+import type { EventOutcome } from '../protocol/events.js';
+import type { IncomingEvent, IngestStore } from '../store/ingest-store.js';
+
+interface Pending {
+  items: IncomingEvent[];
+  resolve: (outcomes: EventOutcome[]) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface Committed {
+  items: IncomingEvent[];
+  outcomes: EventOutcome[];
+}
+
+export interface GroupCommitOptions {
+  /** Called after each commit with what it stored; feeds waiters and metrics. */
+  onCommit: (committed: Committed[], finishedHostIds: Set<number>) => void;
+  /** Upper bound of events in one transaction, so one huge burst cannot stall the loop for long. */
+  maxEvents?: number;
+}
+
+export function createGroupCommitter(db: Db, store: IngestStore, options: GroupCommitOptions) {
+  const maxEvents = options.maxEvents ?? 5000;
+  let queue: Pending[] = [];
+  let scheduled = false;
+  let inFlight = 0;
+
+  const writeGroup = db.transaction((group: Pending[]) => {
+    const all = group.flatMap((p) => p.items);
+    const result = store.applyEvents(all);
+    return result;
+  });
+
+  function flush(): void {
+    scheduled = false;
+    while (queue.length > 0) {
+      const group = takeGroup();
+      commitGroup(group);
+    }
+  }
+
+  function takeGroup(): Pending[] {
+    let count = 0;
+    let n = 0;
+    while (n < queue.length && (n === 0 || count + queue[n]!.items.length <= maxEvents)) {
+      count += queue[n]!.items.length;
+      n += 1;
+    }
+    const group = queue.slice(0, n);
+    queue = queue.slice(n);
+    return group;
+  }
+
+  function commitGroup(group: Pending[]): void {
+    try {
+      const { outcomes, finishedHostIds } = writeGroup.immediate(group);
+      settle(group, outcomes, finishedHostIds);
+    } catch (err) {
+      if (group.length === 1) {
+        group[0]!.reject(err);
+        return;
+      }
+      // One delivery's failure must not fail its neighbours: retry each alone so only it is refused.
+      for (const p of group) commitGroup([p]);
+    }
+  }
+
+  function settle(group: Pending[], outcomes: EventOutcome[], finished: Set<number>): void {
+    let offset = 0;
+    const committed: Committed[] = group.map((p) => {
+      const mine = outcomes.slice(offset, offset + p.items.length);
+      offset += p.items.length;
+      return { items: p.items, outcomes: mine };
+    });
+    committed.forEach((c, i) => group[i]!.resolve(c.outcomes));
+    options.onCommit(committed, finished);
+  }
+
+  return {
+    /** Resolves with one outcome per event once they are committed to disk. */
+    submit(items: IncomingEvent[]): Promise<EventOutcome[]> {
+      inFlight += 1;
+      return new Promise<EventOutcome[]>((resolve, reject) => {
+        queue.push({ items, resolve, reject });
+        if (!scheduled) {
+          scheduled = true;
+          // setImmediate runs after the I/O callbacks of this loop turn, so concurrent requests join.
+          setImmediate(flush);
+        }
+      }).finally(() => {
+        inFlight -= 1;
+      });
+    },
+    /** Writes whatever is queued now; used at shutdown. */
+    flushNow: flush,
+    get pending(): number {
+      return inFlight;
+    },
+  };
+}
+
+export type GroupCommitter = ReturnType<typeof createGroupCommitter>;

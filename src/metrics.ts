@@ -1,0 +1,163 @@
+/**
+ * Prometheus metrics on a registry owned by one app instance (never the global one).
+ * Labels come from fixed sets or host names; never from raw URLs or payload values.
+ */
+import { statSync } from 'node:fs';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Db } from './db/database.js';
+import { hostStatuses, type HostStatus } from './store/status.js';
+import { effectiveStatusSql } from './store/status.js';
+
+export const rejectReasons = [
+  'invalid_json',
+  'invalid_event',
+  'too_large',
+  'unsupported_media_type',
+  'unauthorized',
+  'rate_limited',
+  'storage_unavailable',
+] as const;
+export type RejectReason = (typeof rejectReasons)[number];
+
+/** Numeric code of a host's last run status, one series per host (see README, Metrics). */
+export const hostStatusCode: Record<HostStatus, number> = {
+  succeeded: 0,
+  failed: 1,
+  running: 2,
+  stale: 3,
+  'never-reported': 4,
+};
+
+export interface MetricsOptions {
+  db: Db;
+  dbPath: string;
+  staleAfterMs: number;
+  clock?: () => number;
+}
+
+export function createMetrics({ db, dbPath, staleAfterMs, clock = Date.now }: MetricsOptions) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const runCounts = db.prepare<{ stale_before: number }, { s: string; n: number }>(
+    `SELECT ${effectiveStatusSql('r')} AS s, count(*) AS n FROM runs r WHERE r.status = 'running' GROUP BY s`,
+  );
+  const hostRows = db.prepare<{ stale_before: number }, { hostname: string; last_seen_at: number; s: string | null }>(
+    `SELECT h.hostname, h.last_seen_at, ${effectiveStatusSql('r')} AS s
+     FROM hosts h LEFT JOIN runs r ON r.run_id = h.latest_run_id ORDER BY h.last_seen_at`,
+  );
+
+  const events = new Counter({
+    name: 'webhook_events_received_total',
+    help: 'Events received, by kind and outcome (stored, duplicate).',
+    labelNames: ['kind', 'outcome'] as const,
+    registers: [registry],
+  });
+  const runsStarted = new Counter({
+    name: 'webhook_runs_started_total',
+    help: 'Runs whose run_started event was stored.',
+    registers: [registry],
+  });
+  const runsFinished = new Counter({
+    name: 'webhook_runs_finished_total',
+    help: 'Runs whose run_finished event was stored, by outcome.',
+    labelNames: ['status'] as const,
+    registers: [registry],
+  });
+  const rejected = new Counter({
+    name: 'webhook_deliveries_rejected_total',
+    help: 'Deliveries to POST /webhook refused, by reason.',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const cloudInit = new Counter({
+    name: 'webhook_cloud_init_reports_total',
+    help: 'cloud-init reports received, by source (reporting, phone_home).',
+    labelNames: ['source'] as const,
+    registers: [registry],
+  });
+  const ingestDuration = new Histogram({
+    name: 'webhook_ingest_duration_seconds',
+    help: 'Time from receiving a POST /webhook to answering it, including the commit.',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+  const httpRequests = new Counter({
+    name: 'webhook_http_requests_total',
+    help: 'HTTP requests answered, by route template, method and status class.',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [registry],
+  });
+
+  new Gauge({
+    name: 'webhook_runs',
+    help: 'Runs not yet finished, by status (running, stale).',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.set({ status: 'running' }, 0);
+      this.set({ status: 'stale' }, 0);
+      for (const r of runCounts.all({ stale_before: clock() - staleAfterMs })) this.set({ status: r.s }, r.n);
+    },
+  });
+
+  // The three per-host families are filled from one query at scrape time, so a pruned host's
+  // series disappear with it and nothing has to be kept in step by hand.
+  const hostsByStatus = new Gauge({
+    name: 'webhook_hosts',
+    help: 'Known hosts, by the status of their latest run.',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    // Registered first of the three, so its collect fills all three before any is serialised.
+    collect: () => fillHostSeries(),
+  });
+  const lastReport = new Gauge({
+    name: 'webhook_host_last_report_timestamp_seconds',
+    help: 'Unix time the receiver last heard from the host.',
+    labelNames: ['host'] as const,
+    registers: [registry],
+  });
+  const lastRunStatus = new Gauge({
+    name: 'webhook_host_last_run_status',
+    help: 'Status of the host latest run: 0 succeeded, 1 failed, 2 running, 3 stale, 4 never reported.',
+    labelNames: ['host'] as const,
+    registers: [registry],
+  });
+
+  function fillHostSeries(): void {
+      hostsByStatus.reset();
+      lastReport.reset();
+      lastRunStatus.reset();
+      const counts = Object.fromEntries(hostStatuses.map((s) => [s, 0])) as Record<HostStatus, number>;
+      // Ordered by last_seen_at, so when two hosts share a hostname the newest one wins the series.
+      for (const h of hostRows.all({ stale_before: clock() - staleAfterMs })) {
+        const status = (h.s ?? 'never-reported') as HostStatus;
+        counts[status] += 1;
+        lastReport.set({ host: h.hostname }, h.last_seen_at / 1000);
+        lastRunStatus.set({ host: h.hostname }, hostStatusCode[status]);
+      }
+      for (const s of hostStatuses) hostsByStatus.set({ status: s }, counts[s]);
+  }
+
+  new Gauge({
+    name: 'webhook_database_size_bytes',
+    help: 'Size of the SQLite database file and its write-ahead log.',
+    registers: [registry],
+    collect() {
+      this.set(dbPath === ':memory:' ? 0 : fileSize(dbPath) + fileSize(`${dbPath}-wal`));
+    },
+  });
+
+  return { registry, events, runsStarted, runsFinished, rejected, cloudInit, ingestDuration, httpRequests };
+}
+
+function fileSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,146 @@
+/**
+ * Schemas of the query API: querystrings it accepts and the JSON it answers with.
+ * Tests parse real answers with these, so the documented shape and the served one cannot drift.
+ */
+import { z } from 'zod';
+import { hostStatuses, runStatuses } from '../store/status.js';
+import { hostStatsSchema, taskStatusSchema } from './events.js';
+
+/** Accepts ISO 8601 or Unix seconds, as operators and CI scripts write times. */
+export const timeParam = z
+  .string()
+  .transform((v, ctx) => {
+    const ms = /^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : Date.parse(v);
+    if (Number.isNaN(ms)) {
+      ctx.addIssue({ code: 'custom', message: 'expected an ISO 8601 time or Unix seconds' });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+export const runsQuerySchema = z.strictObject({
+  host: z.string().min(1).max(253).optional(),
+  status: z.enum(runStatuses).optional(),
+  since: timeParam.optional(),
+  until: timeParam.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(200).optional(),
+});
+export type RunsQuery = z.infer<typeof runsQuerySchema>;
+
+export const hostsQuerySchema = z.strictObject({
+  status: z.enum(hostStatuses).optional(),
+  q: z.string().min(1).max(253).optional(),
+});
+export type HostsQuery = z.infer<typeof hostsQuerySchema>;
+
+export const waitQuerySchema = z.strictObject({
+  timeout: z.coerce.number().min(0).max(3600).default(30),
+  since: timeParam.optional(),
+});
+
+export const hostParamsSchema = z.strictObject({ host: z.string().min(1).max(253) });
+export const runParamsSchema = z.strictObject({ id: z.uuid({ message: 'expected a run id (UUID)' }) });
+
+const iso = z.string();
+
+export const taskCountsSchema = z.object({
+  total: z.number(),
+  ok: z.number(),
+  changed: z.number(),
+  failed: z.number(),
+  skipped: z.number(),
+  unreachable: z.number(),
+  rescued: z.number(),
+  ignored: z.number(),
+});
+
+export const runSummarySchema = z.object({
+  run_id: z.string(),
+  host_id: z.number(),
+  hostname: z.string(),
+  status: z.enum(runStatuses),
+  started_at: iso,
+  finished_at: iso.nullable(),
+  last_event_at: iso,
+  playbook: z.string().nullable(),
+  repo_url: z.string().nullable(),
+  commit: z.string().nullable(),
+  ansible_version: z.string().nullable(),
+  check_mode: z.boolean().nullable(),
+  result: z.string().nullable(),
+  exit_code: z.number().nullable(),
+  duration_ms: z.number().nullable(),
+  stats: z.record(z.string(), hostStatsSchema).nullable(),
+  tasks: taskCountsSchema,
+  source_address: z.string().nullable(),
+});
+export type RunSummary = z.infer<typeof runSummarySchema>;
+
+export const taskRowSchema = z.object({
+  seq: z.number(),
+  time: iso,
+  play: z.string(),
+  task: z.string(),
+  action: z.string(),
+  target: z.string().nullable(),
+  status: taskStatusSchema,
+  duration_ms: z.number(),
+  message: z.string().nullable(),
+  no_log: z.boolean(),
+});
+export type TaskRow = z.infer<typeof taskRowSchema>;
+
+export const runDetailSchema = runSummarySchema.extend({ task_results: z.array(taskRowSchema) });
+export type RunDetail = z.infer<typeof runDetailSchema>;
+
+export const hostSummarySchema = z.object({
+  id: z.number(),
+  hostname: z.string(),
+  machine_id: z.string().nullable(),
+  instance_id: z.string().nullable(),
+  vmid: z.number().nullable(),
+  ips: z.array(z.string()),
+  status: z.enum(hostStatuses),
+  first_seen_at: iso,
+  last_seen_at: iso,
+  last_address: z.string().nullable(),
+  registered_at: iso.nullable(),
+  latest_run: runSummarySchema.nullable(),
+});
+export type HostSummary = z.infer<typeof hostSummarySchema>;
+
+export const cloudInitEventSchema = z.object({
+  source: z.enum(['reporting', 'phone_home']),
+  name: z.string(),
+  event_type: z.string().nullable(),
+  result: z.string().nullable(),
+  description: z.string().nullable(),
+  time: iso,
+  received_at: iso,
+});
+export type CloudInitEvent = z.infer<typeof cloudInitEventSchema>;
+
+export const hostDetailSchema = hostSummarySchema.extend({
+  runs: z.array(runSummarySchema),
+  cloud_init: z.array(cloudInitEventSchema),
+});
+export type HostDetail = z.infer<typeof hostDetailSchema>;
+
+export const fleetSchema = z.object({
+  total: z.number(),
+  by_status: z.record(z.enum(hostStatuses), z.number()),
+  hosts: z.array(hostSummarySchema),
+});
+export type Fleet = z.infer<typeof fleetSchema>;
+
+export const runsPageSchema = z.object({ runs: z.array(runSummarySchema), next_cursor: z.string().nullable() });
+export type RunsPage = z.infer<typeof runsPageSchema>;
+
+export const waitAnswerSchema = z.object({
+  finished: z.boolean(),
+  host: hostSummarySchema.nullable(),
+  run: runSummarySchema.nullable(),
+  waited_ms: z.number(),
+});
+export type WaitAnswer = z.infer<typeof waitAnswerSchema>;

@@ -1,0 +1,27 @@
+/**
+ * What cloud-init itself sends: the `reporting` webhook handler's events (JSON, no Content-Type)
+ * and the `phone_home` module's form post. Their bodies carry no identity: the URL names the VM.
+ */
+import { z } from 'zod';
+
+export const reportingEventSchema = z.looseObject({
+  name: z.string().min(1).max(512),
+  event_type: z.enum(['start', 'finish']),
+  origin: z.string().max(64).optional(),
+  timestamp: z.number().nonnegative(),
+  description: z.string().max(4096).optional(),
+  result: z.enum(['SUCCESS', 'WARN', 'FAIL']).optional(),
+});
+export type ReportingEvent = z.infer<typeof reportingEventSchema>;
+
+/** phone_home posts instance_id, hostname, fqdn and public keys; the keys are not kept. */
+export const phoneHomeSchema = z.looseObject({
+  instance_id: z.string().min(1).max(128),
+  hostname: z.string().min(1).max(253).optional(),
+  fqdn: z.string().max(253).optional(),
+});
+export type PhoneHome = z.infer<typeof phoneHomeSchema>;
+
+export const vmParamsSchema = z.strictObject({
+  vm: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$/, 'expected a hostname, instance id, IP or VMID'),
+});

@@ -1,0 +1,93 @@
+/** POST /webhook: validates a delivery (one event or a batch) and answers once it is committed. */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { RouteOptions } from '../context.js';
+import { AppError } from '../errors.js';
+import { secretKey, verifySignature } from '../ingest/signature.js';
+import { createRateLimiter } from '../ingest/rate-limit.js';
+import type { RejectReason } from '../metrics.js';
+import { toAppError } from '../plugins/errors.js';
+import { batchSchema, eventSchema, type WebhookEvent } from '../protocol/events.js';
+import { parseOr } from '../validation.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The body exactly as received, for signature checks. */
+    rawBody?: string;
+  }
+}
+
+const reasonOf: Partial<Record<AppError['code'], RejectReason>> = {
+  INVALID_JSON: 'invalid_json',
+  INVALID_EVENT: 'invalid_event',
+  BODY_TOO_LARGE: 'too_large',
+  UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
+  BAD_SIGNATURE: 'unauthorized',
+  RATE_LIMITED: 'rate_limited',
+  STORAGE_UNAVAILABLE: 'storage_unavailable',
+  SHUTTING_DOWN: 'storage_unavailable',
+};
+
+/** A batch is recognised by its `events` key; anything else must be a single event. */
+function parseDelivery(body: unknown): WebhookEvent[] {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new AppError('INVALID_EVENT', '(body): expected a JSON object: one event, or {"events": [...]}');
+  }
+  if ('events' in body) return parseOr(batchSchema, body, 'INVALID_EVENT').events;
+  return [parseOr(eventSchema, body, 'INVALID_EVENT')];
+}
+
+export async function webhookRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+  const { config, metrics, committer } = ctx;
+  const keys = config.secrets.map(secretKey);
+  const limiter = createRateLimiter(config.rateLimitPerMinute, ctx.clock);
+
+  // Agents and `curl -d` send JSON with no or the wrong Content-Type: parse every body as JSON here.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: config.bodyLimit }, (request, body, done) => {
+    const text = body as string;
+    request.rawBody = text;
+    if (text.length === 0) return done(new AppError('INVALID_JSON', 'request body is empty; expected JSON'));
+    try {
+      done(null, JSON.parse(text));
+    } catch (err) {
+      done(new AppError('INVALID_JSON', `request body is not valid JSON: ${(err as Error).message}`));
+    }
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    const wait = limiter.take(request.ip);
+    if (wait > 0) throw new AppError('RATE_LIMITED', 'too many deliveries from this address; slow down', wait);
+    if (ctx.closing.value) {
+      void reply.header('connection', 'close');
+      throw new AppError('SHUTTING_DOWN', 'the receiver is shutting down; retry shortly', 5);
+    }
+  });
+
+  app.addHook('preHandler', async (request) => {
+    if (keys.length === 0) return;
+    const check = verifySignature(keys, request.headers, request.rawBody ?? '', Math.floor(ctx.clock() / 1000));
+    if (!check.ok) throw new AppError('BAD_SIGNATURE', check.reason);
+  });
+
+  app.addHook('onError', async (request: FastifyRequest, _reply: FastifyReply, error) => {
+    const reason = reasonOf[toAppError(error).code];
+    if (reason) metrics.rejected.inc({ reason });
+  });
+
+  app.addHook('onResponse', async (_request, reply) => {
+    metrics.ingestDuration.observe(reply.elapsedTime / 1000);
+  });
+
+  app.post('/webhook', { bodyLimit: config.bodyLimit }, async (request, reply) => {
+    const events = parseDelivery(request.body);
+    const receivedAt = ctx.clock();
+    const outcomes = await committer.submit(events.map((event) => ({ event, address: request.ip, receivedAt })));
+    const stored = outcomes.filter((o) => o === 'stored').length;
+    return reply.code(200).send({
+      accepted: events.length,
+      stored,
+      duplicates: events.length - stored,
+      results: events.map((e, i) => ({ event_id: e.event_id, outcome: outcomes[i] })),
+    });
+  });
+}

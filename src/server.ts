@@ -1,0 +1,66 @@
+/**
+ * The service's entry point: config, database, migrations, app, listen, and a graceful stop on
+ * SIGTERM/SIGINT. Everything else lives in buildApp so tests can run it without a socket.
+ */
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { openDatabase } from './db/database.js';
+import { DatabaseTooNewError, migrate } from './db/migrate.js';
+import { createLogger } from './logger.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`webhook: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  const db = openDatabase(config.dbPath, config.durability);
+  try {
+    const applied = migrate(db);
+    if (applied.length > 0) logger.info({ applied, db: config.dbPath }, 'database migrated');
+  } catch (err) {
+    if (err instanceof DatabaseTooNewError) {
+      logger.fatal({ db: config.dbPath }, err.message);
+      db.close();
+      process.exit(3);
+    }
+    throw err;
+  }
+  if (config.secrets.length === 0) {
+    logger.warn('no WEBHOOK_SECRETS configured: unsigned deliveries are accepted from any address');
+  }
+  const app = await buildApp(config, { db, logger });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping: finishing in-flight requests');
+    try {
+      await app.close();
+      db.close();
+      logger.info('stopped cleanly');
+      logger.flush();
+      process.exit(0);
+    } catch (err) {
+      logger.error({ err }, 'error while stopping');
+      process.exit(1);
+    }
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+
+  await app.listen({ host: config.host, port: config.port });
+  logger.info({ host: config.host, port: config.port, db: config.dbPath, durability: config.durability }, 'webhook receiver ready');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`webhook: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,305 @@
+/**
+ * Reads for the query API, metrics and waiters. Statements are prepared once; rows are shaped
+ * into the API schemas of src/protocol/api.ts here, so handlers only choose what to ask.
+ */
+import type { Db } from '../db/database.js';
+import type {
+  CloudInitEvent,
+  Fleet,
+  HostDetail,
+  HostsQuery,
+  HostSummary,
+  RunDetail,
+  RunsPage,
+  RunsQuery,
+  RunSummary,
+  TaskRow,
+} from '../protocol/api.js';
+import { AppError } from '../errors.js';
+import { effectiveStatusSql, hostStatuses, type HostStatus, type RunStatus } from './status.js';
+
+interface RunRow {
+  run_id: string;
+  host_id: number;
+  hostname: string;
+  eff_status: RunStatus;
+  started_at: number;
+  finished_at: number | null;
+  last_event_at: number;
+  playbook: string | null;
+  repo_url: string | null;
+  commit_sha: string | null;
+  ansible_version: string | null;
+  check_mode: number | null;
+  result: string | null;
+  exit_code: number | null;
+  duration_ms: number | null;
+  stats: string | null;
+  tasks_total: number;
+  tasks_ok: number;
+  tasks_changed: number;
+  tasks_failed: number;
+  tasks_skipped: number;
+  tasks_unreachable: number;
+  tasks_rescued: number;
+  tasks_ignored: number;
+  source_address: string | null;
+}
+
+interface HostRow {
+  id: number;
+  hostname: string;
+  machine_id: string | null;
+  instance_id: string | null;
+  vmid: number | null;
+  ips: string;
+  first_seen_at: number;
+  last_seen_at: number;
+  last_address: string | null;
+  registered_at: number | null;
+}
+
+type HostWithRun = HostRow & { [K in keyof RunRow as `r_${K}`]: RunRow[K] | null };
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+
+const RUN_COLUMNS = `r.run_id, r.host_id, h.hostname, ${effectiveStatusSql('r')} AS eff_status, r.started_at,
+  r.finished_at, r.last_event_at, r.playbook, r.repo_url, r.commit_sha, r.ansible_version, r.check_mode, r.result,
+  r.exit_code, r.duration_ms, r.stats, r.tasks_total, r.tasks_ok, r.tasks_changed, r.tasks_failed, r.tasks_skipped,
+  r.tasks_unreachable, r.tasks_rescued, r.tasks_ignored, r.source_address`;
+
+const HOST_COLUMNS = `h.id, h.hostname, h.machine_id, h.instance_id, h.vmid, h.ips, h.first_seen_at, h.last_seen_at,
+  h.last_address, h.registered_at`;
+
+const PREFIXED_RUN_COLUMNS = RUN_COLUMNS.split(',')
+  .map((c) => c.trim())
+  .map((c) => {
+    const name = c.includes(' AS ') ? c.split(' AS ')[1]! : c.split('.')[1]!;
+    return `${c.includes(' AS ') ? c.split(' AS ')[0] : c} AS r_${name}`;
+  })
+  .join(', ');
+
+export function toRunSummary(r: RunRow): RunSummary {
+  return {
+    run_id: r.run_id,
+    host_id: r.host_id,
+    hostname: r.hostname,
+    status: r.eff_status,
+    started_at: iso(r.started_at),
+    finished_at: isoOrNull(r.finished_at),
+    last_event_at: iso(r.last_event_at),
+    playbook: r.playbook,
+    repo_url: r.repo_url,
+    commit: r.commit_sha,
+    ansible_version: r.ansible_version,
+    check_mode: r.check_mode === null ? null : r.check_mode === 1,
+    result: r.result,
+    exit_code: r.exit_code,
+    duration_ms: r.duration_ms,
+    stats: r.stats === null ? null : (JSON.parse(r.stats) as RunSummary['stats']),
+    tasks: {
+      total: r.tasks_total,
+      ok: r.tasks_ok,
+      changed: r.tasks_changed,
+      failed: r.tasks_failed,
+      skipped: r.tasks_skipped,
+      unreachable: r.tasks_unreachable,
+      rescued: r.tasks_rescued,
+      ignored: r.tasks_ignored,
+    },
+    source_address: r.source_address,
+  };
+}
+
+function toHostSummary(h: HostWithRun): HostSummary {
+  const run = h.r_run_id === null ? null : toRunSummary(unprefix(h));
+  return {
+    id: h.id,
+    hostname: h.hostname,
+    machine_id: h.machine_id,
+    instance_id: h.instance_id,
+    vmid: h.vmid,
+    ips: JSON.parse(h.ips) as string[],
+    status: run?.status ?? 'never-reported',
+    first_seen_at: iso(h.first_seen_at),
+    last_seen_at: iso(h.last_seen_at),
+    last_address: h.last_address,
+    registered_at: isoOrNull(h.registered_at),
+    latest_run: run,
+  };
+}
+
+function unprefix(h: HostWithRun): RunRow {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(h)) if (k.startsWith('r_')) out[k.slice(2)] = v;
+  out.hostname = h.hostname;
+  return out as unknown as RunRow;
+}
+
+/** Opaque cursor: the sort key of the last row of a page. */
+function encodeCursor(r: RunRow): string {
+  return Buffer.from(`${r.started_at}:${r.run_id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { started_at: number; run_id: string } {
+  const [ms, id] = Buffer.from(cursor, 'base64url').toString().split(':');
+  const started = Number(ms);
+  if (!Number.isSafeInteger(started) || id === undefined || !/^[0-9a-f-]{36}$/.test(id)) {
+    throw new AppError('INVALID_QUERY', 'cursor: not a cursor this API handed out');
+  }
+  return { started_at: started, run_id: id };
+}
+
+export function createQueryStore(db: Db, staleAfterMs: number, clock: () => number = Date.now) {
+  const staleBefore = () => clock() - staleAfterMs;
+
+  const findHostIds = db.prepare<{ v: string; n: number | null }, { id: number }>(
+    `SELECT id FROM (
+       SELECT id, last_seen_at FROM hosts WHERE hostname = @v OR machine_id = @v OR instance_id = @v OR vmid = @n
+       UNION SELECT h.id, h.last_seen_at FROM host_ips i JOIN hosts h ON h.id = i.host_id WHERE i.ip = @v
+     ) ORDER BY last_seen_at DESC LIMIT 1`,
+  );
+  const hostWithRun = `SELECT ${HOST_COLUMNS}, ${PREFIXED_RUN_COLUMNS}
+     FROM hosts h LEFT JOIN runs r ON r.run_id = h.latest_run_id`;
+  const hostById = db.prepare<{ id: number; stale_before: number }, HostWithRun>(`${hostWithRun} WHERE h.id = @id`);
+  const allHosts = db.prepare<{ stale_before: number }, HostWithRun>(`${hostWithRun} ORDER BY h.hostname, h.id`);
+  const runById = db.prepare<{ id: string; stale_before: number }, RunRow>(
+    `SELECT ${RUN_COLUMNS} FROM runs r JOIN hosts h ON h.id = r.host_id WHERE r.run_id = @id`,
+  );
+  const tasksOfRun = db.prepare<[string], { seq: number; time: number; data: string }>(
+    `SELECT seq, time, data FROM events WHERE run_id = ? AND kind = 'task_result' ORDER BY seq, received_at`,
+  );
+  const runsOfHost = db.prepare<{ host_id: number; stale_before: number; limit: number }, RunRow>(
+    `SELECT ${RUN_COLUMNS} FROM runs r JOIN hosts h ON h.id = r.host_id
+     WHERE r.host_id = @host_id ORDER BY r.started_at DESC, r.run_id DESC LIMIT @limit`,
+  );
+  const latestRunSince = db.prepare<{ host_id: number; since: number; stale_before: number }, RunRow>(
+    `SELECT ${RUN_COLUMNS} FROM runs r JOIN hosts h ON h.id = r.host_id
+     WHERE r.host_id = @host_id AND r.started_at >= @since ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1`,
+  );
+  const cloudInitOfHost = db.prepare<[number], { source: CloudInitEvent['source']; name: string; event_type: string | null; result: string | null; description: string | null; time: number; received_at: number }>(
+    `SELECT source, name, event_type, result, description, time, received_at FROM cloud_init_events
+     WHERE host_id = ? ORDER BY time DESC, id DESC LIMIT 200`,
+  );
+  // One statement per filter combination would be many; these optional predicates cost little with the indexes.
+  const runsPage = db.prepare<
+    { host_id: number | null; status: string | null; since: number | null; until: number | null; c_started: number | null; c_id: string | null; limit: number; stale_before: number },
+    RunRow
+  >(
+    `SELECT ${RUN_COLUMNS} FROM runs r JOIN hosts h ON h.id = r.host_id
+     WHERE (@host_id IS NULL OR r.host_id = @host_id)
+       AND (@since IS NULL OR r.started_at >= @since)
+       AND (@until IS NULL OR r.started_at < @until)
+       AND (@c_started IS NULL OR r.started_at < @c_started OR (r.started_at = @c_started AND r.run_id < @c_id))
+       AND (@status IS NULL OR ${effectiveStatusSql('r')} = @status)
+     ORDER BY r.started_at DESC, r.run_id DESC LIMIT @limit`,
+  );
+
+  function findHostId(identity: string): number | undefined {
+    const n = /^\d{1,9}$/.test(identity) ? Number(identity) : null;
+    return findHostIds.get({ v: identity, n })?.id;
+  }
+
+  function parseTask(row: { seq: number; time: number; data: string }): TaskRow {
+    const d = JSON.parse(row.data) as Omit<TaskRow, 'seq' | 'time'>;
+    return {
+      seq: row.seq,
+      time: iso(row.time),
+      play: d.play,
+      task: d.task,
+      action: d.action,
+      target: d.target ?? null,
+      status: d.status,
+      duration_ms: d.duration_ms,
+      message: d.message ?? null,
+      no_log: d.no_log,
+    };
+  }
+
+  return {
+    findHostId,
+
+    host(identity: string): HostSummary | undefined {
+      const id = findHostId(identity);
+      if (id === undefined) return undefined;
+      const row = hostById.get({ id, stale_before: staleBefore() });
+      return row && toHostSummary(row);
+    },
+
+    hostById(id: number): HostSummary | undefined {
+      const row = hostById.get({ id, stale_before: staleBefore() });
+      return row && toHostSummary(row);
+    },
+
+    hostDetail(identity: string): HostDetail | undefined {
+      const id = findHostId(identity);
+      if (id === undefined) return undefined;
+      const row = hostById.get({ id, stale_before: staleBefore() });
+      if (!row) return undefined;
+      const runs = runsOfHost.all({ host_id: id, stale_before: staleBefore(), limit: 20 }).map(toRunSummary);
+      const cloudInit = cloudInitOfHost.all(id).map((c) => ({ ...c, time: iso(c.time), received_at: iso(c.received_at) }));
+      return { ...toHostSummary(row), runs, cloud_init: cloudInit };
+    },
+
+    fleet(query: HostsQuery = {}): Fleet {
+      const all = allHosts.all({ stale_before: staleBefore() }).map(toHostSummary);
+      const byStatus = Object.fromEntries(hostStatuses.map((s) => [s, 0])) as Record<HostStatus, number>;
+      for (const h of all) byStatus[h.status] += 1;
+      const q = query.q?.toLowerCase();
+      const hosts = all.filter(
+        (h) =>
+          (query.status === undefined || h.status === query.status) &&
+          (q === undefined || hostMatches(h, q)),
+      );
+      return { total: all.length, by_status: byStatus, hosts };
+    },
+
+    run(id: string): RunDetail | undefined {
+      const row = runById.get({ id, stale_before: staleBefore() });
+      if (!row) return undefined;
+      return { ...toRunSummary(row), task_results: tasksOfRun.all(id).map(parseTask) };
+    },
+
+    runs(query: RunsQuery): RunsPage {
+      let hostId: number | null = null;
+      if (query.host !== undefined) {
+        const found = findHostId(query.host);
+        if (found === undefined) return { runs: [], next_cursor: null };
+        hostId = found;
+      }
+      const c = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+      const rows = runsPage.all({
+        host_id: hostId,
+        status: query.status ?? null,
+        since: query.since ?? null,
+        until: query.until ?? null,
+        c_started: c?.started_at ?? null,
+        c_id: c?.run_id ?? null,
+        limit: query.limit + 1,
+        stale_before: staleBefore(),
+      });
+      const more = rows.length > query.limit;
+      const page = more ? rows.slice(0, query.limit) : rows;
+      return { runs: page.map(toRunSummary), next_cursor: more ? encodeCursor(page[page.length - 1]!) : null };
+    },
+
+    /** The host's latest run that started at or after `since`, in any status. */
+    latestRunSince(hostId: number, since: number): RunSummary | undefined {
+      const row = latestRunSince.get({ host_id: hostId, since, stale_before: staleBefore() });
+      return row && toRunSummary(row);
+    },
+  };
+}
+
+function hostMatches(h: HostSummary, q: string): boolean {
+  return (
+    h.hostname.toLowerCase().includes(q) ||
+    h.machine_id === q ||
+    h.instance_id?.toLowerCase() === q ||
+    String(h.vmid) === q ||
+    h.ips.includes(q)
+  );
+}
+
+export type QueryStore = ReturnType<typeof createQueryStore>;

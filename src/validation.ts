@@ -1,0 +1,33 @@
+/** zod parsing for request parts, with errors that name the field and what was expected. */
+import type { z } from 'zod';
+import { AppError, type ErrorCode } from './errors.js';
+
+const MAX_ISSUES = 5;
+
+/** `events[3].data.status`: the path as a reader of the JSON would write it. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
+  return out === '' ? '(body)' : out;
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+  let message = issue.message.replace(/^Invalid input: /, '').replace(/^Invalid option: /, '');
+  if (issue.code === 'invalid_type' && / received undefined$/.test(message)) {
+    message = `required, ${message.replace(/, received undefined$/, '')}`;
+  }
+  return `${formatPath(issue.path)}: ${message}`;
+}
+
+export function formatZodError(error: z.ZodError): string {
+  const issues = error.issues.slice(0, MAX_ISSUES).map(formatIssue);
+  const more = error.issues.length - MAX_ISSUES;
+  return issues.join('; ') + (more > 0 ? `; and ${more} more problem(s)` : '');
+}
+
+/** Parses `value` or throws an AppError with the given code naming every bad field. */
+export function parseOr<S extends z.ZodType>(schema: S, value: unknown, code: ErrorCode): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new AppError(code, formatZodError(result.error));
+  return result.data;
+}
