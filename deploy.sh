@@ -256,8 +256,8 @@ WEBHOOK_SECRETS=$NEW_SECRET
 #WEBHOOK_RATE_LIMIT=600
 # The unit sets WEBHOOK_DB=$STATE_PATH/webhook.db, the only place the service may write.
 EOF
-  own "root:$SERVICE_USER" 0640 "$tmp"
   mv "$tmp" "$env_file"
+  own "root:$SERVICE_USER" 0640 "$env_file"
   log "wrote $env_file with a new signing secret"
 }
 
@@ -314,7 +314,7 @@ stage_tree() {
   cp "$SRC_DIR/systemd/webhook.service" "$SRC_DIR/systemd/wait-ready.mjs" "$STAGE/systemd/"
   # A copy of the checkout's node_modules still holds the dev tools; prune needs no network.
   if command -v npm >/dev/null; then
-    (cd "$STAGE" && npm prune --omit=dev --offline --no-audit --no-fund --ignore-scripts --loglevel=error)
+    (cd "$STAGE" && npm prune --omit=dev --offline --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null)
   fi
   # Code is root's and read-only to the service, whoever owned the checkout.
   chmod -R u=rwX,go=rX "$STAGE"
@@ -331,7 +331,7 @@ backup_db() {
   local dest
   dest=$dir/webhook-$(date -u +%Y%m%dT%H%M%SZ).db
   log "backing up the database to $dest"
-  run_cli "$tree" backup "${dest#"$ROOT"}" || die "backup failed; nothing was changed"
+  run_cli "$tree" backup "$dest" || die "backup failed; nothing was changed"
   # Keep the newest few; the names sort by time.
   local old
   while IFS= read -r old; do
@@ -347,6 +347,7 @@ switch_tree() {
   if [[ -d $app_dir ]]; then mv -- "$app_dir" "$app_dir.previous"; fi
   mv -- "$STAGE" "$app_dir"
   STAGE=""
+  own root:root 0755 "$app_dir"
 }
 
 rollback_tree() {
@@ -362,8 +363,8 @@ install_unit() {
   tmp=$(mktemp "$unit.XXXXXX")
   # The unit names /usr/bin/node; point it at the node that was checked.
   sed "s#/usr/bin/node #$NODE_BIN #" "$SRC_DIR/systemd/webhook.service" >"$tmp"
-  own root:root 0644 "$tmp"
   mv -- "$tmp" "$unit"
+  own root:root 0644 "$unit"
   log "installed $unit"
 }
 
