@@ -410,8 +410,9 @@ EOF
     printf 'Staging tree: the secret is not printed; read it from that file.\n\n'
   fi
   cat <<EOF
-Give it to the VMs, together with the URL http://<this host>:$port/webhook:
-  - Ansible callback plugin: environment variable WEBHOOK_SECRET
+Give it to the VMs:
+  - Ansible callback plugin: WEBHOOK_SECRET=<secret> and WEBHOOK_URL=http://<this host>:$port
+    (or WEBHOOK_SECRET_FILE=<file holding the secret>)
   - cloud-init template: variable webhook_secret
 To read it again later: grep WEBHOOK_SECRETS $CONF_PATH/webhook.env
 EOF
