@@ -13,19 +13,19 @@ description:
   - Sends C(run_started), one C(task_result) per task and target, and C(run_finished) with the
     recap to C(<url>/webhook), as event protocol v1 of the webhook status receiver.
   - Events are queued and posted in batches by a background thread, so a slow or absent receiver
-    never slows the play. At the end of the run the plugin waits at most O(flush_timeout) seconds
-    for the queue to drain, then writes what is left to O(spool_dir), one JSON file per batch.
+    never slows the play. At the end of the run the plugin waits at most C(flush_timeout) seconds
+    for the queue to drain, then writes what is left to C(spool_dir), one JSON file per batch.
   - Many VMs run ansible-pull only once, at first boot, so the spool cannot wait for a next run.
     The plugin therefore starts a detached C(flush) process (this file run as a script, in its
-    own session) that keeps retrying the spool with capped exponential backoff for O(retry_for)
+    own session) that keeps retrying the spool with capped exponential backoff for C(retry_for)
     seconds after a batch was spooled, then exits. A lock file in the spool directory lets only
     one process send the spool at a time. The next run also sends the spool before its own events.
-  - "Run by hand: C(python3 webhook_status.py flush --spool-dir DIR --url URL [--retry-for SECONDS]);
-    the secret comes from E(WEBHOOK_SECRET) or C(--secret-file)."
+  - To send the spool by hand, run
+    C(python3 webhook_status.py flush --spool-dir DIR --url URL --retry-for SECONDS); it signs with the secret in C(WEBHOOK_SECRET) or C(--secret-file).
   - When ansible-pull runs from a systemd service, set C(KillMode=process) on it, or systemd ends
     the detached sender together with the service.
-  - Answers: 2xx means stored (or already stored), the batch is done. 408, 429, 5xx and network
-    errors are retried, honouring C(Retry-After). Any other 4xx is a permanent refusal: the batch
+  - A 2xx answer means stored (or already stored), the batch is done. 408, 429, 5xx and network
+    errors are retried, honouring C(Retry-After). Any other 4xx is a permanent refusal; the batch
     is kept in C(rejected/) under the spool directory and a warning is shown.
   - Failures of the plugin itself are shown as warnings and never fail the play.
 requirements:
@@ -42,7 +42,7 @@ options:
     env: [{name: WEBHOOK_SECRET}]
     ini: [{section: callback_webhook_status, key: secret}]
   secret_file:
-    description: File holding the signing secret; used when O(secret) is not set.
+    description: File holding the signing secret; used when C(secret) is not set.
     type: path
     env: [{name: WEBHOOK_SECRET_FILE}]
     ini: [{section: callback_webhook_status, key: secret_file}]
@@ -130,14 +130,20 @@ LINGER = 0.25               # seconds to gather events into one request during t
 SPOOL_MAX_FILES = 1000      # a VM whose receiver is gone for months must not fill its disk
 RETRY_CAP = 300             # longest pause between two attempts of the detached sender
 LOCAL_NAMES = ('localhost', '127.0.0.1', '::1')
-EXIT_OK, EXIT_LEFT, EXIT_USAGE, EXIT_BUSY = 0, 1, 2, 75
+# flush exit codes: all delivered (or refused for good), some left, bad usage, lock held elsewhere
+EXIT_OK = 0
+EXIT_LEFT = 1
+EXIT_USAGE = 2
+EXIT_BUSY = 75
 
 
 # ---------------------------------------------------------------------------------------------
 # Delivery: one signed POST and what its answer means
 # ---------------------------------------------------------------------------------------------
 
-SENT, REJECTED, RETRY = 'sent', 'rejected', 'retry'
+SENT = 'sent'
+REJECTED = 'rejected'
+RETRY = 'retry'
 
 
 def webhook_endpoint(base_url):
@@ -687,3 +693,296 @@ def find_live_stats():
             return stats
         frame = frame.f_back
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The callback
+# ---------------------------------------------------------------------------------------------
+
+def guarded(method):
+    """Turns any exception of a hook into a warning: reporting must never fail the play."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if self.disabled:
+            return None
+        try:
+            result = method(self, *args, **kwargs)
+            self._show_thread_warnings()
+            return result
+        except Exception as err:
+            self._warn('%s failed: %r' % (method.__name__, err))
+            return None
+    return wrapper
+
+
+class CallbackModule(CallbackBase):
+    """Reports the run to the webhook status receiver; see DOCUMENTATION."""
+
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = 'notification'
+    CALLBACK_NAME = 'webhook_status'
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, display=None):
+        super().__init__(display=display)
+        self.disabled = False
+        self._sender = None
+        self._run_id = str(uuid.uuid4())
+        self._seq = 0
+        self._started = None      # monotonic start of the run, None before run_started
+        self._finished = False
+        self._identity = None
+        self._play = ''
+        self._task_starts = {}    # task uuid or (host, task uuid) -> monotonic start
+        self._rescued_seen = {}   # host -> rescued count already reported
+        self._stats = None
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    def set_options(self, task_keys=None, var_options=None, direct=None):
+        super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        try:
+            self._configure()
+        except Exception as err:
+            self._warn('disabled, bad configuration: %s' % (err,))
+            self.disabled = True
+
+    def _configure(self):
+        url = (self.get_option('url') or '').strip()
+        if not url:
+            self._warn('no url configured (WEBHOOK_URL or [callback_webhook_status] url); not reporting')
+            self.disabled = True
+            return
+        self._url = url
+        self._secret = self._secret_text()
+        key = load_secret(self._secret, None) if self._secret else None
+        self._timeout = max(0.1, float(self.get_option('timeout')))
+        self._flush_timeout = max(0.0, float(self.get_option('flush_timeout')))
+        self._message_max = min(max(1, int(self.get_option('message_max'))), MESSAGE_CAP)
+        self._batch_size = min(max(1, int(self.get_option('batch_size'))), BATCH_CAP)
+        self._retry_for = max(0, int(self.get_option('retry_for')))
+        self._vmid = self._checked_vmid(self.get_option('vmid'))
+        spool_dir = choose_spool_dir(self.get_option('spool_dir'))
+        if not spool_dir:
+            self._warn('no writable spool directory; undelivered events will be lost')
+        self._spool = Spool(spool_dir) if spool_dir else None
+        self._sender = BackgroundSender(Transport(url, key, self._timeout), self._spool or _NoSpool(), self._batch_size)
+        atexit.register(self._finish_at_exit, os.getpid())
+
+    def _secret_text(self):
+        if self.get_option('secret'):
+            return self.get_option('secret').strip()
+        if self.get_option('secret_file'):
+            with open(self.get_option('secret_file'), encoding='utf-8') as handle:
+                return handle.read().strip()
+        return None
+
+    def _checked_vmid(self, value):
+        if value is None:
+            return None
+        if 0 < int(value) <= 999_999_999:
+            return int(value)
+        self._warn('ignoring vmid %r: not a Proxmox VMID' % (value,))
+        return None
+
+    # -- hooks ----------------------------------------------------------------------------------
+
+    @guarded
+    def v2_playbook_on_start(self, playbook):
+        if self._started is not None:
+            return  # ansible-playbook a.yml b.yml: one run, reported once
+        self._started = time.monotonic()
+        self._identity = host_identity(self._vmid)
+        data = {'playbook': clip(playbook._file_name, 1024), 'ansible_version': ANSIBLE_VERSION,
+                'check_mode': bool(context.CLIARGS.get('check', False))}
+        data.update(playbook_source(playbook._file_name))
+        self._emit('run_started', data)
+
+    @guarded
+    def v2_playbook_on_play_start(self, play):
+        self._play = play.get_name() or ''
+
+    @guarded
+    def v2_playbook_on_task_start(self, task, is_conditional=None):
+        self._task_starts[task._uuid] = time.monotonic()
+
+    v2_playbook_on_handler_task_start = v2_playbook_on_task_start
+
+    @guarded
+    def v2_playbook_on_cleanup_task_start(self, task):
+        self._task_starts[task._uuid] = time.monotonic()
+
+    @guarded
+    def v2_runner_on_start(self, host, task):
+        self._task_starts[(host.get_name(), task._uuid)] = time.monotonic()
+
+    @guarded
+    def v2_runner_on_ok(self, result):
+        self._learn_ips(result)
+        self._task_result(result, 'changed' if result._result.get('changed') else 'ok')
+
+    @guarded
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        if ignore_errors:
+            status = 'ignored'
+        elif self._was_rescued(result._host.get_name()):
+            status = 'rescued'
+        else:
+            status = 'failed'
+        self._task_result(result, status)
+
+    @guarded
+    def v2_runner_on_skipped(self, result):
+        self._task_result(result, 'skipped')
+
+    @guarded
+    def v2_runner_on_unreachable(self, result):
+        self._task_result(result, 'unreachable')
+
+    @guarded
+    def v2_playbook_on_stats(self, stats):
+        recap = {}
+        for host in sorted(stats.processed):
+            counts = stats.summarize(host)
+            recap[clip(host, 253)] = {
+                'ok': counts['ok'], 'changed': counts['changed'], 'failed': counts['failures'],
+                'skipped': counts['skipped'], 'unreachable': counts['unreachable'],
+                'rescued': counts['rescued'], 'ignored': counts['ignored'],
+            }
+        bad = any(c['failed'] or c['unreachable'] for c in recap.values())
+        self._emit('run_finished', {'result': 'failed' if bad else 'success',
+                                    'duration_ms': self._ms_since(self._started), 'stats': recap})
+        self._finish()
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def _emit(self, kind, data):
+        if self._identity is None:  # a hook before v2_playbook_on_start: still say who we are
+            self._identity = host_identity(self._vmid)
+        self._sender.put({
+            'v': PROTOCOL_VERSION, 'event_id': str(uuid.uuid4()), 'run_id': self._run_id,
+            'seq': self._seq, 'time': utc_now(), 'kind': kind, 'host': self._identity, 'data': data,
+        })
+        self._seq += 1
+
+    def _task_result(self, result, status):
+        task, host = result._task, result._host.get_name()
+        start = self._task_starts.pop((host, task._uuid), None) or self._task_starts.get(task._uuid)
+        data = {
+            'play': clip(self._play, 1024), 'task': clip(task.get_name() or task.action, 1024),
+            'action': clip(getattr(task, 'resolved_action', None) or task.action, 256),
+            'target': clip(host, 253), 'status': status, 'duration_ms': self._ms_since(start),
+        }
+        if self._is_no_log(result):
+            data['no_log'] = True  # and no message: the receiver never sees what was hidden
+        else:
+            message = self._message(result._result, status)
+            if message:
+                data['message'] = clip(message, self._message_max)
+        self._emit('task_result', data)
+
+    @staticmethod
+    def _is_no_log(result):
+        no_log = result._task.no_log
+        return (isinstance(no_log, bool) and no_log) or bool(result._result.get('_ansible_no_log')) \
+            or 'censored' in result._result
+
+    @staticmethod
+    def _message(outcome, status):
+        """msg of the result, plus stderr when something went wrong (a failed command's msg is vague)."""
+        parts = []
+        msg = outcome.get('msg') if 'msg' in outcome else outcome.get('skip_reason')
+        if msg not in (None, ''):
+            parts.append(msg if isinstance(msg, str) else json.dumps(msg, default=str))
+        stderr = outcome.get('stderr')
+        if status in ('failed', 'ignored', 'rescued', 'unreachable') and isinstance(stderr, str) and stderr.strip():
+            parts.append(stderr.strip())
+        return '\n'.join(parts)
+
+    def _was_rescued(self, host):
+        """Whether the strategy just counted this failure as rescued (see find_live_stats)."""
+        if self._stats is None:
+            self._stats = find_live_stats()
+        if self._stats is None:
+            return False
+        count = self._stats.rescued.get(host, 0)
+        rescued = count > self._rescued_seen.get(host, 0)
+        self._rescued_seen[host] = count
+        return rescued
+
+    def _learn_ips(self, result):
+        """Gathered facts of this machine give better addresses than the guess made at start."""
+        facts = result._result.get('ansible_facts')
+        if not isinstance(facts, dict) or self._identity is None:
+            return
+        if 'ansible_all_ipv4_addresses' not in facts and 'ansible_all_ipv6_addresses' not in facts:
+            return
+        mine = result._host.get_name() in LOCAL_NAMES or (
+            self._identity.get('machine_id') and facts.get('ansible_machine_id') == self._identity['machine_id'])
+        if not mine:
+            return
+        ips = clean_ips(list(facts.get('ansible_all_ipv4_addresses') or []) +
+                        list(facts.get('ansible_all_ipv6_addresses') or []))
+        if ips:
+            # A new dict: queued events share the old one and the sender thread may be encoding it.
+            self._identity = dict(self._identity, ips=ips)
+
+    @staticmethod
+    def _ms_since(start):
+        return max(0, int((time.monotonic() - start) * 1000)) if start is not None else 0
+
+    # -- end of run -----------------------------------------------------------------------------
+
+    def _finish(self):
+        """Gives the sender flush_timeout seconds, spools the rest, starts the detached sender."""
+        if self._finished or self._sender is None:
+            return
+        self._finished = True
+        self._sender.flush(self._flush_timeout)
+        left = self._sender.stop()
+        self._show_thread_warnings()
+        if self._spool is None:
+            if left:
+                self._warn('%d events could not be delivered and there is no spool' % len(left))
+            return
+        for batch in split_batches(left, self._batch_size):
+            self._spool.write(batch)
+        dropped = self._spool.trim()
+        if dropped:
+            self._warn('spool full, dropped the %d oldest batches' % dropped)
+        if self._spool.files() and self._retry_for > 0:
+            spawn_flusher(self._spool.path, self._url, self._secret, self._retry_for, self._timeout)
+        if left:
+            self._display.vv('webhook_status: %d events spooled in %s' % (len(left), self._spool.path))
+
+    def _finish_at_exit(self, pid):
+        """An interrupted or crashed run never reaches v2_playbook_on_stats: spool what is queued."""
+        if os.getpid() != pid:  # a forked worker inherited the handler
+            return
+        try:
+            self._finish()
+        except Exception as err:
+            self._warn('spooling at exit failed: %r' % (err,))
+
+    def _show_thread_warnings(self):
+        sender = self._sender
+        while sender is not None and sender.warnings:
+            self._warn(sender.warnings.pop(0))
+
+    def _warn(self, message):
+        self._display.warning('webhook_status: ' + message)
+
+
+class _NoSpool:
+    """Stands in for the spool when no directory is writable: nothing is kept."""
+    path = rejected_path = '(nowhere)'
+
+    def try_lock(self):
+        return None
+
+    def write(self, events, rejected=False):
+        raise OSError('no writable spool directory')
+
+
+if __name__ == '__main__':
+    sys.exit(main())
