@@ -11,16 +11,25 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out === '' ? '(body)' : out;
 }
 
-function formatIssue(issue: z.core.$ZodIssue): string {
-  let message = issue.message.replace(/^Invalid input: /, '').replace(/^Invalid option: /, '');
-  if (issue.code === 'invalid_type' && / received undefined$/.test(message)) {
-    message = `required, ${message.replace(/, received undefined$/, '')}`;
+/** True when the issue is about a key the input does not have at all. */
+function isMissing(input: unknown, path: readonly PropertyKey[]): boolean {
+  let node: unknown = input;
+  for (const key of path.slice(0, -1)) {
+    if (node === null || typeof node !== 'object') return false;
+    node = (node as Record<PropertyKey, unknown>)[key];
   }
+  const last = path[path.length - 1];
+  return last !== undefined && node !== null && typeof node === 'object' && !(last in node);
+}
+
+function formatIssue(issue: z.core.$ZodIssue, input: unknown): string {
+  let message = issue.message.replace(/^Invalid input: /, '').replace(/^Invalid option: /, '');
+  if (isMissing(input, issue.path)) message = `required, ${message.replace(/, received undefined$/, '')}`;
   return `${formatPath(issue.path)}: ${message}`;
 }
 
-export function formatZodError(error: z.ZodError): string {
-  const issues = error.issues.slice(0, MAX_ISSUES).map(formatIssue);
+export function formatZodError(error: z.ZodError, input?: unknown): string {
+  const issues = error.issues.slice(0, MAX_ISSUES).map((i) => formatIssue(i, input));
   const more = error.issues.length - MAX_ISSUES;
   return issues.join('; ') + (more > 0 ? `; and ${more} more problem(s)` : '');
 }
@@ -28,6 +37,6 @@ export function formatZodError(error: z.ZodError): string {
 /** Parses `value` or throws an AppError with the given code naming every bad field. */
 export function parseOr<S extends z.ZodType>(schema: S, value: unknown, code: ErrorCode): z.infer<S> {
   const result = schema.safeParse(value);
-  if (!result.success) throw new AppError(code, formatZodError(result.error));
+  if (!result.success) throw new AppError(code, formatZodError(result.error, value));
   return result.data;
 }
