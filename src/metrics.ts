@@ -38,6 +38,10 @@ export interface MetricsOptions {
 export function createMetrics({ db, dbPath, staleAfterMs, clock = Date.now }: MetricsOptions) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // prom-client names these gauges with a counter's _total suffix, which promtool rightly flags.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
 
   const runCounts = db.prepare<{ stale_before: number }, { s: string; n: number }>(
     `SELECT ${effectiveStatusSql('r')} AS s, count(*) AS n FROM runs r WHERE r.status = 'running' GROUP BY s`,

@@ -144,3 +144,18 @@ export const waitAnswerSchema = z.object({
   waited_ms: z.number(),
 });
 export type WaitAnswer = z.infer<typeof waitAnswerSchema>;
+
+export const deliveryAnswerSchema = z.strictObject({
+  accepted: z.number(),
+  stored: z.number(),
+  duplicates: z.number(),
+  results: z.array(z.strictObject({ event_id: z.string(), outcome: z.enum(['stored', 'duplicate']) })),
+});
+export type DeliveryAnswer = z.infer<typeof deliveryAnswerSchema>;
+
+export const errorBodySchema = z.strictObject({
+  statusCode: z.number().int().min(400).max(599),
+  code: z.string(),
+  error: z.string(),
+  message: z.string(),
+});

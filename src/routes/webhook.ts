@@ -6,6 +6,7 @@ import { secretKey, verifySignature } from '../ingest/signature.js';
 import { createRateLimiter } from '../ingest/rate-limit.js';
 import type { RejectReason } from '../metrics.js';
 import { toAppError } from '../plugins/errors.js';
+import type { DeliveryAnswer } from '../protocol/api.js';
 import { batchSchema, eventSchema, type WebhookEvent } from '../protocol/events.js';
 import { parseOr } from '../validation.js';
 
@@ -83,11 +84,12 @@ export async function webhookRoutes(app: FastifyInstance, { ctx }: RouteOptions)
     const receivedAt = ctx.clock();
     const outcomes = await committer.submit(events.map((event) => ({ event, address: request.ip, receivedAt })));
     const stored = outcomes.filter((o) => o === 'stored').length;
-    return reply.code(200).send({
+    const answer: DeliveryAnswer = {
       accepted: events.length,
       stored,
       duplicates: events.length - stored,
-      results: events.map((e, i) => ({ event_id: e.event_id, outcome: outcomes[i] })),
-    });
+      results: events.map((e, i) => ({ event_id: e.event_id, outcome: outcomes[i]! })),
+    };
+    return reply.code(200).send(answer);
   });
 }
