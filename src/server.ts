@@ -56,8 +56,8 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
 
-  await app.listen({ host: config.host, port: config.port });
-  logger.info({ host: config.host, port: config.port, db: config.dbPath, durability: config.durability }, 'webhook receiver ready');
+  const address = await app.listen({ host: config.host, port: config.port });
+  logger.info({ address, db: config.dbPath, durability: config.durability }, 'webhook receiver ready');
 }
 
 main().catch((err: unknown) => {
