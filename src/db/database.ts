@@ -17,7 +17,8 @@ export function openDatabase(path: string, durability: Durability = 'normal'): D
   // loss too. Group commit (src/ingest/group-commit.ts) keeps FULL affordable, so operators choose.
   db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
   db.pragma('foreign_keys = ON');
-  // A backup or an operator's sqlite3 shell may hold a lock briefly; wait rather than fail at once.
-  db.pragma('busy_timeout = 5000');
+  // A backup or an operator's sqlite3 shell may hold a lock briefly; wait a little rather than fail at once, but
+  // not long: the wait blocks the event loop, and the callback retries a 503 anyway.
+  db.pragma('busy_timeout = 2000');
   return db;
 }
