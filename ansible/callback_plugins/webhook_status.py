@@ -27,6 +27,10 @@ description:
   - A 2xx answer means stored (or already stored), the batch is done. 408, 429, 5xx and network
     errors are retried, honouring C(Retry-After). Any other 4xx is a permanent refusal; the batch
     is kept in C(rejected/) under the spool directory and a warning is shown.
+  - Proxies named in the usual environment variables are used; put the receiver in C(no_proxy)
+    to reach it directly.
+  - An interrupted run (no recap) spools what it has and ends with a C(run_finished) of result
+    C(failed) and empty stats, so the run does not look stale.
   - Failures of the plugin itself are shown as warnings and never fail the play.
 requirements:
   - ansible-core 2.14 or later, Python 3.9 or later (standard library only)
@@ -157,9 +161,12 @@ def parse_secret(text):
     text = text.strip()
     if text.startswith('whsec_'):
         text = text[len('whsec_'):]
-    key = base64.b64decode(text, validate=True)
+    try:
+        key = base64.b64decode(text, validate=True)
+    except ValueError:
+        key = b''
     if not key:
-        raise ValueError('empty key')
+        raise ValueError('the signing secret is not whsec_<base64>')
     return key
 
 
@@ -328,7 +335,7 @@ class Spool:
     def unlock(fd):
         os.close(fd)  # closing the fd releases the flock
 
-    def send_pass(self, transport, warn):
+    def send_pass(self, transport, warn, log_sent=lambda name: None):
         """Sends pending files in order until one must be retried. Call with the lock held.
 
         Returns (all_done, retry_after): stopping at the first retryable failure keeps the order
@@ -350,6 +357,7 @@ class Spool:
                 os.replace(path, os.path.join(self.rejected_path, name))
             else:
                 self._remove(name)
+                log_sent(name)
         return True, None
 
     def _remove(self, name):
@@ -500,7 +508,7 @@ def flush_spool(spool, transport, retry_for, log):
             time.sleep(5)
             continue
         try:
-            done, retry_after = spool.send_pass(transport, log)
+            done, retry_after = spool.send_pass(transport, log, lambda name: log('delivered ' + name))
         finally:
             Spool.unlock(fd)
         if done:
@@ -765,6 +773,8 @@ class CallbackModule(CallbackBase):
         spool_dir = choose_spool_dir(self.get_option('spool_dir'))
         if not spool_dir:
             self._warn('no writable spool directory; undelivered events will be lost')
+        elif spool_dir != self.get_option('spool_dir'):
+            self._display.vv('webhook_status: %s is not writable, spooling to %s' % (self.get_option('spool_dir'), spool_dir))
         self._spool = Spool(spool_dir) if spool_dir else None
         self._sender = BackgroundSender(Transport(url, key, self._timeout), self._spool or _NoSpool(), self._batch_size)
         atexit.register(self._finish_at_exit, os.getpid())
@@ -960,6 +970,10 @@ class CallbackModule(CallbackBase):
         if os.getpid() != pid:  # a forked worker inherited the handler
             return
         try:
+            if self._started is not None and not self._finished and not self.disabled:
+                # Without a recap the run would look running, then stale; it did not succeed.
+                self._emit('run_finished', {'result': 'failed', 'duration_ms': self._ms_since(self._started),
+                                            'stats': {}})
             self._finish()
         except Exception as err:
             self._warn('spooling at exit failed: %r' % (err,))
