@@ -3,6 +3,7 @@
  * src/server.ts owns config, the database file, signals and listen; tests call buildApp directly.
  */
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type RawServerDefault } from 'fastify';
 import sensible from '@fastify/sensible';
@@ -63,6 +64,16 @@ function countCommitted(ctx: AppContext, committed: Committed[]): void {
   }
 }
 
+/** Host ids touched by a commit; only computed when someone listens for changes. */
+function changedHosts(ctx: AppContext, committed: Committed[]): number[] {
+  const ids = new Set<number>();
+  for (const c of committed) for (const item of c.items) {
+    const id = ctx.query.findHostId(item.event.host.machine_id ?? item.event.host.hostname);
+    if (id !== undefined) ids.add(id);
+  }
+  return [...ids];
+}
+
 export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const clock = deps.clock ?? Date.now;
   const logger = deps.logger ?? createLogger(config.logLevel);
@@ -94,10 +105,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     metrics,
     clock,
     closing: { value: false },
+    changes: new EventEmitter<{ change: [hostIds: number[]] }>(),
     committer: createGroupCommitter(db, ingest, {
       onCommit: (committed, finished) => {
         countCommitted(ctx, committed);
         if (finished.size > 0) waiters.notify(finished);
+        if (ctx.changes.listenerCount('change') > 0) ctx.changes.emit('change', changedHosts(ctx, committed));
       },
     }),
   };

@@ -1,4 +1,5 @@
 /** What route plugins share: built once per app in buildApp, passed as plugin options. */
+import type { EventEmitter } from 'node:events';
 import type { Config } from './config.js';
 import type { Db } from './db/database.js';
 import type { GroupCommitter } from './ingest/group-commit.js';
@@ -16,6 +17,11 @@ export interface AppContext {
   waiters: Waiters;
   metrics: Metrics;
   clock: () => number;
+  /**
+   * Emits 'change' with the ids of hosts whose data changed, after each commit (ingest and
+   * cloud-init). For live views; listeners must be cheap and never throw.
+   */
+  changes: EventEmitter<{ change: [hostIds: number[]] }>;
   /** Set when the app starts closing: long-polls answer and new work is refused. */
   closing: { value: boolean };
 }

@@ -53,6 +53,7 @@ export async function cloudInitRoutes(app: FastifyInstance, { ctx }: RouteOption
       )
       .immediate();
     ctx.metrics.cloudInit.inc({ source: 'reporting' });
+    ctx.changes.emit('change', [hostId]);
     return { host_id: hostId, stored: true };
   });
 
@@ -72,6 +73,7 @@ export async function cloudInitRoutes(app: FastifyInstance, { ctx }: RouteOption
       )
       .immediate();
     ctx.metrics.cloudInit.inc({ source: 'phone_home' });
+    ctx.changes.emit('change', [hostId]);
     return { host_id: hostId, registered: true };
   });
 }

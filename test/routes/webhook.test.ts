@@ -124,6 +124,7 @@ describe('POST /webhook rejects bad input with a 4xx that says what was wrong', 
     ['empty batch', () => ({ payload: JSON.stringify({ events: [] }) }), 400, /at least one event/],
     ['bad time', () => ({ payload: JSON.stringify({ ...runEvents().started(), time: 'yesterday' }) }), 400, /^time: expected an ISO 8601/],
     ['bad machine id', () => ({ payload: JSON.stringify({ ...runEvents().started(), host: host({ machine_id: 'XYZ' }) }) }), 400, /^host\.machine_id/],
+    ['malformed Content-Type', () => ({ payload: JSON.stringify(runEvents().started()), headers: { 'content-type': ';;;' } }), 415, /unsupported Content-Type/],
     ['oversized body', () => ({ payload: JSON.stringify({ pad: 'x'.repeat(2 * 1024 * 1024) }) }), 413, /larger than the limit/],
   ];
 
