@@ -58,7 +58,9 @@ CREATE INDEX runs_running      ON runs (last_event_at) WHERE status = 'running';
 
 CREATE TABLE events (
   event_id     TEXT    PRIMARY KEY,
-  run_id       TEXT    NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+  -- Deferred, so an event row can be written before its run row in the same transaction:
+  -- the insert doubles as the duplicate check.
+  run_id       TEXT    NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
   seq          INTEGER NOT NULL,
   kind         TEXT    NOT NULL,
   time         INTEGER NOT NULL,   -- VM clock

@@ -120,10 +120,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   await app.register(errorsPlugin);
   await app.register(securityHeaders);
 
-  app.addHook('onResponse', async (request, reply) => {
+  // Building the debug line's fields costs even when pino drops it, so decide once.
+  const debug = logger.isLevelEnabled('debug');
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpRequests.inc({ route, method: request.method, status: `${Math.floor(reply.statusCode / 100)}xx` });
-    request.log.debug({ route, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
+    if (debug) request.log.debug({ route, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
+    done();
   });
 
   const retention = createRetention(ctx, logger);

@@ -63,6 +63,7 @@ export function createGroupCommitter(db: Db, store: IngestStore, options: GroupC
       const { outcomes, finishedHostIds } = writeGroup.immediate(group);
       settle(group, outcomes, finishedHostIds);
     } catch (err) {
+      store.rolledBack();
       if (group.length === 1) {
         group[0]!.reject(err);
         return;

@@ -55,28 +55,33 @@ export async function webhookRoutes(app: FastifyInstance, { ctx }: RouteOptions)
     }
   });
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback-style hooks: this is the hot path, and each async hook costs a promise per request.
+  app.addHook('onRequest', (request, reply, done) => {
     const wait = limiter.take(request.ip);
-    if (wait > 0) throw new AppError('RATE_LIMITED', 'too many deliveries from this address; slow down', wait);
+    if (wait > 0) return done(new AppError('RATE_LIMITED', 'too many deliveries from this address; slow down', wait));
     if (ctx.closing.value) {
       void reply.header('connection', 'close');
-      throw new AppError('SHUTTING_DOWN', 'the receiver is shutting down; retry shortly', 5);
+      return done(new AppError('SHUTTING_DOWN', 'the receiver is shutting down; retry shortly', 5));
     }
+    done();
   });
 
-  app.addHook('preHandler', async (request) => {
-    if (keys.length === 0) return;
-    const check = verifySignature(keys, request.headers, request.rawBody ?? '', Math.floor(ctx.clock() / 1000));
-    if (!check.ok) throw new AppError('BAD_SIGNATURE', check.reason);
-  });
+  if (keys.length > 0) {
+    app.addHook('preHandler', (request, _reply, done) => {
+      const check = verifySignature(keys, request.headers, request.rawBody ?? '', Math.floor(ctx.clock() / 1000));
+      done(check.ok ? undefined : new AppError('BAD_SIGNATURE', check.reason));
+    });
+  }
 
-  app.addHook('onError', async (request: FastifyRequest, _reply: FastifyReply, error) => {
+  app.addHook('onError', (_request: FastifyRequest, _reply: FastifyReply, error, done) => {
     const reason = reasonOf[toAppError(error).code];
     if (reason) metrics.rejected.inc({ reason });
+    done();
   });
 
-  app.addHook('onResponse', async (_request, reply) => {
+  app.addHook('onResponse', (_request, reply, done) => {
     metrics.ingestDuration.observe(reply.elapsedTime / 1000);
+    done();
   });
 
   app.post('/webhook', { bodyLimit: config.bodyLimit }, async (request, reply) => {

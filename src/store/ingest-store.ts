@@ -3,7 +3,7 @@
  * Every statement is prepared once; callers wrap calls in a transaction (see group-commit.ts).
  */
 import type { Db } from '../db/database.js';
-import type { EventOutcome, HostIdentity, WebhookEvent } from '../protocol/events.js';
+import { taskStatuses, type EventOutcome, type HostIdentity, type WebhookEvent } from '../protocol/events.js';
 import { runStatusFromFinish } from './status.js';
 
 export interface IncomingEvent {
@@ -55,25 +55,25 @@ export function createIngestStore(db: Db) {
     `INSERT INTO events (event_id, run_id, seq, kind, time, received_at, data)
      VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
   );
-  const isDuplicate = db.prepare<[string], { n: number }>('SELECT 1 AS n FROM events WHERE event_id = ?');
-  const upsertRun = db.prepare(
-    `INSERT INTO runs (run_id, host_id, status, started_at, last_event_at, source_address)
-     VALUES (@run_id, @host_id, 'running', @time, @now, @address)
+  // Task counters ride on the run upsert: one statement per task result keeps ingest cheap.
+  const upsertRun = db.prepare<Record<string, string | number>, { host_id: number }>(
+    `INSERT INTO runs (run_id, host_id, status, started_at, last_event_at, source_address, tasks_total, tasks_ok,
+       tasks_changed, tasks_failed, tasks_skipped, tasks_unreachable, tasks_rescued, tasks_ignored)
+     VALUES (@run_id, @host_id, 'running', @time, @now, @address, @total, @ok, @changed, @failed, @skipped,
+       @unreachable, @rescued, @ignored)
      ON CONFLICT (run_id) DO UPDATE SET
        last_event_at = max(last_event_at, excluded.last_event_at),
-       started_at = min(started_at, excluded.started_at)`,
+       started_at = min(started_at, excluded.started_at),
+       tasks_total = tasks_total + excluded.tasks_total, tasks_ok = tasks_ok + excluded.tasks_ok,
+       tasks_changed = tasks_changed + excluded.tasks_changed, tasks_failed = tasks_failed + excluded.tasks_failed,
+       tasks_skipped = tasks_skipped + excluded.tasks_skipped,
+       tasks_unreachable = tasks_unreachable + excluded.tasks_unreachable,
+       tasks_rescued = tasks_rescued + excluded.tasks_rescued, tasks_ignored = tasks_ignored + excluded.tasks_ignored
+     RETURNING host_id`,
   );
   const runStarted = db.prepare(
     `UPDATE runs SET playbook = @playbook, repo_url = @repo_url, commit_sha = @commit,
        ansible_version = @ansible_version, check_mode = @check_mode, started_at = @time
-     WHERE run_id = @run_id`,
-  );
-  const taskResult = db.prepare(
-    `UPDATE runs SET tasks_total = tasks_total + 1,
-       tasks_ok = tasks_ok + (@status = 'ok'), tasks_changed = tasks_changed + (@status = 'changed'),
-       tasks_failed = tasks_failed + (@status = 'failed'), tasks_skipped = tasks_skipped + (@status = 'skipped'),
-       tasks_unreachable = tasks_unreachable + (@status = 'unreachable'),
-       tasks_rescued = tasks_rescued + (@status = 'rescued'), tasks_ignored = tasks_ignored + (@status = 'ignored')
      WHERE run_id = @run_id`,
   );
   const runFinished = db.prepare(
@@ -81,7 +81,6 @@ export function createIngestStore(db: Db) {
        duration_ms = @duration_ms, stats = @stats
      WHERE run_id = @run_id`,
   );
-  const runHost = db.prepare<[string], { host_id: number }>('SELECT host_id FROM runs WHERE run_id = ?');
   // The latest run is the one that started last; a late delivery of an older run does not displace it.
   const setLatestRun = db.prepare(
     `UPDATE hosts SET latest_run_id = @run_id WHERE id = @host_id AND (latest_run_id IS NULL OR
@@ -131,39 +130,58 @@ export function createIngestStore(db: Db) {
     return id;
   }
 
+  // Runs whose latest-run pointer is already settled; lets task results skip that update.
+  const settledRuns = new Map<string, true>();
+  const SETTLED_MAX = 20_000;
+
+  function settleLatest(runId: string, hostId: number, time: number): void {
+    setLatestRun.run({ run_id: runId, host_id: hostId, time });
+    if (settledRuns.size >= SETTLED_MAX) settledRuns.delete(settledRuns.keys().next().value!);
+    settledRuns.set(runId, true);
+  }
+
   function applyOne(item: IncomingEvent, hostId: number, finished: Set<number>): EventOutcome {
     const { event: e, address, receivedAt } = item;
     const time = Date.parse(e.time);
-    // The run row must exist before the event row references it; a duplicate leaves both untouched.
-    if (isDuplicate.get(e.event_id)) return 'duplicate';
-    upsertRun.run({ run_id: e.run_id, host_id: hostId, time, now: receivedAt, address });
-    insertEvent.run(e.event_id, e.run_id, e.seq, e.kind, time, receivedAt, JSON.stringify(e.data));
-    const owner = runHost.get(e.run_id)!.host_id;
-    switch (e.kind) {
-      case 'run_started':
-        runStarted.run({ ...e.data, check_mode: e.data.check_mode ? 1 : 0, repo_url: e.data.repo_url ?? null, commit: e.data.commit ?? null, time, run_id: e.run_id });
-        break;
-      case 'task_result':
-        taskResult.run({ status: e.data.status, run_id: e.run_id });
-        break;
-      case 'run_finished':
-        runFinished.run({
-          status: runStatusFromFinish(e.data),
-          time,
-          result: e.data.result,
-          exit_code: e.data.exit_code ?? null,
-          duration_ms: e.data.duration_ms,
-          stats: JSON.stringify(e.data.stats),
-          run_id: e.run_id,
-        });
-        finished.add(owner);
-        break;
+    // The event id is the idempotency key: an insert that changes nothing is a redelivery.
+    if (insertEvent.run(e.event_id, e.run_id, e.seq, e.kind, time, receivedAt, JSON.stringify(e.data)).changes === 0) {
+      return 'duplicate';
     }
-    setLatestRun.run({ run_id: e.run_id, host_id: owner, time });
+    const status = e.kind === 'task_result' ? e.data.status : undefined;
+    const owner = upsertRun.get({
+      run_id: e.run_id,
+      host_id: hostId,
+      time,
+      now: receivedAt,
+      address,
+      total: status ? 1 : 0,
+      ...Object.fromEntries(taskStatuses.map((s) => [s, s === status ? 1 : 0])),
+    })!.host_id;
+    if (e.kind === 'run_started') {
+      runStarted.run({ ...e.data, check_mode: e.data.check_mode ? 1 : 0, repo_url: e.data.repo_url ?? null, commit: e.data.commit ?? null, time, run_id: e.run_id });
+    } else if (e.kind === 'run_finished') {
+      runFinished.run({
+        status: runStatusFromFinish(e.data),
+        time,
+        result: e.data.result,
+        exit_code: e.data.exit_code ?? null,
+        duration_ms: e.data.duration_ms,
+        stats: JSON.stringify(e.data.stats),
+        run_id: e.run_id,
+      });
+      finished.add(owner);
+    }
+    // A task result of a run already settled cannot change which run is the host's latest.
+    if (e.kind !== 'task_result' || !settledRuns.has(e.run_id)) settleLatest(e.run_id, owner, time);
     return 'stored';
   }
 
   return {
+    /** Forgets cached knowledge after a rolled-back transaction, since it may describe undone writes. */
+    rolledBack(): void {
+      settledRuns.clear();
+    },
+
     /** Stores events; must run inside a transaction. Hosts are resolved once per distinct identity. */
     applyEvents(items: IncomingEvent[]): ApplyResult {
       const finishedHostIds = new Set<number>();
