@@ -249,8 +249,10 @@ WEBHOOK_SECRETS=$NEW_SECRET
 #WEBHOOK_TRUST_PROXY=false
 # A running run with no event for this long is reported as stale.
 #WEBHOOK_STALE_AFTER_SECONDS=1800
+# Runs older than this, and hosts unseen for this long, are pruned.
 #WEBHOOK_RETENTION_DAYS=90
-# full: fsync every commit (survives power loss); normal: survives a crash of the process.
+# normal survives a crash of the process but may lose the last commits on power loss;
+# full fsyncs every commit and survives power loss too.
 #WEBHOOK_DURABILITY=normal
 #WEBHOOK_BODY_LIMIT=1048576
 #WEBHOOK_RATE_LIMIT=600
@@ -371,6 +373,16 @@ install_unit() {
 print_journal_and_die() {
   printf '\n%s\n' "--- journalctl -u $UNIT_NAME -n 50 --no-pager" >&2
   journalctl -u "$UNIT_NAME" -n 50 --no-pager >&2 || true
+  if [[ -d $APP_PATH.previous ]]; then
+    cat >&2 <<EOF
+
+The version before is in $APP_PATH.previous. To go back to it:
+  rm -rf $APP_PATH && mv $APP_PATH.previous $APP_PATH && systemctl restart $UNIT_NAME
+If this deploy applied migrations, the old version refuses the newer database: first stop
+the service, copy the newest file in $STATE_PATH/backups over $STATE_PATH/webhook.db
+and delete webhook.db-wal and webhook.db-shm beside it.
+EOF
+  fi
   die "$1"
 }
 
@@ -382,6 +394,8 @@ start_service() {
   systemctl daemon-reload
   systemctl enable --quiet "$UNIT_NAME"
   log "restarting $UNIT_NAME"
+  # Quick successive deploys must not trip the unit's StartLimitBurst=.
+  systemctl reset-failed "$UNIT_NAME" 2>/dev/null || true
   # ExecStartPost waits for /readyz, so restart returns once the service takes writes.
   systemctl restart "$UNIT_NAME" || print_journal_and_die "$UNIT_NAME did not start"
   local host port

@@ -193,12 +193,15 @@ describe('deploy.sh arguments', () => {
 });
 
 describe('shellcheck', () => {
-  it('finds nothing in deploy.sh and scripts/*.sh', (ctx) => {
+  it('finds nothing in deploy.sh, scripts/*.sh and the test fixtures', (ctx) => {
     if (!requireTool('shellcheck')) return ctx.skip();
-    const scriptsDir = join(REPO, 'scripts');
-    const scripts = existsSync(scriptsDir)
-      ? readdirSync(scriptsDir).filter((f) => f.endsWith('.sh')).map((f) => join(scriptsDir, f))
-      : [];
+    const inDir = (dir: string, keep: (f: string) => boolean) =>
+      existsSync(dir) ? readdirSync(dir).filter(keep).map((f) => join(dir, f)) : [];
+    const scripts = [
+      ...inDir(join(REPO, 'scripts'), (f) => f.endsWith('.sh')),
+      ...inDir(join(REPO, 'test', 'ops', 'fixtures'), (f) => f.endsWith('.sh') || f.startsWith('fake-')),
+    ];
+    expect(scripts.length).toBeGreaterThanOrEqual(3);
     const r = spawnSync('shellcheck', [DEPLOY, ...scripts], { encoding: 'utf8' });
     expect(`${r.stdout}${r.stderr}`).toBe('');
     expect(r.status).toBe(0);
