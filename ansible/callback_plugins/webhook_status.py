@@ -539,14 +539,20 @@ def main(argv=None):
     """Command line: `flush` sends the spool now (see DOCUMENTATION)."""
     parser = argparse.ArgumentParser(prog='webhook_status.py', description='webhook status callback tools')
     sub = parser.add_subparsers(dest='command', required=True)
-    flush = sub.add_parser('flush', help='send spooled batches to the receiver')
-    flush.add_argument('--spool-dir', default=os.environ.get('WEBHOOK_SPOOL_DIR', '/var/spool/webhook-status'))
-    flush.add_argument('--url', default=os.environ.get('WEBHOOK_URL'), help='receiver base URL')
+    flush = sub.add_parser(
+        'flush', help='send spooled batches to the receiver',
+        description='Sends the spooled batches, oldest first. The signing secret comes from '
+                    '$WEBHOOK_SECRET or --secret-file.',
+        epilog='exit status: 0 spool empty (refused batches are moved to rejected/), 1 batches left '
+               'because the receiver was unreachable, 2 usage error, 75 another process holds the spool lock')
+    flush.add_argument('--spool-dir', default=os.environ.get('WEBHOOK_SPOOL_DIR', '/var/spool/webhook-status'),
+                       help='default $WEBHOOK_SPOOL_DIR or /var/spool/webhook-status')
+    flush.add_argument('--url', default=os.environ.get('WEBHOOK_URL'), help='receiver base URL (default $WEBHOOK_URL)')
     flush.add_argument('--retry-for', type=int, default=0,
                        help='keep retrying while a batch is younger than this many seconds (0: one pass)')
     flush.add_argument('--timeout', type=float, default=5.0, help='seconds per HTTP request')
     flush.add_argument('--secret-file', default=os.environ.get('WEBHOOK_SECRET_FILE'),
-                       help='file with the whsec_ secret (else $WEBHOOK_SECRET)')
+                       help='file with the whsec_ secret, read when $WEBHOOK_SECRET is unset')
     flush.add_argument('--log-file', help='append progress here instead of stderr')
     args = parser.parse_args(argv)
     if not args.url:
