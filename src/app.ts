@@ -21,6 +21,7 @@ import { cloudInitRoutes } from './routes/cloud-init.js';
 import { healthRoutes } from './routes/health.js';
 import { hostRoutes } from './routes/hosts.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { pageRoutes } from './routes/pages.js';
 import { runRoutes } from './routes/runs.js';
 import { webhookRoutes } from './routes/webhook.js';
 import { createIngestStore } from './store/ingest-store.js';
@@ -146,5 +147,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   await app.register(runRoutes, { ctx });
   await app.register(hostRoutes, { ctx });
   await app.register(metricsRoutes, { ctx });
+  await app.register(pageRoutes, { ctx });
   return app;
 }

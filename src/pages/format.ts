@@ -1,0 +1,60 @@
+/** Small formatters shared by the pages; all return plain text (escaped where interpolated). */
+import type { HostSummary } from '../protocol/api.js';
+import type { HostStatus } from '../store/status.js';
+import { html, type Html } from './html.js';
+
+/** Problems first: what an operator must look at sorts to the top of the fleet. */
+export const statusOrder: readonly HostStatus[] = ['failed', 'stale', 'running', 'never-reported', 'succeeded'];
+
+export const statusLabel: Record<string, string> = {
+  failed: 'failed',
+  stale: 'stale',
+  running: 'running',
+  'never-reported': 'never reported',
+  succeeded: 'succeeded',
+};
+
+/** `1.2 s`, `3 min 4 s`, `2 h 5 min`: durations at the precision a person reads them. */
+export function duration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return '—';
+  if (ms < 1000) return `${ms} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${Math.round(s - m * 60)} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** `just now`, `5 min ago`, `3 h ago`, `2 d ago`; the page script keeps it current. */
+export function ago(iso: string, now: number): string {
+  const s = Math.round((now - Date.parse(iso)) / 1000);
+  if (s < 0) return 'in the future';
+  if (s < 45) return 'just now';
+  if (s < 3600) return `${Math.max(1, Math.round(s / 60))} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} d ago`;
+}
+
+/** `2026-11-26 08:00:03 UTC`: one unambiguous absolute form for titles and detail lists. */
+export function absolute(iso: string): string {
+  return iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC');
+}
+
+/** A <time> element with relative text and the absolute time on hover; data-ago lets the script refresh it. */
+export function timeAgo(iso: string | null | undefined, now: number): Html {
+  if (!iso) return html`<span class="muted">—</span>`;
+  return html`<time datetime="${iso}" title="${absolute(iso)}" data-ago>${ago(iso, now)}</time>`;
+}
+
+export function badge(status: string): Html {
+  return html`<span class="badge s-${status}">${statusLabel[status] ?? status}</span>`;
+}
+
+export function shortCommit(sha: string | null | undefined): string {
+  return sha ? sha.slice(0, 8) : '—';
+}
+
+/** The most specific identity of a host, so a link to it finds this host and not a namesake. */
+export function hostKey(h: Pick<HostSummary, 'machine_id' | 'instance_id' | 'hostname'>): string {
+  return h.machine_id ?? h.instance_id ?? h.hostname;
+}

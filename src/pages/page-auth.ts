@@ -1,0 +1,59 @@
+/**
+ * The read token for status pages. Browsers cannot send a bearer header on a link or an
+ * EventSource, so a page also accepts `?token=` once: it then sets a cookie and redirects to the
+ * same address without the token, keeping it out of the address bar, history and page markup.
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+export const COOKIE = 'webhook_read';
+const COOKIE_MAX_AGE = 30 * 86400;
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+const same = (given: string, expected: Buffer) => timingSafeEqual(digest(given), expected);
+
+/** The cookie holds a value derived from the token, so a leaked cookie does not reveal the API token. */
+export function cookieValue(token: string): string {
+  return createHmac('sha256', token).update('webhook status page').digest('base64url');
+}
+
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+export type PageAuthResult = 'ok' | 'denied' | { redirect: string; cookie: string };
+
+/** Decides whether a page request may proceed; undefined token means pages are open. */
+export function createPageAuth(token: string | undefined) {
+  const bearer = token === undefined ? undefined : digest(token);
+  const session = token === undefined ? undefined : digest(cookieValue(token));
+  return (request: FastifyRequest): PageAuthResult => {
+    if (bearer === undefined || session === undefined || token === undefined) return 'ok';
+    const url = new URL(request.url, 'http://page.invalid');
+    const fromQuery = url.searchParams.get('token');
+    if (fromQuery !== null) {
+      if (!same(fromQuery, bearer)) return 'denied';
+      url.searchParams.delete('token');
+      const secure = request.protocol === 'https' ? '; Secure' : '';
+      return {
+        // Only the path and query are kept, with one leading slash: never a redirect off this host.
+        redirect: `/${url.pathname.replace(/^\/+/, '')}${url.search}`,
+        cookie: `${COOKIE}=${cookieValue(token)}; Path=/; Max-Age=${COOKIE_MAX_AGE}; HttpOnly; SameSite=Strict${secure}`,
+      };
+    }
+    const header = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+    if (header !== undefined && same(header, bearer)) return 'ok';
+    const cookie = readCookie(request.headers.cookie, COOKIE);
+    if (cookie !== undefined && same(cookie, session)) return 'ok';
+    return 'denied';
+  };
+}
+
+/** Sends the redirect that swaps `?token=` for the cookie. */
+export function sendTokenRedirect(reply: FastifyReply, r: { redirect: string; cookie: string }): FastifyReply {
+  return reply.header('set-cookie', r.cookie).header('cache-control', 'no-store').redirect(r.redirect, 303);
+}

@@ -1,0 +1,131 @@
+/**
+ * Status pages for people, on the receiver's own port: the fleet at `/`, host and run pages under
+ * `/ui`, their stylesheet and script under `/ui/assets`, and change notifications at `/events`.
+ * Pages are rendered on the server from the same query store as the JSON API.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import type { RouteOptions } from '../context.js';
+import { AppError } from '../errors.js';
+import { assets } from '../pages/assets.js';
+import { errorPage } from '../pages/error.js';
+import { fleetPage } from '../pages/fleet.js';
+import { hostKey } from '../pages/format.js';
+import { hostPage } from '../pages/host.js';
+import type { Html } from '../pages/html.js';
+import { createLiveEvents } from '../pages/live-events.js';
+import { createPageAuth, sendTokenRedirect } from '../pages/page-auth.js';
+import { runPage } from '../pages/run.js';
+import { toAppError } from '../plugins/errors.js';
+import { hostParamsSchema, runParamsSchema } from '../protocol/api.js';
+import { hostStatuses } from '../store/status.js';
+import { parseOr } from '../validation.js';
+
+/** Everything a page loads comes from this origin; no inline script or style is needed. */
+export const PAGE_CSP =
+  "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data:; " +
+  "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+// Unlike the API, unknown parameters are ignored: page addresses get bookmarked and decorated.
+// An empty status is what the form's "all" option submits.
+const fleetQuerySchema = z.object({
+  status: z.union([z.literal(''), z.enum(hostStatuses)]).optional(),
+  q: z.string().max(253).optional(),
+});
+
+function sendPage(reply: FastifyReply, statusCode: number, page: Html): FastifyReply {
+  return reply
+    .code(statusCode)
+    .header('content-security-policy', PAGE_CSP)
+    .type('text/html; charset=utf-8')
+    .send(page.value);
+}
+
+export async function pageRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+  const live = createLiveEvents(ctx.changes);
+  // preClose runs before the server stops listening, so open streams never hold close() up.
+  app.addHook('preClose', async () => live.close());
+
+  // Assets are public: they hold nothing about the fleet, and the 401 page needs its stylesheet.
+  app.get('/ui/assets/:name', async (request, reply) => {
+    const { name } = request.params as { name: string };
+    const asset = Object.hasOwn(assets, name) ? assets[name] : undefined;
+    if (!asset) return reply.callNotFound();
+    const { v } = request.query as { v?: string };
+    void reply.header('cache-control', v === asset.hash ? 'public, max-age=31536000, immutable' : 'no-cache');
+    return reply.type(asset.type).send(asset.body);
+  });
+
+  await app.register(async (ui) => {
+    const auth = createPageAuth(ctx.config.readToken);
+    ui.addHook('onRequest', async (request, reply) => {
+      const verdict = auth(request);
+      if (verdict === 'ok') return;
+      if (verdict === 'denied') return sendPage(reply, 401, errorPage(401, 'These pages need the receiver’s read token.'));
+      return sendTokenRedirect(reply, verdict);
+    });
+
+    ui.setErrorHandler((cause, request, reply) => {
+      const err = toAppError(cause);
+      const fields = { code: err.code, statusCode: err.statusCode, address: request.ip, route: request.routeOptions.url };
+      if (err.statusCode >= 500) request.log.error({ ...fields, err: cause }, err.message);
+      else request.log.warn(fields, err.message);
+      if (err.retryAfter !== undefined) void reply.header('retry-after', String(err.retryAfter));
+      return sendPage(reply, err.statusCode, errorPage(err.statusCode, err.message));
+    });
+
+    ui.get('/', async (request, reply) => {
+      const query = parseOr(fleetQuerySchema, request.query, 'INVALID_QUERY');
+      const status = query.status === '' ? undefined : query.status;
+      const q = query.q?.trim() === '' ? undefined : query.q?.trim();
+      const fleet = ctx.query.fleet({ ...(status ? { status } : {}), ...(q ? { q } : {}) });
+      const receiverUrl = `${request.protocol}://${request.host}`;
+      return sendPage(reply, 200, fleetPage(fleet, { status, q, now: ctx.clock(), receiverUrl }));
+    });
+
+    ui.get('/ui/hosts/:host', async (request, reply) => {
+      const params = hostParamsSchema.safeParse(request.params);
+      const found = params.success ? ctx.query.hostDetail(params.data.host) : undefined;
+      if (!found) {
+        const asked = (request.params as { host?: string }).host ?? '';
+        throw new AppError('NOT_FOUND', `No host is known by “${asked}” (hostname, IP address, machine-id, instance id or VMID).`);
+      }
+      return sendPage(reply, 200, hostPage(found, ctx.clock()));
+    });
+
+    ui.get('/ui/runs/:id', async (request, reply) => {
+      const params = runParamsSchema.safeParse(request.params);
+      const run = params.success ? ctx.query.run(params.data.id) : undefined;
+      if (!run) throw new AppError('NOT_FOUND', `No run has the id “${(request.params as { id?: string }).id ?? ''}”.`);
+      const host = ctx.query.hostById(run.host_id);
+      return sendPage(reply, 200, runPage(run, host ? hostKey(host) : run.hostname, run.host_id, ctx.clock()));
+    });
+
+    // One stream per open page; see src/pages/live-events.ts for what flows on it.
+    ui.get('/events', async (_request, reply) => {
+      if (ctx.closing.value) throw new AppError('SHUTTING_DOWN', 'the receiver is shutting down', 5);
+      if (live.size >= live.maxClients) throw new AppError('RATE_LIMITED', 'too many open status pages', 30);
+      reply.hijack();
+      // Connection: close lets the socket go with the stream when the app closes.
+      reply.raw.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'close',
+        'x-content-type-options': 'nosniff',
+        'x-accel-buffering': 'no',
+      });
+      reply.raw.write('retry: 5000\n\n');
+      if (!live.add(reply.raw)) reply.raw.end();
+    });
+  });
+
+  // Anything else under /ui is a person following a bad link: answer with a page, not JSON.
+  await app.register(
+    async (scope) => {
+      scope.setNotFoundHandler((request, reply) =>
+        sendPage(reply, 404, errorPage(404, `There is no page at ${request.url.split('?')[0]}.`)),
+      );
+    },
+    { prefix: '/ui' },
+  );
+}
