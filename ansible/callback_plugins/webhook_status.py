@@ -749,7 +749,7 @@ class CallbackModule(CallbackBase):
         self._play = ''
         self._task_starts = {}    # task uuid or (host, task uuid) -> monotonic start
         self._rescued_seen = {}   # host -> rescued count already reported
-        self._stats = None
+        self._live_stats = None   # the TaskQueueManager's stats, once found
 
     # -- set-up ---------------------------------------------------------------------------------
 
@@ -762,6 +762,8 @@ class CallbackModule(CallbackBase):
             self.disabled = True
 
     def _configure(self):
+        if self._sender is not None:
+            return  # configured already: one sender thread per run
         url = (self.get_option('url') or '').strip()
         if not url:
             self._warn('no url configured (WEBHOOK_URL or [callback_webhook_status] url); not reporting')
@@ -917,11 +919,11 @@ class CallbackModule(CallbackBase):
 
     def _was_rescued(self, host):
         """Whether the strategy just counted this failure as rescued (see find_live_stats)."""
-        if self._stats is None:
-            self._stats = find_live_stats()
-        if self._stats is None:
+        if self._live_stats is None:
+            self._live_stats = find_live_stats()
+        if self._live_stats is None:
             return False
-        count = self._stats.rescued.get(host, 0)
+        count = self._live_stats.rescued.get(host, 0)
         rescued = count > self._rescued_seen.get(host, 0)
         self._rescued_seen[host] = count
         return rescued
