@@ -202,7 +202,7 @@ describe('shellcheck', () => {
       ...inDir(join(REPO, 'test', 'ops', 'fixtures'), (f) => f.endsWith('.sh') || f.startsWith('fake-')),
     ];
     expect(scripts.length).toBeGreaterThanOrEqual(3);
-    const r = spawnSync('shellcheck', [DEPLOY, ...scripts], { encoding: 'utf8' });
+    const r = spawnSync('shellcheck', ['-x', DEPLOY, ...scripts], { encoding: 'utf8' });
     expect(`${r.stdout}${r.stderr}`).toBe('');
     expect(r.status).toBe(0);
   });
