@@ -3,10 +3,10 @@
  * the build context .dockerignore lets through, and the HEALTHCHECK command run for real.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startServer } from '../e2e/server-process.js';
 
@@ -133,11 +133,13 @@ function ignoredByDockerignore(path: string): boolean {
   return ignored;
 }
 
+/** Paths the Dockerfile copies from the build context. */
+const fromContext = instructions
+  .filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))
+  .flatMap((i) => i.args.split(' ').slice(0, -1));
+
 describe('.dockerignore', () => {
   it('lets through everything the Dockerfile copies from the context', () => {
-    const fromContext = instructions
-      .filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))
-      .flatMap((i) => i.args.split(' ').slice(0, -1));
     expect(fromContext).toContain('src');
     for (const path of [...fromContext, 'src/server.ts', 'migrations/001_initial.sql']) {
       expect(ignoredByDockerignore(path), path).toBe(false);
@@ -185,4 +187,36 @@ describe('HEALTHCHECK', () => {
     await new Promise((resolve) => s.close(resolve));
     expect(probe(port)).toBe(1);
   });
+});
+
+describe('build context', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'webhook-docker-context-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('builds from only what the build stage copies, into the tree the runtime stage takes', () => {
+    for (const path of fromContext) {
+      cpSync(join(REPO, path), join(dir, path), {
+        recursive: true,
+        filter: (p) => !ignoredByDockerignore(relative(REPO, p) || '.'),
+      });
+    }
+    // Stands in for the stage's npm ci.
+    symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
+    const built = spawnSync('npm', ['run', 'build'], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+    expect(built.status, `${built.stdout}${built.stderr}`).toBe(0);
+
+    for (const copy of args(runtime, 'COPY')) {
+      for (const src of copy.split(' ').slice(1, -1)) {
+        expect(existsSync(join(dir, relative('/src', src))), src).toBe(true);
+      }
+    }
+    // The image's layout (/app/dist next to /app/migrations) finds the migrations.
+    const migrated = spawnSync(process.execPath, ['dist/src/cli.js', 'migrate'], {
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '', WEBHOOK_DB: join(dir, 'data', 'webhook.db') },
+      encoding: 'utf8',
+    });
+    expect(migrated.status, migrated.stderr).toBe(0);
+    expect(migrated.stdout).toMatch(/applied migrations 1/);
+  }, 120_000);
 });
