@@ -55,6 +55,11 @@ Options:
   --purge      with --uninstall: also remove $STATE_PATH, $CONF_PATH and the
                '$SERVICE_USER' user. This deletes the database.
   -h, --help   show this help.
+
+A release folder is an installed tree: on a build host of the same kind (Debian 12, amd64,
+the same Node major, for better-sqlite3's native addon), run deploy.sh --root DIR, then ship
+  tar -C DIR/opt -czf webhook-receiver.tgz webhook-receiver
+and on the target run webhook-receiver/deploy.sh from the unpacked folder.
 EOF
 }
 
