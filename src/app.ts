@@ -95,7 +95,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
 
   const db = deps.db;
   const waiters = createWaiters();
-  const metrics = createMetrics({ db, dbPath: config.dbPath, staleAfterMs: config.staleAfterMs, clock });
+  const metrics = createMetrics({ db, dbPath: config.dbPath, staleAfterMs: config.staleAfterMs, clock, waiting: () => waiters.size });
   const ingest = createIngestStore(db);
   const ctx: AppContext = {
     config,

@@ -33,9 +33,11 @@ export interface MetricsOptions {
   dbPath: string;
   staleAfterMs: number;
   clock?: () => number;
+  /** Number of long-polls waiting right now. */
+  waiting?: () => number;
 }
 
-export function createMetrics({ db, dbPath, staleAfterMs, clock = Date.now }: MetricsOptions) {
+export function createMetrics({ db, dbPath, staleAfterMs, clock = Date.now, waiting = () => 0 }: MetricsOptions) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // prom-client names these gauges with a counter's _total suffix, which promtool rightly flags.
@@ -143,6 +145,15 @@ export function createMetrics({ db, dbPath, staleAfterMs, clock = Date.now }: Me
       }
       for (const s of hostStatuses) hostsByStatus.set({ status: s }, counts[s]);
   }
+
+  new Gauge({
+    name: 'webhook_waiters',
+    help: 'Long-polls (GET /hosts/:host/wait) waiting for a run to finish.',
+    registers: [registry],
+    collect() {
+      this.set(waiting());
+    },
+  });
 
   new Gauge({
     name: 'webhook_database_size_bytes',

@@ -1,0 +1,103 @@
+/**
+ * Figure 4, fleet simulation: N VMs run ansible-pull at once. Each sends run_started, ~150 task
+ * results spread over its run (one POST per task, sequentially, as the callback's sender thread
+ * does when the receiver keeps up), then run_finished; starts and task spacing are jittered.
+ * Lag is the time from when a VM produced an event to the receiver's 2xx for it.
+ */
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { Agent } from 'undici';
+import type { WebhookEvent } from '../src/protocol/events.js';
+import { startChild, trackPeak } from './lib/proc.js';
+import { percentile, round } from './lib/stats.js';
+
+export interface FleetRun {
+  vms: number;
+  events: number;
+  errors: number;
+  lagP50Ms: number;
+  lagP99Ms: number;
+  cpuPercent: number;
+  peakRssMb: number;
+  seconds: number;
+}
+
+const TASKS = 150;
+
+function vmEvents(i: number): (seq: number, kind: WebhookEvent['kind']) => WebhookEvent {
+  const runId = randomUUID();
+  const host = { hostname: `vm-${i}`, vmid: 1000 + i, ips: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`] };
+  return (seq, kind) => {
+    const base = { v: 1 as const, event_id: randomUUID(), run_id: runId, seq, time: new Date().toISOString(), host };
+    if (kind === 'run_started') return { ...base, kind, data: { playbook: 'site.yml', ansible_version: '2.14.18', check_mode: false, commit: 'abcdef1' } };
+    if (kind === 'run_finished') {
+      return { ...base, kind, data: { result: 'success', exit_code: 0, duration_ms: 1, stats: { localhost: { ok: TASKS, changed: 10, failed: 0, skipped: 0, unreachable: 0, rescued: 0, ignored: 0 } } } };
+    }
+    return { ...base, kind, data: { play: 'Configure', task: `task ${seq}`, action: 'ansible.builtin.command', status: seq % 10 === 0 ? 'changed' : 'ok', duration_ms: 40, no_log: false } };
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
+/** Simulates `vms` runs of `runSeconds` each against a fresh receiver. */
+export async function simulateFleet(dir: string, vms: number, runSeconds: number): Promise<FleetRun> {
+  const receiver = await startChild('src/server.js', { WEBHOOK_DB: join(dir, `fleet-${vms}.db`) });
+  const peak = trackPeak(receiver);
+  // One connection per VM, as real VMs each have their own.
+  const agent = new Agent({ connections: vms, pipelining: 1 });
+  const lags: number[] = [];
+  let errors = 0;
+  const cpu0 = receiver.cpuSeconds();
+  const t0 = performance.now();
+
+  const vm = async (i: number) => {
+    const make = vmEvents(i);
+    await sleep(Math.random() * runSeconds * 100); // starts spread over the first 10% of the run
+    let due = performance.now();
+    const gap = (runSeconds * 900) / TASKS;
+    for (let seq = 0; seq <= TASKS + 1; seq++) {
+      const kind = seq === 0 ? 'run_started' : seq === TASKS + 1 ? 'run_finished' : 'task_result';
+      const body = JSON.stringify(make(seq, kind));
+      const produced = due;
+      try {
+        const res = await agent.request({ origin: receiver.url, path: '/webhook', method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        await res.body.dump();
+        if (res.statusCode === 200) lags.push(performance.now() - produced);
+        else errors++;
+      } catch {
+        errors++;
+      }
+      due += gap * (0.5 + Math.random());
+      await sleep(due - performance.now());
+    }
+  };
+  await Promise.all(Array.from({ length: vms }, (_, i) => vm(i)));
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = receiver.cpuSeconds() - cpu0;
+  const peakRss = peak();
+  await agent.close();
+  await receiver.stop();
+  return {
+    vms,
+    events: lags.length,
+    errors,
+    lagP50Ms: round(percentile(lags, 50), 1),
+    lagP99Ms: round(percentile(lags, 99), 1),
+    cpuPercent: round((cpu / seconds) * 100, 0),
+    peakRssMb: round(peakRss, 0),
+    seconds: round(seconds, 1),
+  };
+}
+
+/** Doubles N from `start` while p99 lag stays under 100 ms without errors; returns the last good N. */
+export async function fleetCapacity(dir: string, start: number, max: number, runSeconds: number): Promise<{ sustainedVms: number; steps: FleetRun[] }> {
+  const steps: FleetRun[] = [];
+  let good = 0;
+  for (let n = start; n <= max; n *= 2) {
+    const r = await simulateFleet(dir, n, runSeconds);
+    steps.push(r);
+    if (r.errors > 0 || r.lagP99Ms >= 100) break;
+    good = n;
+  }
+  return { sustainedVms: good, steps };
+}

@@ -1,0 +1,102 @@
+/**
+ * Ingest figures 1–3: single events and batches against the bare-Fastify baseline, and durable
+ * mode (synchronous=FULL with group commit) against naive one-transaction-per-event FULL inserts.
+ */
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { openDatabase } from '../src/db/database.js';
+import { migrate } from '../src/db/migrate.js';
+import { createIngestStore } from '../src/store/ingest-store.js';
+import type { WebhookEvent } from '../src/protocol/events.js';
+import { startChild, trackPeak } from './lib/proc.js';
+import { median, round } from './lib/stats.js';
+import { wrk } from './lib/wrk.js';
+
+export interface IngestOptions {
+  dir: string;
+  runs: number;
+  seconds: number;
+  connections: number;
+}
+
+export interface IngestResult {
+  single: { bareReqPerSec: number; receiverReqPerSec: number; ratio: number; bareP99Ms: number; receiverP99Ms: number; non2xx: number };
+  batch: { eventsPerSec: number; p99Ms: number; non2xx: number };
+  durable: { fullGroupEventsPerSec: number; naiveFullEventsPerSec: number; ratio: number };
+  peakRssMb: number;
+}
+
+function taskEvent(runId: string, seq: number): WebhookEvent {
+  return {
+    v: 1,
+    event_id: randomUUID(),
+    run_id: runId,
+    seq,
+    time: new Date().toISOString(),
+    kind: 'task_result',
+    host: { hostname: 'naive-bench' },
+    data: { play: 'Configure', task: 'Install packages', action: 'ansible.builtin.apt', status: 'ok', duration_ms: 12, no_log: false },
+  };
+}
+
+/** The naive design: one FULL transaction per event, same store code, no group commit. */
+function naiveFullEventsPerSec(dir: string, seconds: number): number {
+  const db = openDatabase(join(dir, 'naive-full.db'), 'full');
+  migrate(db);
+  const store = createIngestStore(db);
+  const write = db.transaction((e: WebhookEvent) => store.applyEvents([{ event: e, address: '127.0.0.1', receivedAt: Date.now() }]));
+  const runId = randomUUID();
+  let n = 0;
+  const started = performance.now();
+  while (performance.now() - started < seconds * 1000) write.immediate(taskEvent(runId, n++));
+  const rate = n / ((performance.now() - started) / 1000);
+  db.close();
+  return rate;
+}
+
+export async function benchIngest(o: IngestOptions): Promise<IngestResult> {
+  const bare = await startChild('bench/bare-server.js');
+  const receiver = await startChild('src/server.js', { WEBHOOK_DB: join(o.dir, 'ingest.db') });
+  const peak = trackPeak(receiver);
+  const bareRuns = [];
+  const recvRuns = [];
+  // Alternate the two so drift on a shared machine hits both alike.
+  for (let i = 0; i < o.runs; i++) {
+    bareRuns.push(await wrk(bare.url, { connections: o.connections, seconds: o.seconds }));
+    recvRuns.push(await wrk(receiver.url, { connections: o.connections, seconds: o.seconds }));
+  }
+  const batchRuns = [];
+  for (let i = 0; i < o.runs; i++) batchRuns.push(await wrk(receiver.url, { connections: 16, seconds: o.seconds, batch: 100 }));
+  await bare.stop();
+  const peakMain = peak();
+  await receiver.stop();
+
+  const full = await startChild('src/server.js', { WEBHOOK_DB: join(o.dir, 'full.db'), WEBHOOK_DURABILITY: 'full' });
+  const peakFull = trackPeak(full);
+  const fullRuns = [];
+  for (let i = 0; i < o.runs; i++) fullRuns.push(await wrk(full.url, { connections: o.connections, seconds: o.seconds }));
+  const peakDurable = peakFull();
+  await full.stop();
+  const naive = naiveFullEventsPerSec(o.dir, Math.min(o.seconds, 3));
+
+  const bareRps = median(bareRuns.map((r) => r.requestsPerSec));
+  const recvRps = median(recvRuns.map((r) => r.requestsPerSec));
+  const fullRps = median(fullRuns.map((r) => r.requestsPerSec));
+  return {
+    single: {
+      bareReqPerSec: round(bareRps, 0),
+      receiverReqPerSec: round(recvRps, 0),
+      ratio: round(recvRps / bareRps, 2),
+      bareP99Ms: round(median(bareRuns.map((r) => r.p99Ms)), 2),
+      receiverP99Ms: round(median(recvRuns.map((r) => r.p99Ms)), 2),
+      non2xx: recvRuns.reduce((a, r) => a + r.non2xx + r.errors, 0),
+    },
+    batch: {
+      eventsPerSec: round(median(batchRuns.map((r) => r.requestsPerSec)) * 100, 0),
+      p99Ms: round(median(batchRuns.map((r) => r.p99Ms)), 2),
+      non2xx: batchRuns.reduce((a, r) => a + r.non2xx + r.errors, 0),
+    },
+    durable: { fullGroupEventsPerSec: round(fullRps, 0), naiveFullEventsPerSec: round(naive, 0), ratio: round(fullRps / naive, 1) },
+    peakRssMb: round(Math.max(peakMain, peakDurable), 0),
+  };
+}

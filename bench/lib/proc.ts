@@ -1,0 +1,75 @@
+/** Starting the receiver (or the baseline) as a child process, and reading its CPU and memory. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export const DIST = join(import.meta.dirname, '..', '..');
+const CLK_TCK = 100;
+
+export interface Child {
+  url: string;
+  proc: ChildProcess;
+  readyMs: number;
+  rssMb: () => number;
+  /** CPU seconds (user + system) used so far. */
+  cpuSeconds: () => number;
+  stop: () => Promise<void>;
+}
+
+export function rssMb(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+/** Spawns `script` (relative to dist/) and resolves once it logs that it is ready. */
+export async function startChild(script: string, env: Record<string, string> = {}): Promise<Child> {
+  const started = performance.now();
+  const proc = spawn(process.execPath, [join(DIST, script)], {
+    env: { PATH: process.env.PATH ?? '', WEBHOOK_HOST: '127.0.0.1', WEBHOOK_PORT: '0', WEBHOOK_RATE_LIMIT: '0', WEBHOOK_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    proc.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      if (line.includes('"webhook receiver ready"')) resolve(String((JSON.parse(line) as { address: string }).address));
+    });
+  });
+  const readyMs = performance.now() - started;
+  const pid = proc.pid!;
+  return {
+    url,
+    proc,
+    readyMs,
+    rssMb: () => rssMb(pid),
+    cpuSeconds: () => cpuSeconds(pid),
+    stop: () =>
+      new Promise((resolve) => {
+        if (proc.exitCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Samples a child's RSS every 100 ms; returns a function that stops and gives the peak. */
+export function trackPeak(child: Child): () => number {
+  let peak = child.rssMb();
+  const timer = setInterval(() => (peak = Math.max(peak, child.rssMb())), 100);
+  return () => {
+    clearInterval(timer);
+    return Math.max(peak, child.rssMb());
+  };
+}

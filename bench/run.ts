@@ -1,0 +1,95 @@
+/**
+ * npm run bench [-- --quick]: every figure of the Performance section, each with the baseline it
+ * is compared to, measured in the same run. Prints one table and writes bench/results.json.
+ * --quick shrinks every figure to a few seconds (the test suite runs it so the benchmark cannot rot).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { benchCallback } from './callback.js';
+import { fleetCapacity, simulateFleet } from './fleet.js';
+import { benchIngest } from './ingest.js';
+import { benchQueries } from './queries.js';
+import { benchWaiters } from './waiters.js';
+
+const quick = process.argv.includes('--quick');
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const want = (name: string) => !only || only.includes(name);
+const P = quick
+  ? { runs: 1, seconds: 1, connections: 32, fleetVms: 40, fleetSeconds: 3, capacity: null, history: { hosts: 200, runsPerHost: 2, tasksPerRun: 20 }, samples: 30, waiters: 300, cbTasks: 10, cbRuns: 1 }
+  : { runs: 3, seconds: 5, connections: 64, fleetVms: 2000, fleetSeconds: 40, capacity: { start: 1000, max: 16000, seconds: 30 }, history: { hosts: 5000, runsPerHost: 4, tasksPerRun: 50 }, samples: 300, waiters: 10_000, cbTasks: 200, cbRuns: 3 };
+
+const dir = mkdtempSync(join(tmpdir(), 'webhook-bench-'));
+const results: Record<string, unknown> = {
+  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  mode: quick ? 'quick' : 'full',
+  started: new Date().toISOString(),
+};
+const rows: Array<[string, string, string, string]> = [];
+const check = (ok: boolean) => (ok ? 'met' : 'MISSED');
+const log = (s: string) => process.stderr.write(`bench: ${s}\n`);
+
+try {
+  const peaks: number[] = [];
+  if (want('ingest')) {
+    log('ingest (single, batch, durable)…');
+    const r = await benchIngest({ dir, runs: P.runs, seconds: P.seconds, connections: P.connections });
+    results.ingest = r;
+    peaks.push(r.peakRssMb);
+    rows.push(['1 ingest, single events', `${r.single.receiverReqPerSec} ev/s, p99 ${r.single.receiverP99Ms} ms`, `bare Fastify ${r.single.bareReqPerSec} req/s → ratio ${r.single.ratio}`, `≥ 0.6: ${check(r.single.ratio >= 0.6)}`]);
+    rows.push(['2 ingest, batches of 100', `${r.batch.eventsPerSec} ev/s, p99 ${r.batch.p99Ms} ms`, '', `≥ 50,000: ${check(r.batch.eventsPerSec >= 50_000)}`]);
+    rows.push(['3 durable (FULL) group commit', `${r.durable.fullGroupEventsPerSec} ev/s`, `naive FULL ${r.durable.naiveFullEventsPerSec} ev/s → ×${r.durable.ratio}`, `≥ ×5: ${check(r.durable.ratio >= 5)}`]);
+  }
+  if (want('fleet')) {
+    log(`fleet simulation, ${P.fleetVms} VMs…`);
+    const f = await simulateFleet(dir, P.fleetVms, P.fleetSeconds);
+    const cap = P.capacity ? await fleetCapacity(dir, P.capacity.start, P.capacity.max, P.capacity.seconds) : undefined;
+    results.fleet = { run: f, capacity: cap };
+    peaks.push(f.peakRssMb, ...(cap?.steps.map((s) => s.peakRssMb) ?? []));
+    rows.push(['4 fleet simulation', `${f.vms} VMs, ${f.events} events, ${f.errors} errors, lag p99 ${f.lagP99Ms} ms`, `CPU ${f.cpuPercent}%, RSS ${f.peakRssMb} MB`, `no errors: ${check(f.errors === 0)}`]);
+    if (cap) rows.push(['4 fleet capacity', `${cap.sustainedVms} VMs at p99 < 100 ms`, cap.steps.map((s) => `${s.vms}: ${s.lagP99Ms} ms`).join(', '), '']);
+  }
+  if (want('queries')) {
+    log(`queries on history (${P.history.hosts} hosts)…`);
+    const q = await benchQueries(dir, P.history, P.samples);
+    results.queries = q;
+    peaks.push(q.peakRssMb);
+    for (const [name, l] of Object.entries(q.latencies)) {
+      const target = name.includes('fleet') ? 100 : 5;
+      rows.push([`5 ${name}`, `p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms`, `${q.shape.taskResults} task results`, `p99 < ${target} ms: ${check(l.p99Ms < target)}`]);
+    }
+    rows.push(['5 start-up to ready', `${q.startupMs} ms`, 'on that database', `< 1000 ms: ${check(q.startupMs < 1000)}`]);
+  }
+  if (want('waiters')) {
+    log(`${P.waiters} waiters…`);
+    const w = await benchWaiters(dir, P.waiters);
+    results.waiters = w;
+    peaks.push(w.peakRssMb);
+    rows.push(['6 waiters', `${w.answered}/${w.waiters} answered, p99 ${w.answerP99Ms} ms`, `extra RSS ${w.extraRssMb} MB`, `< 100 MB and < 100 ms: ${check(w.extraRssMb < 100 && w.answerP99Ms < 100 && w.answered === w.waiters)}`]);
+  }
+  if (peaks.length > 0) {
+    const peak = Math.max(...peaks);
+    results.peakRssMb = peak;
+    rows.push(['7 peak RSS of the receiver', `${peak} MB`, 'across all figures', `< 200 MB: ${check(peak < 200)}`]);
+  }
+  if (want('callback')) {
+    log('callback overhead…');
+    const c = await benchCallback(dir, P.cbTasks, P.cbRuns);
+    results.callback = c;
+    if ('skipped' in c) rows.push(['8 callback overhead', 'skipped', c.skipped, '']);
+    else {
+      rows.push(['8 callback, receiver up', `${c.upS} s vs ${c.disabledS} s`, `${c.tasks} tasks → ${c.upOverheadPercent > 0 ? '+' : ''}${c.upOverheadPercent}%`, `< 5%: ${check(c.upOverheadPercent < 5)}`]);
+      rows.push(['8 callback, receiver down', `${c.downS} s vs ${c.disabledS} s`, `+${c.downAddedS} s`, `< 10 s: ${check(c.downAddedS < 10)}`]);
+    }
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+results.finished = new Date().toISOString();
+writeFileSync(join(import.meta.dirname, '..', '..', 'bench', 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length), 6));
+const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+process.stdout.write(`${line(['figure', 'measured', 'baseline / context', 'target'])}\n`);
+process.stdout.write(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|\n`);
+for (const r of rows) process.stdout.write(`${line(r)}\n`);
