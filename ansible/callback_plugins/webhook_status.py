@@ -385,6 +385,7 @@ class BackgroundSender:
         self._flush_at = 0.0     # monotonic time flush() was asked, 0 when not flushing
         self._failed_at = 0.0    # monotonic time of the last retryable failure
         self.warnings = []       # shown by the main thread: Display is not meant for threads
+        self.refused = 0         # batches the receiver refused for good
         self._thread = threading.Thread(target=self._run, name='webhook-status-sender', daemon=True)
         self._thread.start()
 
@@ -460,7 +461,9 @@ class BackgroundSender:
             where = 'kept in ' + self._spool.rejected_path
         except OSError as err:
             where = 'and could not be kept (%s)' % err
-        self.warnings.append('receiver refused %d events, %s: %s' % (len(batch), where, detail))
+        self.refused += 1
+        if self.refused <= 3:  # a wrong URL or secret refuses every batch: say it, not 50 times
+            self.warnings.append('receiver refused %d events, %s: %s' % (len(batch), where, detail))
 
     def _send_spool_first(self):
         """Sends what earlier runs spooled, unless a detached sender is already on it."""
@@ -498,11 +501,17 @@ def flush_spool(spool, transport, retry_for, log):
     The lock is held only during a pass, so the next run's sender or a second flusher can take
     turns; a flusher that finds the lock taken waits while there is fresh work, then gives up.
     """
+    # Its own deadline too: a first boot whose clock jumps forward would make every file look old.
+    deadline = time.monotonic() + retry_for
+
+    def keep_trying():
+        return time.monotonic() < deadline or spool.has_fresh(retry_for)
+
     backoff = 5.0
     while spool.files():
         fd = spool.try_lock()
         if fd is None:
-            if not spool.has_fresh(retry_for):
+            if not keep_trying():
                 log('another process holds the spool lock')
                 return EXIT_BUSY
             time.sleep(5)
@@ -513,7 +522,7 @@ def flush_spool(spool, transport, retry_for, log):
             Spool.unlock(fd)
         if done:
             continue  # something may have been spooled during the pass
-        if not spool.has_fresh(retry_for):
+        if not keep_trying():
             log('receiver unreachable; %d batches left in %s' % (len(spool.files()), spool.path))
             return EXIT_LEFT
         pause = min(retry_after if retry_after is not None else backoff, RETRY_CAP)
@@ -959,6 +968,8 @@ class CallbackModule(CallbackBase):
         self._sender.flush(self._flush_timeout)
         left = self._sender.stop()
         self._show_thread_warnings()
+        if self._sender.refused > 3:
+            self._warn('receiver refused %d batches in all' % self._sender.refused)
         if self._spool is None:
             if left:
                 self._warn('%d events could not be delivered and there is no spool' % len(left))
