@@ -27,7 +27,8 @@ CREATE TABLE host_ips (
 CREATE INDEX host_ips_host ON host_ips (host_id);
 
 CREATE TABLE runs (
-  run_id            TEXT    PRIMARY KEY,
+  id                INTEGER PRIMARY KEY,
+  run_id            TEXT    NOT NULL UNIQUE,  -- the client's UUID
   host_id           INTEGER NOT NULL REFERENCES hosts (id) ON DELETE CASCADE,
   status            TEXT    NOT NULL CHECK (status IN ('running', 'succeeded', 'failed')),
   started_at        INTEGER NOT NULL,   -- VM clock: run_started time, else the earliest event
@@ -58,16 +59,15 @@ CREATE INDEX runs_running      ON runs (last_event_at) WHERE status = 'running';
 
 CREATE TABLE events (
   event_id     TEXT    PRIMARY KEY,
-  -- Deferred, so an event row can be written before its run row in the same transaction:
-  -- the insert doubles as the duplicate check.
-  run_id       TEXT    NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+  -- The run's integer key, not its UUID: the (run, seq) index stays small and cheap to write.
+  run          INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
   seq          INTEGER NOT NULL,
   kind         TEXT    NOT NULL,
   time         INTEGER NOT NULL,   -- VM clock
   received_at  INTEGER NOT NULL,   -- receiver clock
   data         TEXT    NOT NULL    -- JSON payload of the kind
 );
-CREATE INDEX events_run_seq ON events (run_id, seq);
+CREATE INDEX events_run_seq ON events (run, seq);
 
 CREATE TABLE cloud_init_events (
   id           INTEGER PRIMARY KEY,

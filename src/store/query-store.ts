@@ -168,7 +168,8 @@ export function createQueryStore(db: Db, staleAfterMs: number, clock: () => numb
     `SELECT ${RUN_COLUMNS} FROM runs r JOIN hosts h ON h.id = r.host_id WHERE r.run_id = @id`,
   );
   const tasksOfRun = db.prepare<[string], { seq: number; time: number; data: string }>(
-    `SELECT seq, time, data FROM events WHERE run_id = ? AND kind = 'task_result' ORDER BY seq, received_at`,
+    `SELECT seq, time, data FROM events WHERE run = (SELECT id FROM runs WHERE run_id = ?) AND kind = 'task_result'
+     ORDER BY seq, received_at`,
   );
   const runsOfHost = db.prepare<{ host_id: number; stale_before: number; limit: number }, RunRow>(
     `SELECT ${RUN_COLUMNS} FROM runs r JOIN hosts h ON h.id = r.host_id
