@@ -1,13 +1,8 @@
 /**
  * Ingest figures 1–3: single events and batches against the bare-Fastify baseline, and durable
- * mode (synchronous=FULL with group commit) against naive one-transaction-per-event FULL inserts.
+ * mode (synchronous=FULL with group commit) against the same receiver committing each delivery alone.
  */
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { openDatabase } from '../src/db/database.js';
-import { migrate } from '../src/db/migrate.js';
-import { createIngestStore } from '../src/store/ingest-store.js';
-import type { WebhookEvent } from '../src/protocol/events.js';
 import { startChild, trackPeak } from './lib/proc.js';
 import { median, round } from './lib/stats.js';
 import { wrk } from './lib/wrk.js';
@@ -24,34 +19,6 @@ export interface IngestResult {
   batch: { eventsPerSec: number; p99Ms: number; non2xx: number };
   durable: { fullGroupEventsPerSec: number; naiveFullEventsPerSec: number; ratio: number };
   peakRssMb: number;
-}
-
-function taskEvent(runId: string, seq: number): WebhookEvent {
-  return {
-    v: 1,
-    event_id: randomUUID(),
-    run_id: runId,
-    seq,
-    time: new Date().toISOString(),
-    kind: 'task_result',
-    host: { hostname: 'naive-bench' },
-    data: { play: 'Configure', task: 'Install packages', action: 'ansible.builtin.apt', status: 'ok', duration_ms: 12, no_log: false },
-  };
-}
-
-/** The naive design: one FULL transaction per event, same store code, no group commit. */
-function naiveFullEventsPerSec(dir: string, seconds: number): number {
-  const db = openDatabase(join(dir, 'naive-full.db'), 'full');
-  migrate(db);
-  const store = createIngestStore(db);
-  const write = db.transaction((e: WebhookEvent) => store.applyEvents([{ event: e, address: '127.0.0.1', receivedAt: Date.now() }]));
-  const runId = randomUUID();
-  let n = 0;
-  const started = performance.now();
-  while (performance.now() - started < seconds * 1000) write.immediate(taskEvent(runId, n++));
-  const rate = n / ((performance.now() - started) / 1000);
-  db.close();
-  return rate;
 }
 
 export async function benchIngest(o: IngestOptions): Promise<IngestResult> {
@@ -77,7 +44,12 @@ export async function benchIngest(o: IngestOptions): Promise<IngestResult> {
   for (let i = 0; i < o.runs; i++) fullRuns.push(await wrk(full.url, { connections: o.connections, seconds: o.seconds }));
   const peakDurable = peakFull();
   await full.stop();
-  const naive = naiveFullEventsPerSec(o.dir, Math.min(o.seconds, 3));
+  // Baseline: the same receiver, same FULL setting, one transaction (one fsync) per delivery.
+  const naiveServer = await startChild('bench/naive-server.js', { WEBHOOK_DB: join(o.dir, 'naive.db'), WEBHOOK_DURABILITY: 'full' });
+  const naiveRuns = [];
+  for (let i = 0; i < o.runs; i++) naiveRuns.push(await wrk(naiveServer.url, { connections: o.connections, seconds: o.seconds }));
+  await naiveServer.stop();
+  const naive = median(naiveRuns.map((r) => r.requestsPerSec));
 
   const bareRps = median(bareRuns.map((r) => r.requestsPerSec));
   const recvRps = median(recvRuns.map((r) => r.requestsPerSec));

@@ -20,7 +20,7 @@ const SAMPLES = 50;
 
 const dir = mkdtempSync(join(tmpdir(), 'webhook-bench-pages-'));
 const config = testConfig({ dbPath: join(dir, 'webhook.db'), rateLimitPerMinute: 0 });
-const db = openDatabase(config.dbPath, config.durability);
+const db = openDatabase(config.dbPath);
 migrate(db);
 const app = await buildApp(config, { db });
 await app.ready();

@@ -19,7 +19,7 @@ async function run(args: string[]): Promise<number> {
     return command === undefined ? 64 : 0;
   }
   const config = loadConfig(process.env);
-  const db = openDatabase(config.dbPath, config.durability);
+  const db = openDatabase(config.dbPath);
   try {
     if (command === 'migrate') {
       const applied = migrate(db);

@@ -47,13 +47,13 @@ export function errorBody(err: AppError): ErrorBody {
   return { statusCode: err.statusCode, code: err.code, error: STATUS_CODES[err.statusCode] ?? 'Error', message: err.message };
 }
 
-/** SQLite result codes that mean "cannot write now, try later", not "bad request" or "bug". */
-const transientSqliteCodes = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|PROTOCOL)/;
+/** SQLite result codes and file-system errors (the durable-mode WAL sync) that mean "cannot write now, try later", not "bad request" or "bug". */
+const transientCodes = /^(SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|PROTOCOL)|EIO$|ENOSPC$|EDQUOT$|EROFS$)/;
 
 /** Maps a storage failure to a domain error: transient ones become 503 with Retry-After. */
 export function storageError(err: unknown): AppError | undefined {
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && transientSqliteCodes.test(code)) {
+  if (typeof code === 'string' && transientCodes.test(code)) {
     return new AppError('STORAGE_UNAVAILABLE', `the database cannot take writes right now (${code})`, 5);
   }
   return undefined;

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
-  const db = openDatabase(config.dbPath, config.durability);
+  const db = openDatabase(config.dbPath);
   try {
     const applied = migrate(db);
     if (applied.length > 0) logger.info({ applied, db: config.dbPath }, 'database migrated');

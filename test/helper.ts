@@ -25,7 +25,7 @@ export function tempDir(prefix = 'webhook-test-'): string {
 export async function makeApp(overrides: Partial<Config> = {}, clock?: () => number): Promise<TestApp> {
   const dir = tempDir();
   const config = testConfig({ dbPath: join(dir, 'webhook.db'), rateLimitPerMinute: 0, ...overrides });
-  const db = openDatabase(config.dbPath, config.durability);
+  const db = openDatabase(config.dbPath);
   migrate(db);
   const app = await buildApp(config, clock ? { db, clock } : { db });
   await app.ready();

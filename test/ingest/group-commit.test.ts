@@ -1,0 +1,71 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/database.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createWalSync } from '../../src/db/wal-sync.js';
+import { createGroupCommitter } from '../../src/ingest/group-commit.js';
+import { createIngestStore, type IncomingEvent } from '../../src/store/ingest-store.js';
+import { runEvents, tempDir } from '../helper.js';
+
+function setup(sync?: () => Promise<void>) {
+  const db = openDatabase(join(tempDir(), 'gc.db'));
+  migrate(db);
+  const commits: number[] = [];
+  const committer = createGroupCommitter(db, createIngestStore(db), {
+    onCommit: (committed) => commits.push(committed.length),
+    ...(sync ? { sync } : {}),
+  });
+  return { db, committer, commits };
+}
+
+const item = (e: IncomingEvent['event']): IncomingEvent[] => [{ event: e, address: '127.0.0.1', receivedAt: Date.now() }];
+
+describe('group commit', () => {
+  it('commits deliveries that arrive together in one transaction', async () => {
+    const { db, committer, commits } = setup();
+    const r = runEvents();
+    const results = await Promise.all([committer.submit(item(r.started())), ...Array.from({ length: 20 }, () => committer.submit(item(r.task())))]);
+    expect(results.flat()).toEqual(Array(21).fill('stored'));
+    expect(commits).toEqual([21]);
+    expect(db.prepare('SELECT tasks_total FROM runs').pluck().get()).toBe(20);
+  });
+
+  it('isolates a failing delivery from its neighbours', async () => {
+    const { committer } = setup();
+    const r = runEvents();
+    const good = committer.submit(item(r.started()));
+    // An event whose data cannot be bound makes its own transaction fail, not the group's.
+    const bad = committer.submit(item({ ...r.task(), seq: Number.NaN } as never));
+    const also = committer.submit(item(r.task()));
+    expect(await good).toEqual(['stored']);
+    expect(await also).toEqual(['stored']);
+    await expect(bad).rejects.toThrow();
+  });
+
+  it('in durable mode answers only after the WAL sync, and refuses if the sync fails', async () => {
+    let release!: () => void;
+    let calls = 0;
+    const { committer } = setup(() => {
+      calls++;
+      return calls === 1 ? new Promise<void>((r) => (release = r)) : Promise.reject(Object.assign(new Error('disk gone'), { code: 'EIO' }));
+    });
+    const r = runEvents();
+    let answered = false;
+    const first = committer.submit(item(r.started())).then((o) => ((answered = true), o));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(answered).toBe(false);
+    release();
+    expect(await first).toEqual(['stored']);
+    await expect(committer.submit(item(r.task()))).rejects.toMatchObject({ code: 'EIO' });
+  });
+
+  it('fsyncs the real WAL file', async () => {
+    const dir = tempDir();
+    const db = openDatabase(join(dir, 'w.db'));
+    migrate(db);
+    const wal = createWalSync(join(dir, 'w.db'));
+    await expect(wal.sync()).resolves.toBeUndefined();
+    await wal.close();
+    db.close();
+  });
+});
