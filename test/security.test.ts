@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { secretKey, sign } from '../src/ingest/signature.js';
 import { makeApp, post, runEvents, type TestApp } from './helper.js';
+import { cookieValue } from '../src/pages/page-auth.js';
 
 let t: TestApp | undefined;
 afterEach(async () => {
@@ -66,6 +67,10 @@ describe('read token', () => {
       const ok = await t.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } });
       expect([200, 202, 404], url).toContain(ok.statusCode);
     }
+    // The status page's sign-in cookie also opens the JSON API its links point to.
+    const cookie = `webhook_read=${cookieValue(token)}`;
+    expect((await t.app.inject({ method: 'GET', url: '/hosts', headers: { cookie } })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: '/hosts', headers: { cookie: 'webhook_read=forged' } })).statusCode).toBe(401);
     expect((await t.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
     expect((await post(t.app, runEvents().started())).statusCode).toBe(200);
   });

@@ -1,46 +1,101 @@
 /** GET /hosts (fleet), GET /hosts/:host (any identity) and the long-poll GET /hosts/:host/wait. */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { AppContext, RouteOptions } from '../context.js';
 import { AppError } from '../errors.js';
-import { readAuth } from '../plugins/read-auth.js';
-import { hostParamsSchema, hostsQuerySchema, waitQuerySchema, type WaitAnswer } from '../protocol/api.js';
+import { requireReadToken } from '../plugins/read-auth.js';
+import { hostParamsSchema, hostsQuerySchema, waitQuerySchema } from '../protocol/api.js';
 import { parseOr } from '../validation.js';
 
 const isFinished = (status: string) => status === 'succeeded' || status === 'failed';
 
-/** Current answer for a waiter: finished when the host's latest run since `since` is done. */
-function lookup(ctx: AppContext, identity: string, since: number, startedAt: number): { hostId?: number; answer: WaitAnswer } {
-  const hostId = ctx.query.findHostId(identity);
-  const host = hostId === undefined ? undefined : ctx.query.hostById(hostId);
-  const run = hostId === undefined ? undefined : ctx.query.latestRunSince(hostId, since);
-  return {
-    ...(hostId === undefined ? {} : { hostId }),
-    answer: {
-      finished: run !== undefined && isFinished(run.status),
-      host: host ?? null,
-      run: run ?? null,
-      waited_ms: ctx.clock() - startedAt,
-    },
-  };
+interface WaitState {
+  hostId: number | undefined;
+  finished: boolean;
+  /** The answer serialised without waited_ms, shared by every waiter asking the same question. */
+  json: string;
 }
 
-/** Sleeps until woken by a finished run of the host, the deadline, a closing app or a gone client. */
-function sleep(ctx: AppContext, hostId: number | undefined, ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      remove();
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    const remove = ctx.waiters.add(hostId, { wake: done });
-    signal.addEventListener('abort', done);
+/**
+ * Current state for a waiter. A finished run wakes all its waiters at once; they ask the same
+ * question, so the answer is looked up and serialised once per turn of the event loop, not per waiter.
+ */
+function createLookup(ctx: AppContext) {
+  const cache = new Map<string, WaitState>();
+  const lookup = (identity: string, since: number): WaitState => {
+    const key = `${since}\u0000${identity}`;
+    const hit = cache.get(key);
+    if (hit) return hit;
+    const hostId = ctx.query.findHostId(identity);
+    const host = hostId === undefined ? null : (ctx.query.hostById(hostId) ?? null);
+    const run = hostId === undefined ? null : (ctx.query.latestRunSince(hostId, since) ?? null);
+    const finished = run !== null && isFinished(run.status);
+    const state = { hostId, finished, json: JSON.stringify({ finished, host, run }) };
+    if (cache.size === 0) setImmediate(() => cache.clear());
+    cache.set(key, state);
+    return state;
+  };
+  // Waking means the data changed: forget answers computed before. Waiters are woken synchronously,
+  // before any of them looks again, so the first look refills the cache for the rest.
+  return { lookup, invalidate: () => cache.clear() };
+}
+
+/** Adds this waiter's own waited_ms to the shared body. */
+const withWaited = (json: string, ms: number) => `{"waited_ms":${ms},${json.slice(1)}`;
+
+interface LongPoll {
+  host: string;
+  since: number;
+  startedAt: number;
+  deadline: number;
+}
+
+/**
+ * One long-poll, callback style: it costs a timer, a waiter entry and a close listener while it
+ * sleeps (no promise chain or AbortController), which matters with thousands of CI jobs waiting.
+ */
+function longPoll(ctx: AppContext, look: ReturnType<typeof createLookup>, reply: FastifyReply, p: LongPoll): void {
+  let remove: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let done = false;
+  const cleanup = () => {
+    if (timer) clearTimeout(timer);
+    remove?.();
+    remove = undefined;
+  };
+  const check = () => {
+    if (done) return;
+    cleanup();
+    const state = look.lookup(p.host, p.since);
+    const now = ctx.clock();
+    if (!state.finished && now < p.deadline && !ctx.closing.value) {
+      remove = ctx.waiters.add(state.hostId, waiter);
+      timer = setTimeout(check, p.deadline - now);
+      return;
+    }
+    done = true;
+    void reply
+      .code(state.finished ? 200 : 202)
+      .type('application/json; charset=utf-8')
+      .send(withWaited(state.json, now - p.startedAt));
+  };
+  // Woken synchronously with every other waiter of the host; look again only once all are woken.
+  const waiter = {
+    wake: () => {
+      look.invalidate();
+      queueMicrotask(check);
+    },
+  };
+  // The client hung up: stop waiting.
+  reply.raw.once('close', () => {
+    done = true;
+    cleanup();
   });
+  check();
 }
 
 export async function hostRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
-  app.addHook('onRequest', readAuth(ctx.config.readToken));
+  const look = createLookup(ctx);
+  requireReadToken(app, ctx.config.readToken);
 
   app.get('/hosts', async (request) => ctx.query.fleet(parseOr(hostsQuerySchema, request.query, 'INVALID_QUERY')));
 
@@ -53,21 +108,12 @@ export async function hostRoutes(app: FastifyInstance, { ctx }: RouteOptions): P
 
   // 200: a finished run (its status says succeeded or failed). 202: still waiting at the timeout;
   // the body shows progress. A host not known yet is waited for, since VMs report after they boot.
-  app.get('/hosts/:host/wait', async (request, reply) => {
+  app.get('/hosts/:host/wait', (request, reply) => {
     const { host } = parseOr(hostParamsSchema, request.params, 'INVALID_PARAMS');
     const query = parseOr(waitQuerySchema, request.query, 'INVALID_QUERY');
     const startedAt = ctx.clock();
     const deadline = startedAt + Math.min(query.timeout, ctx.config.maxWaitSeconds) * 1000;
-    const since = query.since ?? 0;
-    const gone = new AbortController();
-    // The response's close fires when the client hangs up before we answer.
-    reply.raw.once('close', () => gone.abort());
-
-    let state = lookup(ctx, host, since, startedAt);
-    while (!state.answer.finished && ctx.clock() < deadline && !ctx.closing.value && !gone.signal.aborted) {
-      await sleep(ctx, state.hostId, deadline - ctx.clock(), gone.signal);
-      state = lookup(ctx, host, since, startedAt);
-    }
-    return reply.code(state.answer.finished ? 200 : 202).send(state.answer);
+    longPoll(ctx, look, reply, { host, since: query.since ?? 0, startedAt, deadline });
+    return reply;
   });
 }

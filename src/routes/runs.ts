@@ -2,12 +2,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { RouteOptions } from '../context.js';
 import { AppError } from '../errors.js';
-import { readAuth } from '../plugins/read-auth.js';
+import { requireReadToken } from '../plugins/read-auth.js';
 import { runParamsSchema, runsQuerySchema } from '../protocol/api.js';
 import { parseOr } from '../validation.js';
 
 export async function runRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
-  app.addHook('onRequest', readAuth(ctx.config.readToken));
+  requireReadToken(app, ctx.config.readToken);
 
   app.get('/runs', async (request) => {
     const query = parseOr(runsQuerySchema, request.query, 'INVALID_QUERY');
