@@ -2,16 +2,20 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 import { join } from 'node:path';
-import { startChild, trackPeak } from './lib/proc.js';
+import { startChild, trackPeak, type Child } from './lib/proc.js';
 import { percentile, round } from './lib/stats.js';
 
-export interface WaiterResult {
+export interface WaiterFigures {
   waiters: number;
   answered: number;
   extraRssMb: number;
   answerP50Ms: number;
   answerP99Ms: number;
   peakRssMb: number;
+}
+
+export interface WaiterResult extends WaiterFigures {
+  bare: WaiterFigures;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -26,13 +30,27 @@ async function waitingCount(url: string): Promise<number> {
   return Number(/^webhook_waiters (\d+)/m.exec(text)?.[1] ?? 0);
 }
 
+/** The same client procedure against bare Fastify holding requests, as the baseline. */
 export async function benchWaiters(dir: string, count: number): Promise<WaiterResult> {
+  const bare = await startChild('bench/bare-server.js');
+  const bareFigures = await measure(bare, count, async () => {
+    await fetch(`${bare.url}/release`, { method: 'POST' });
+  });
+  await bare.stop();
   const receiver = await startChild('src/server.js', { WEBHOOK_DB: join(dir, 'waiters.db') });
-  const peak = trackPeak(receiver);
   const runId = randomUUID();
   const host = { hostname: 'waited-on' };
   const event = (seq: number, kind: string, data: object) => ({ v: 1, event_id: randomUUID(), run_id: runId, seq, time: new Date().toISOString(), kind, host, data });
   await post(receiver.url, event(0, 'run_started', { playbook: 'site.yml', ansible_version: '2.14.18' }));
+  const figures = await measure(receiver, count, () =>
+    post(receiver.url, event(1, 'run_finished', { result: 'success', duration_ms: 1, stats: { localhost: { ok: 1, changed: 0, failed: 0, skipped: 0, unreachable: 0, rescued: 0, ignored: 0 } } })),
+  );
+  await receiver.stop();
+  return { ...figures, bare: bareFigures };
+}
+
+async function measure(receiver: Child, count: number, finish: () => Promise<void>): Promise<WaiterFigures> {
+  const peak = trackPeak(receiver);
   await sleep(300);
   const rssBefore = receiver.rssMb();
 
@@ -58,11 +76,10 @@ export async function benchWaiters(dir: string, count: number): Promise<WaiterRe
   await sleep(500);
   const rssWaiting = receiver.rssMb();
   finishedAt = performance.now();
-  await post(receiver.url, event(1, 'run_finished', { result: 'success', duration_ms: 1, stats: { localhost: { ok: 1, changed: 0, failed: 0, skipped: 0, unreachable: 0, rescued: 0, ignored: 0 } } }));
+  await finish();
   await Promise.all(pending);
   agent.destroy();
   const peakRss = peak();
-  await receiver.stop();
   return {
     waiters: count,
     answered: answers.length,
