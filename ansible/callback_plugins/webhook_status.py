@@ -884,8 +884,8 @@ class CallbackModule(CallbackBase):
     # -- events ---------------------------------------------------------------------------------
 
     def _emit(self, kind, data):
-        if self._identity is None:  # a hook before v2_playbook_on_start: still say who we are
-            self._identity = host_identity(self._vmid)
+        if self._started is None:
+            return  # no playbook started (ad-hoc `ansible` with callbacks on): not a run to report
         self._sender.put({
             'v': PROTOCOL_VERSION, 'event_id': str(uuid.uuid4()), 'run_id': self._run_id,
             'seq': self._seq, 'time': utc_now(), 'kind': kind, 'host': self._identity, 'data': data,
