@@ -12,6 +12,8 @@ export const errorCodes = {
   INVALID_REPORT: 400,
   UNAUTHORIZED: 401,
   BAD_SIGNATURE: 401,
+  /** The signature's timestamp is outside ±5 minutes: often a VM clock not yet synced at first boot. */
+  TIMESTAMP_OUT_OF_WINDOW: 401,
   NOT_FOUND: 404,
   BODY_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,

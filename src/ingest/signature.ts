@@ -6,7 +6,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 export const TOLERANCE_SECONDS = 5 * 60;
 
-export type SignatureCheck = { ok: true } | { ok: false; reason: string };
+export type SignatureCheck = { ok: true } | { ok: false; reason: string; skew?: boolean };
 
 export function secretKey(secret: string): Buffer {
   return Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
@@ -34,7 +34,7 @@ export function verifySignature(
   if (!id || !ts || !sig) return { ok: false, reason: 'missing webhook-id, webhook-timestamp or webhook-signature header' };
   if (!/^\d{1,12}$/.test(ts)) return { ok: false, reason: 'webhook-timestamp must be Unix seconds' };
   if (Math.abs(nowSeconds - Number(ts)) > TOLERANCE_SECONDS) {
-    return { ok: false, reason: 'webhook-timestamp is outside the ±5 minute window' };
+    return { ok: false, reason: 'webhook-timestamp is outside the ±5 minute window of the receiver clock', skew: true };
   }
   // The header may carry several space-separated signatures (the sender's own rotation).
   const offered = sig

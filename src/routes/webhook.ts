@@ -23,6 +23,7 @@ const reasonOf: Partial<Record<AppError['code'], RejectReason>> = {
   BODY_TOO_LARGE: 'too_large',
   UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
   BAD_SIGNATURE: 'unauthorized',
+  TIMESTAMP_OUT_OF_WINDOW: 'unauthorized',
   RATE_LIMITED: 'rate_limited',
   STORAGE_UNAVAILABLE: 'storage_unavailable',
   SHUTTING_DOWN: 'storage_unavailable',
@@ -69,7 +70,8 @@ export async function webhookRoutes(app: FastifyInstance, { ctx }: RouteOptions)
   if (keys.length > 0) {
     app.addHook('preHandler', (request, _reply, done) => {
       const check = verifySignature(keys, request.headers, request.rawBody ?? '', Math.floor(ctx.clock() / 1000));
-      done(check.ok ? undefined : new AppError('BAD_SIGNATURE', check.reason));
+      if (check.ok) return done();
+      done(new AppError(check.skew ? 'TIMESTAMP_OUT_OF_WINDOW' : 'BAD_SIGNATURE', check.reason));
     });
   }
 
