@@ -89,15 +89,22 @@ export async function simulateFleet(dir: string, vms: number, runSeconds: number
   };
 }
 
-/** Doubles N from `start` while p99 lag stays under 100 ms without errors; returns the last good N. */
-export async function fleetCapacity(dir: string, start: number, max: number, runSeconds: number): Promise<{ sustainedVms: number; steps: FleetRun[] }> {
+/**
+ * Runs the fleet at each size in `sizes` (ascending) until one misses p99 < 100 ms or errs, but
+ * always up to `mustRun` so the headline size is measured; returns every step and the largest
+ * size that held.
+ */
+export async function fleetCapacity(dir: string, sizes: number[], mustRun: number, runSeconds: number): Promise<{ sustainedVms: number; steps: FleetRun[] }> {
   const steps: FleetRun[] = [];
   let good = 0;
-  for (let n = start; n <= max; n *= 2) {
+  let failed = false;
+  for (const n of sizes) {
+    if (failed && n > mustRun) break;
     const r = await simulateFleet(dir, n, runSeconds);
     steps.push(r);
-    if (r.errors > 0 || r.lagP99Ms >= 100) break;
-    good = n;
+    const ok = r.errors === 0 && r.lagP99Ms < 100;
+    if (ok && !failed) good = n;
+    if (!ok) failed = true;
   }
   return { sustainedVms: good, steps };
 }

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { benchCallback } from './callback.js';
-import { fleetCapacity, simulateFleet } from './fleet.js';
+import { fleetCapacity } from './fleet.js';
 import { benchIngest } from './ingest.js';
 import { benchQueries } from './queries.js';
 import { benchWaiters } from './waiters.js';
@@ -16,8 +16,8 @@ const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const want = (name: string) => !only || only.includes(name);
 const P = quick
-  ? { runs: 1, seconds: 1, connections: 32, fleetVms: 40, fleetSeconds: 3, capacity: null, history: { hosts: 200, runsPerHost: 2, tasksPerRun: 20 }, samples: 30, waiters: 300, cbTasks: 10, cbRuns: 1 }
-  : { runs: 3, seconds: 5, connections: 64, fleetVms: 2000, fleetSeconds: 40, capacity: { start: 1000, max: 16000, seconds: 30 }, history: { hosts: 5000, runsPerHost: 4, tasksPerRun: 50 }, samples: 300, waiters: 10_000, cbTasks: 200, cbRuns: 3 };
+  ? { runs: 1, seconds: 1, connections: 32, fleet: { sizes: [20, 40], headline: 40, seconds: 3 }, history: { hosts: 200, runsPerHost: 2, tasksPerRun: 20 }, samples: 30, waiters: 300, cbTasks: 10, cbRuns: 1 }
+  : { runs: 3, seconds: 5, connections: 64, fleet: { sizes: [1000, 2000, 4000, 8000], headline: 2000, seconds: 60 }, history: { hosts: 5000, runsPerHost: 4, tasksPerRun: 50 }, samples: 300, waiters: 10_000, cbTasks: 200, cbRuns: 1 };
 
 const dir = mkdtempSync(join(tmpdir(), 'webhook-bench-'));
 const results: Record<string, unknown> = {
@@ -41,13 +41,13 @@ try {
     rows.push(['3 durable (FULL) group commit', `${r.durable.fullGroupEventsPerSec} ev/s`, `naive FULL ${r.durable.naiveFullEventsPerSec} ev/s → ×${r.durable.ratio}`, `≥ ×5: ${check(r.durable.ratio >= 5)}`]);
   }
   if (want('fleet')) {
-    log(`fleet simulation, ${P.fleetVms} VMs…`);
-    const f = await simulateFleet(dir, P.fleetVms, P.fleetSeconds);
-    const cap = P.capacity ? await fleetCapacity(dir, P.capacity.start, P.capacity.max, P.capacity.seconds) : undefined;
-    results.fleet = { run: f, capacity: cap };
-    peaks.push(f.peakRssMb, ...(cap?.steps.map((s) => s.peakRssMb) ?? []));
-    rows.push(['4 fleet simulation', `${f.vms} VMs, ${f.events} events, ${f.errors} errors, lag p99 ${f.lagP99Ms} ms`, `CPU ${f.cpuPercent}%, RSS ${f.peakRssMb} MB`, `no errors: ${check(f.errors === 0)}`]);
-    if (cap) rows.push(['4 fleet capacity', `${cap.sustainedVms} VMs at p99 < 100 ms`, cap.steps.map((s) => `${s.vms}: ${s.lagP99Ms} ms`).join(', '), '']);
+    log(`fleet simulation, ${P.fleet.sizes.join(', ')} VMs with ${P.fleet.seconds} s runs…`);
+    const cap = await fleetCapacity(dir, P.fleet.sizes, P.fleet.headline, P.fleet.seconds);
+    const f = cap.steps.find((s) => s.vms === P.fleet.headline)!;
+    results.fleet = { run: f, runSeconds: P.fleet.seconds, capacity: cap };
+    peaks.push(...cap.steps.map((s) => s.peakRssMb));
+    rows.push(['4 fleet simulation', `${f.vms} VMs, ${f.events} events, ${f.errors} errors, lag p50 ${f.lagP50Ms} ms, p99 ${f.lagP99Ms} ms`, `receiver CPU ${f.cpuPercent}%, RSS ${f.peakRssMb} MB`, `no errors: ${check(f.errors === 0)}`]);
+    rows.push(['4 fleet capacity', `${cap.sustainedVms} VMs at p99 < 100 ms (${P.fleet.seconds} s runs)`, cap.steps.map((s) => `${s.vms}: ${s.lagP99Ms} ms`).join(', '), '']);
   }
   if (want('queries')) {
     log(`queries on history (${P.history.hosts} hosts)…`);
