@@ -1,0 +1,348 @@
+#!/usr/bin/env bash
+# Waits for a VM's ansible-pull run to finish by long-polling the webhook status receiver, then
+# prints the run's summary and exits with a code that tells CI what happened. See --help.
+set -euo pipefail
+
+readonly PROG=wait-for-webhook.sh
+readonly EXIT_SUCCEEDED=0 EXIT_FAILED=1 EXIT_TIMEOUT=2 EXIT_UNREACHABLE=3 EXIT_UNAUTHORIZED=4 EXIT_USAGE=64
+readonly DEFAULT_URL=http://127.0.0.1:9191
+readonly MAX_BACKOFF=30
+
+usage() {
+  cat <<EOF
+Usage: $PROG [options] VM
+
+Waits until VM has a finished ansible-pull run on the webhook status receiver, by long-polling
+GET /hosts/VM/wait. VM is anything the receiver knows the VM by: IP address, hostname,
+machine-id, cloud-init instance-id or Proxmox VMID. A VM that has not reported yet is waited for.
+
+While waiting, a progress line (elapsed time, run status, tasks done) goes to stderr after every
+poll. When the run has finished, its summary goes to stdout: host, run id, status, playbook,
+commit, duration, task counts and, for a failed run, the failed tasks with their messages.
+
+Options:
+  --url URL          receiver base URL (default: \$WEBHOOK_URL, else $DEFAULT_URL)
+  --timeout SECONDS  how long to wait in all (default 1800; 0 asks once without waiting)
+  --since TIME       only count runs started at or after TIME: ISO 8601 (2026-11-26T08:00:00Z)
+                     or Unix seconds. Take it before 'tofu apply' when a VM may be re-created
+                     with the address or name of an older one, or the older run answers at once.
+                     Runs are timed by the VM's clock: leave a margin for skew (see below).
+  --token-file FILE  file holding the receiver's read token (WEBHOOK_READ_TOKEN). Default:
+                     \$WEBHOOK_READ_TOKEN_FILE; the token may also come in \$WEBHOOK_READ_TOKEN.
+                     The token is never put on a command line.
+  --poll SECONDS     longest single long-poll (default 25, below common proxy idle timeouts);
+                     also how often progress is shown
+  --retries N        attempts after an unreachable receiver (refused, DNS, timeout, 5xx) before
+                     giving up, with backoff 1, 2, 4 ... ${MAX_BACKOFF} s (default 5: about 30 s)
+  --quiet            no progress lines (errors still go to stderr)
+  -h, --help         show this help
+
+Exit status:
+  0   the run succeeded
+  1   the run failed (failed or unreachable tasks, or ansible-pull exited non-zero)
+  2   timeout: no finished run within --timeout
+  3   the receiver cannot be reached, or gave an answer that is not the receiver's
+  4   the receiver refused the read token (401/403): set --token-file or WEBHOOK_READ_TOKEN
+  64  usage error (bad option, bad --since or VM, unreadable token file, curl or python3 missing)
+
+Needs bash 4 or later, curl and python3 (standard library only, to read JSON).
+
+Example (CI):
+  started=\$(( \$(date +%s) - 120 ))   # two minutes of slack for the VM's clock
+  tofu apply -auto-approve
+  $PROG --since "\$started" --timeout 1800 "\$VM_IP"
+EOF
+}
+
+say() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+die() {
+  local code=$1
+  shift
+  say "$*"
+  exit "$code"
+}
+usage_error() {
+  say "$*"
+  say "try '$PROG --help'"
+  exit "$EXIT_USAGE"
+}
+
+# JSON reading and URL quoting; one small program so the script needs nothing but python3.
+read -r -d '' PY_HELPER <<'PYTHON' || true
+import json, sys, urllib.parse
+
+def load(path):
+    with open(path, encoding='utf-8') as handle:
+        return json.load(handle)
+
+def duration(ms):
+    if ms is None:
+        return '-'
+    if ms < 60000:
+        return '%.1fs' % (ms / 1000)
+    minutes, seconds = divmod(int(round(ms / 1000)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return '%dh%02dm%02ds' % (hours, minutes, seconds) if hours else '%dm%02ds' % (minutes, seconds)
+
+COUNTS = ('ok', 'changed', 'failed', 'skipped', 'unreachable', 'rescued', 'ignored')
+
+def progress(path, vm, since=''):
+    """Prints the run status (or 'none'), the run id (or '-') and a progress sentence."""
+    answer = load(path)
+    host, run = answer['host'], answer['run']
+    if host is None:
+        print('none\n-\n%s has not reported yet' % vm)
+        return
+    name = host.get('hostname') or vm
+    if run is None:
+        print('none\n-\n%s is known (%s), no run started %syet' % (name, host.get('status'), 'since %s ' % since if since else ''))
+        return
+    tasks = run.get('tasks') or {}
+    done = '%d task%s done' % (tasks.get('total', 0), '' if tasks.get('total') == 1 else 's')
+    bad = ['%d %s' % (tasks[k], k) for k in ('failed', 'unreachable') if tasks.get(k)]
+    if bad:
+        done += ' (%s)' % ', '.join(bad)
+    print(run['status'])
+    print(run['run_id'])
+    print('%s: run %s %s, %s' % (name, run['run_id'][:8], run['status'], done))
+
+def summary(path, base_url, detail_path=None):
+    """Prints the finished run of a wait answer, with the failed tasks of GET /runs/:id if given."""
+    answer = load(path)
+    host, run = answer.get('host') or {}, answer['run']
+    who = [str(host[k]) for k in ('vmid',) if host.get(k)] + list(host.get('ips') or [])[:3]
+    tasks = run.get('tasks') or {}
+    rows = [
+        ('host', host.get('hostname', run.get('hostname', '?')) + (' (%s)' % ', '.join(who) if who else '')),
+        ('run', run.get('run_id')),
+        ('status', run.get('status')),
+        ('playbook', run.get('playbook') or '-'),
+        ('commit', run.get('commit') or '-'),
+        ('started', run.get('started_at')),
+        ('finished', run.get('finished_at') or '-'),
+        ('duration', duration(run.get('duration_ms'))),
+        ('tasks', '%d total: %s' % (tasks.get('total', 0), ', '.join('%d %s' % (tasks.get(k, 0), k) for k in COUNTS))),
+    ]
+    if run.get('exit_code') is not None:
+        rows.append(('exit code', run['exit_code']))
+    for target, stats in sorted((run.get('stats') or {}).items()):
+        rows.append(('recap', '%s %s' % (target, ' '.join('%s=%d' % (k, stats.get(k, 0)) for k in COUNTS))))
+    rows.append(('details', '%s/ui/runs/%s' % (base_url, run.get('run_id'))))
+    for key, value in rows:
+        print('%-10s %s' % (key + ':', value))
+    if run.get('status') != 'failed':
+        return
+    if not detail_path:
+        print('failed tasks: (could not fetch the run\'s tasks; see details above)')
+        return
+    failed = [t for t in load(detail_path).get('task_results', []) if t.get('status') in ('failed', 'unreachable')]
+    if not failed:
+        print('failed tasks: none reported (result %s)' % (run.get('result') or '-'))
+        return
+    print('failed tasks:')
+    for task in failed:
+        print('  - [%s] %s (%s) on %s: %s' % (task.get('play'), task.get('task'), task.get('action'),
+                                              task.get('target') or '-', task.get('status')))
+        if task.get('no_log'):
+            print('      (output hidden by no_log)')
+            continue
+        lines = (task.get('message') or '').splitlines()
+        for line in lines[:20]:
+            print('      ' + line)
+        if len(lines) > 20:
+            print('      ... (%d more lines)' % (len(lines) - 20))
+
+def error(path):
+    """The message of an error answer, else the start of whatever came back."""
+    try:
+        with open(path, encoding='utf-8', errors='replace') as handle:
+            text = handle.read()
+    except OSError:
+        text = ''
+    try:
+        print(json.loads(text)['message'])
+    except (ValueError, KeyError, TypeError):
+        print(' '.join(text.split())[:200] or '(empty answer)')
+
+command, args = sys.argv[1], sys.argv[2:]
+if command == 'quote':
+    print(urllib.parse.quote(args[0], safe=''))
+elif command == 'progress':
+    progress(*args)
+elif command == 'summary':
+    summary(*args)
+elif command == 'error':
+    error(*args)
+PYTHON
+readonly PY_HELPER
+
+py() { "$PYTHON" -c "$PY_HELPER" "$@"; }
+
+is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+
+clock() { printf '%02d:%02d' $((SECONDS / 60)) $((SECONDS % 60)); }
+
+# Sets HTTP_CODE (000 when no answer) and CURL_ERROR; the body lands in $work/body.
+request() {
+  local url=$1 max_time=$2
+  CURL_ERROR=""
+  HTTP_CODE=$(curl -q --silent --show-error --output "$work/body" --write-out '%{http_code}' \
+    --connect-timeout 10 --max-time "$max_time" -H 'Accept: application/json' \
+    "${auth_args[@]}" -- "$url" 2>"$work/curl.err") || true
+  [[ $HTTP_CODE =~ ^[0-9]{3}$ ]] || HTTP_CODE=000
+  if [[ $HTTP_CODE == 000 ]]; then
+    CURL_ERROR=$(head -c 300 "$work/curl.err")
+    CURL_ERROR=${CURL_ERROR:-no answer}
+  fi
+}
+
+transient() { [[ $1 == 000 || $1 == 408 || $1 == 429 || $1 =~ ^5[0-9][0-9]$ ]]; }
+
+url=${WEBHOOK_URL:-$DEFAULT_URL}
+timeout=1800
+poll=25
+retries=5
+since=""
+quiet=0
+token_file=${WEBHOOK_READ_TOKEN_FILE:-}
+vm=""
+PYTHON=${PYTHON:-python3}
+
+while (($# > 0)); do
+  case $1 in
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    --quiet) quiet=1 ;;
+    --url | --timeout | --since | --token-file | --poll | --retries)
+      (($# >= 2)) || usage_error "$1 needs a value"
+      case $1 in
+        --url) url=$2 ;;
+        --timeout) timeout=$2 ;;
+        --since) since=$2 ;;
+        --token-file) token_file=$2 ;;
+        --poll) poll=$2 ;;
+        --retries) retries=$2 ;;
+      esac
+      shift
+      ;;
+    --url=*) url=${1#*=} ;;
+    --timeout=*) timeout=${1#*=} ;;
+    --since=*) since=${1#*=} ;;
+    --token-file=*) token_file=${1#*=} ;;
+    --poll=*) poll=${1#*=} ;;
+    --retries=*) retries=${1#*=} ;;
+    --) shift; break ;;
+    -*) usage_error "unknown option $1" ;;
+    *)
+      [[ -z $vm ]] || usage_error "one VM only (got '$vm' and '$1')"
+      vm=$1
+      ;;
+  esac
+  shift
+done
+if (($# > 0)); then
+  [[ -z $vm && $# -eq 1 ]] || usage_error "one VM only"
+  vm=$1
+fi
+
+[[ -n $vm ]] || usage_error "which VM? give its IP, hostname, machine-id, instance-id or VMID"
+is_uint "$timeout" || usage_error "--timeout wants whole seconds, not '$timeout'"
+if ! is_uint "$poll" || ((poll < 1)); then usage_error "--poll wants whole seconds of at least 1, not '$poll'"; fi
+is_uint "$retries" || usage_error "--retries wants a count, not '$retries'"
+[[ $url =~ ^https?://[^/]+ ]] || usage_error "--url wants http(s)://host[:port], not '$url'"
+url=${url%/}
+command -v curl >/dev/null || usage_error "curl is not installed"
+command -v "$PYTHON" >/dev/null || usage_error "$PYTHON is not installed (needed to read the receiver's JSON)"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/wait-for-webhook.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# The token goes to curl in a config file readable only by us, never as an argument.
+auth_args=()
+token=${WEBHOOK_READ_TOKEN:-}
+if [[ -n $token_file ]]; then
+  [[ -r $token_file ]] || usage_error "cannot read the token file $token_file"
+  token=$(<"$token_file")
+fi
+token=${token//[$'\t\r\n ']/}
+if [[ -n $token ]]; then
+  [[ $token =~ ^[!-~]+$ && $token != *'"'* && $token != *\\* ]] ||
+    usage_error "the read token has characters a bearer token cannot have"
+  (
+    umask 077
+    printf 'header = "Authorization: Bearer %s"\n' "$token" >"$work/auth.conf"
+  )
+  auth_args=(--config "$work/auth.conf")
+fi
+unset token
+
+host_path=$(py quote "$vm")
+since_query=""
+[[ -z $since ]] || since_query="&since=$(py quote "$since")"
+
+((quiet)) || say "waiting up to ${timeout}s for a finished run of $vm at $url${since:+ (runs since $since)}"
+
+deadline=$((SECONDS + timeout))
+failures=0
+while true; do
+  remaining=$((deadline - SECONDS))
+  ((remaining > 0)) || remaining=0
+  wait_for=$((remaining < poll ? remaining : poll))
+  asked_at=$SECONDS
+  request "$url/hosts/$host_path/wait?timeout=$wait_for$since_query" $((wait_for + 30))
+
+  if transient "$HTTP_CODE"; then
+    failures=$((failures + 1))
+    if [[ $HTTP_CODE == 000 ]]; then problem=$CURL_ERROR; else problem="HTTP $HTTP_CODE: $(py error "$work/body")"; fi
+    if ((failures > retries)); then
+      die "$EXIT_UNREACHABLE" "receiver at $url unreachable after $failures attempts: $problem"
+    fi
+    backoff=$((1 << (failures - 1)))
+    ((backoff <= MAX_BACKOFF)) || backoff=$MAX_BACKOFF
+    ((quiet)) || say "[$(clock)] receiver not answering ($problem); retry $failures of $retries in ${backoff}s"
+    sleep "$backoff"
+    continue
+  fi
+  failures=0
+
+  case $HTTP_CODE in
+    200 | 202)
+      # STATE: run status (or none), run id (or -), progress sentence.
+      mapfile -t STATE < <(py progress "$work/body" "$vm" "$since" 2>/dev/null || true)
+      ((${#STATE[@]} == 3)) ||
+        die "$EXIT_UNREACHABLE" "unexpected answer from $url (HTTP $HTTP_CODE: $(py error "$work/body")); is this the webhook receiver?"
+      ;;&
+    200)
+      case ${STATE[0]} in
+        succeeded)
+          py summary "$work/body" "$url"
+          exit "$EXIT_SUCCEEDED"
+          ;;
+        failed)
+          mv "$work/body" "$work/wait.json"
+          request "$url/runs/${STATE[1]}" 30
+          if [[ $HTTP_CODE == 200 ]]; then
+            py summary "$work/wait.json" "$url" "$work/body"
+          else
+            say "could not fetch the tasks of run ${STATE[1]} (${CURL_ERROR:-HTTP $HTTP_CODE})"
+            py summary "$work/wait.json" "$url"
+          fi
+          exit "$EXIT_FAILED"
+          ;;
+        *) die "$EXIT_UNREACHABLE" "unexpected run status '${STATE[0]}' in a finished answer" ;;
+      esac
+      ;;
+    202)
+      ((SECONDS < deadline)) || die "$EXIT_TIMEOUT" "timed out after ${timeout}s: ${STATE[2]}"
+      ((quiet)) || say "[$(clock)] ${STATE[2]}"
+      # A receiver that answers early (shutting down, or a WEBHOOK_MAX_WAIT_SECONDS below --poll)
+      # must not be asked again in a tight loop.
+      ((SECONDS > asked_at)) || sleep 1
+      ;;
+    400) usage_error "the receiver refused the question: $(py error "$work/body")" ;;
+    401 | 403) die "$EXIT_UNAUTHORIZED" "the receiver wants a valid read token (HTTP $HTTP_CODE: $(py error "$work/body"))" ;;
+    *) die "$EXIT_UNREACHABLE" "unexpected answer from $url (HTTP $HTTP_CODE: $(py error "$work/body")); is this the webhook receiver?" ;;
+  esac
+done
