@@ -97,7 +97,10 @@ export async function hostRoutes(app: FastifyInstance, { ctx }: RouteOptions): P
   const look = createLookup(ctx);
   requireReadToken(app, ctx.config.readToken);
 
-  app.get('/hosts', async (request) => ctx.query.fleet(parseOr(hostsQuerySchema, request.query, 'INVALID_QUERY')));
+  app.get('/hosts', async (request, reply) => {
+    const query = parseOr(hostsQuerySchema, request.query, 'INVALID_QUERY');
+    return reply.type('application/json; charset=utf-8').send(ctx.query.fleetJson(query));
+  });
 
   app.get('/hosts/:host', async (request) => {
     const { host } = parseOr(hostParamsSchema, request.params, 'INVALID_PARAMS');

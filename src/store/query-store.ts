@@ -16,6 +16,7 @@ import type {
   TaskRow,
 } from '../protocol/api.js';
 import { AppError } from '../errors.js';
+import { createFleetJson, identityMatches } from './fleet-json.js';
 import { effectiveStatusSql, hostStatuses, type HostStatus, type RunStatus } from './status.js';
 
 interface RunRow {
@@ -59,7 +60,8 @@ interface HostRow {
   registered_at: number | null;
 }
 
-type HostWithRun = HostRow & { [K in keyof RunRow as `r_${K}`]: RunRow[K] | null };
+/** A host row joined with its latest run's columns (all null when it has none); names do not clash. */
+type HostWithRun = HostRow & { [K in keyof RunRow]: RunRow[K] | null };
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
@@ -71,14 +73,6 @@ const RUN_COLUMNS = `r.run_id, r.host_id, h.hostname, ${effectiveStatusSql('r')}
 
 const HOST_COLUMNS = `h.id, h.hostname, h.machine_id, h.instance_id, h.vmid, h.ips, h.first_seen_at, h.last_seen_at,
   h.last_address, h.registered_at`;
-
-const PREFIXED_RUN_COLUMNS = RUN_COLUMNS.split(',')
-  .map((c) => c.trim())
-  .map((c) => {
-    const name = c.includes(' AS ') ? c.split(' AS ')[1]! : c.split('.')[1]!;
-    return `${c.includes(' AS ') ? c.split(' AS ')[0] : c} AS r_${name}`;
-  })
-  .join(', ');
 
 export function toRunSummary(r: RunRow): RunSummary {
   return {
@@ -113,7 +107,7 @@ export function toRunSummary(r: RunRow): RunSummary {
 }
 
 function toHostSummary(h: HostWithRun): HostSummary {
-  const run = h.r_run_id === null ? null : toRunSummary(unprefix(h));
+  const run = h.run_id === null ? null : toRunSummary(h as RunRow);
   return {
     id: h.id,
     hostname: h.hostname,
@@ -128,13 +122,6 @@ function toHostSummary(h: HostWithRun): HostSummary {
     registered_at: isoOrNull(h.registered_at),
     latest_run: run,
   };
-}
-
-function unprefix(h: HostWithRun): RunRow {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(h)) if (k.startsWith('r_')) out[k.slice(2)] = v;
-  out.hostname = h.hostname;
-  return out as unknown as RunRow;
 }
 
 /** Opaque cursor: the sort key of the last row of a page. */
@@ -160,7 +147,7 @@ export function createQueryStore(db: Db, staleAfterMs: number, clock: () => numb
        UNION SELECT h.id, h.last_seen_at FROM host_ips i JOIN hosts h ON h.id = i.host_id WHERE i.ip = @v
      ) ORDER BY last_seen_at DESC LIMIT 1`,
   );
-  const hostWithRun = `SELECT ${HOST_COLUMNS}, ${PREFIXED_RUN_COLUMNS}
+  const hostWithRun = `SELECT ${HOST_COLUMNS}, ${RUN_COLUMNS}
      FROM hosts h LEFT JOIN runs r ON r.run_id = h.latest_run_id`;
   const hostById = db.prepare<{ id: number; stale_before: number }, HostWithRun>(`${hostWithRun} WHERE h.id = @id`);
   const allHosts = db.prepare<{ stale_before: number }, HostWithRun>(`${hostWithRun} ORDER BY h.hostname, h.id`);
@@ -183,18 +170,20 @@ export function createQueryStore(db: Db, staleAfterMs: number, clock: () => numb
     `SELECT source, name, event_type, result, description, time, received_at FROM cloud_init_events
      WHERE host_id = ? ORDER BY time DESC, id DESC LIMIT 200`,
   );
-  // One statement per filter combination would be many; these optional predicates cost little with the indexes.
-  const runsPage = db.prepare<
-    { host_id: number | null; status: string | null; since: number | null; until: number | null; c_started: number | null; c_id: string | null; limit: number; stale_before: number },
-    RunRow
-  >(
-    `SELECT ${RUN_COLUMNS} FROM runs r JOIN hosts h ON h.id = r.host_id
-     WHERE (@host_id IS NULL OR r.host_id = @host_id)
-       AND (@since IS NULL OR r.started_at >= @since)
+  // Optional filters cost little as residual predicates, but the host filter must pick the
+  // (host_id, started_at) index, so it gets its own statement.
+  type PageParams = { host_id: number | null; status: string | null; since: number | null; until: number | null; c_started: number | null; c_id: string | null; limit: number; stale_before: number };
+  const pageFilters = `(@since IS NULL OR r.started_at >= @since)
        AND (@until IS NULL OR r.started_at < @until)
        AND (@c_started IS NULL OR r.started_at < @c_started OR (r.started_at = @c_started AND r.run_id < @c_id))
-       AND (@status IS NULL OR ${effectiveStatusSql('r')} = @status)
-     ORDER BY r.started_at DESC, r.run_id DESC LIMIT @limit`,
+       AND (@status IS NULL OR ${effectiveStatusSql('r')} = @status)`;
+  const runsPage = db.prepare<PageParams, RunRow>(
+    `SELECT ${RUN_COLUMNS} FROM runs r JOIN hosts h ON h.id = r.host_id
+     WHERE @host_id IS NULL AND ${pageFilters} ORDER BY r.started_at DESC, r.run_id DESC LIMIT @limit`,
+  );
+  const runsPageOfHost = db.prepare<PageParams, RunRow>(
+    `SELECT ${RUN_COLUMNS} FROM runs r JOIN hosts h ON h.id = r.host_id
+     WHERE r.host_id = @host_id AND ${pageFilters} ORDER BY r.started_at DESC, r.run_id DESC LIMIT @limit`,
   );
 
   function findHostId(identity: string): number | undefined {
@@ -220,6 +209,9 @@ export function createQueryStore(db: Db, staleAfterMs: number, clock: () => numb
 
   return {
     findHostId,
+
+    /** GET /hosts as a JSON string, built by SQLite for large fleets (see fleet-json.ts). */
+    fleetJson: createFleetJson(db, staleAfterMs, clock),
 
     host(identity: string): HostSummary | undefined {
       const id = findHostId(identity);
@@ -251,7 +243,7 @@ export function createQueryStore(db: Db, staleAfterMs: number, clock: () => numb
       const hosts = all.filter(
         (h) =>
           (query.status === undefined || h.status === query.status) &&
-          (q === undefined || hostMatches(h, q)),
+          (q === undefined || identityMatches(h, q)),
       );
       return { total: all.length, by_status: byStatus, hosts };
     },
@@ -270,7 +262,7 @@ export function createQueryStore(db: Db, staleAfterMs: number, clock: () => numb
         hostId = found;
       }
       const c = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-      const rows = runsPage.all({
+      const rows = (hostId === null ? runsPage : runsPageOfHost).all({
         host_id: hostId,
         status: query.status ?? null,
         since: query.since ?? null,
@@ -291,16 +283,6 @@ export function createQueryStore(db: Db, staleAfterMs: number, clock: () => numb
       return row && toRunSummary(row);
     },
   };
-}
-
-function hostMatches(h: HostSummary, q: string): boolean {
-  return (
-    h.hostname.toLowerCase().includes(q) ||
-    h.machine_id === q ||
-    h.instance_id?.toLowerCase() === q ||
-    String(h.vmid) === q ||
-    h.ips.includes(q)
-  );
 }
 
 export type QueryStore = ReturnType<typeof createQueryStore>;

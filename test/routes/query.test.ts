@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Fleet, HostDetail, RunsPage } from '../../src/protocol/api.js';
+import { fleetSchema, type Fleet, type HostDetail, type RunsPage } from '../../src/protocol/api.js';
 import { getJson, makeApp, post, runEvents, type TestApp } from '../helper.js';
 
 let t: TestApp;
@@ -93,6 +93,15 @@ describe('GET /hosts', () => {
     expect(failed.body.hosts.map((h) => h.hostname)).toEqual(['web-01']);
     const search = await getJson<Fleet>(t.app, '/hosts?q=web');
     expect(search.body.hosts.map((h) => h.hostname)).toEqual(['web-01', 'web-02']);
+  });
+
+  it('answers the SQL-built JSON in the same shape as the object form the pages use', async () => {
+    for (const url of ['/hosts', '/hosts?status=failed', '/hosts?q=10.1.0.12']) {
+      const res = await getJson<Fleet>(t.app, url);
+      expect(fleetSchema.parse(res.body)).toEqual(res.body);
+      const query = Object.fromEntries(new URL(url, 'http://x').searchParams);
+      expect(res.body).toEqual(JSON.parse(JSON.stringify(t.app.ctx.query.fleet(query))));
+    }
   });
 
   it('finds a host by each of its identities', async () => {
