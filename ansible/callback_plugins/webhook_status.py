@@ -22,11 +22,19 @@ description:
     one process send the spool at a time. The next run also sends the spool before its own events.
   - To send the spool by hand, run
     C(python3 webhook_status.py flush --spool-dir DIR --url URL --retry-for SECONDS); it signs with the secret in C(WEBHOOK_SECRET) or C(--secret-file).
-  - When ansible-pull runs from a systemd service, set C(KillMode=process) on it, or systemd ends
-    the detached sender together with the service.
+  - A systemd unit that runs ansible-pull must set C(KillMode=process). With the default
+    C(KillMode=control-group), systemd kills every process left in the unit's cgroup when its main
+    process ends, the detached sender included, and spooled batches wait for the next run (which
+    may never come). cloud-init's own final stage, C(cloud-final.service), which runs user scripts
+    and C(runcmd) commands, already has C(KillMode=process).
   - A 2xx answer means stored (or already stored), the batch is done. 408, 429, 5xx and network
-    errors are retried, honouring C(Retry-After). Any other 4xx is a permanent refusal; the batch
-    is kept in C(rejected/) under the spool directory and a warning is shown.
+    errors are retried, honouring C(Retry-After). So is a 401 whose C(code) is
+    C(TIMESTAMP_OUT_OF_WINDOW), the receiver's way of saying that this VM's clock is more than 5
+    minutes off, common at first boot before time sync. Every attempt is signed anew with the
+    current time, so delivery succeeds once the clock is right; a warning says so once, with the
+    offset the receiver's C(Date) header shows. Any other 4xx (C(BAD_SIGNATURE) for a wrong
+    secret, for one) is a permanent refusal; the batch is kept in C(rejected/) under the spool
+    directory and a warning is shown.
   - Proxies named in the usual environment variables are used; put the receiver in C(no_proxy)
     to reach it directly.
   - An interrupted run (no recap) spools what it has and ends with a C(run_finished) of result
@@ -133,6 +141,7 @@ MAX_IPS = 32
 LINGER = 0.25               # seconds to gather events into one request during the run
 SPOOL_MAX_FILES = 1000      # a VM whose receiver is gone for months must not fill its disk
 RETRY_CAP = 300             # longest pause between two attempts of the detached sender
+CLOCK_WINDOW = 300          # the receiver's tolerance for webhook-timestamp, in seconds
 LOCAL_NAMES = ('localhost', '127.0.0.1', '::1')
 # flush exit codes: all delivered (or refused for good), some left, bad usage, lock held elsewhere
 EXIT_OK = 0
@@ -204,18 +213,50 @@ def retry_after_seconds(value):
         return None
 
 
+def error_code(text):
+    """The `code` of the receiver's JSON error body, None when the body is not one."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    code = body.get('code') if isinstance(body, dict) else None
+    return code if isinstance(code, str) else None
+
+
+def clock_skew_warning(date_header):
+    """The warning for TIMESTAMP_OUT_OF_WINDOW, with the offset when the answer's Date shows it."""
+    text = "receiver says this VM's clock is off by more than 5 minutes; will retry"
+    try:
+        offset = time.time() - email.utils.parsedate_to_datetime(date_header).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return text
+    if abs(offset) <= CLOCK_WINDOW:
+        return text  # Date has one-second steps and may come from another clock than the check
+    hours = abs(offset) / 3600
+    if hours < 2:
+        amount = '%.0f minutes' % (hours * 60)
+    elif hours < 48:
+        amount = '%.1f hours' % hours
+    else:
+        amount = '%.0f days' % (hours / 24)
+    return '%s (its Date header puts this clock %s %s)' % (text, amount, 'ahead' if offset > 0 else 'behind')
+
+
 class Transport:
     """Posts batch bodies to the receiver and sorts the answer into sent, rejected or retry."""
 
-    def __init__(self, url, key, timeout):
+    def __init__(self, url, key, timeout, warn=None):
         self.endpoint = webhook_endpoint(url)
         self.key = key
         self.timeout = timeout
+        self._warn = warn or (lambda message: None)
+        self._skew_warned = False
 
     def post(self, body):
         """Returns (outcome, retry_after_seconds_or_None, detail)."""
         headers = {'Content-Type': 'application/json', 'User-Agent': 'webhook-status-callback/1'}
         if self.key:
+            # Signed here, on every attempt: a retry after the clock is fixed carries a good timestamp.
             headers.update(signature_headers(self.key, body))
         request = urllib.request.Request(self.endpoint, data=body, headers=headers, method='POST')
         try:
@@ -227,14 +268,20 @@ class Transport:
         except (OSError, http.client.HTTPException) as err:  # refused, timeout, DNS, reset
             return RETRY, None, str(getattr(err, 'reason', err))
 
-    @staticmethod
-    def _classify(err):
+    def _classify(self, err):
         try:
-            detail = err.read(500).decode('utf-8', 'replace')
+            detail = err.read(4096).decode('utf-8', 'replace').strip()
         except (OSError, http.client.HTTPException):
             detail = ''
-        summary = 'HTTP %s %s' % (err.code, detail.strip())
+        summary = 'HTTP %s %s' % (err.code, detail[:500])
         if err.code in (408, 429) or err.code >= 500:
+            return RETRY, retry_after_seconds(err.headers.get('Retry-After')), summary
+        if err.code == 401 and error_code(detail) == 'TIMESTAMP_OUT_OF_WINDOW':
+            # The clock, not the batch, is wrong: time sync at first boot fixes it, and every
+            # attempt is signed anew. A wrong secret (BAD_SIGNATURE) stays a refusal below.
+            if not self._skew_warned:
+                self._skew_warned = True
+                self._warn(clock_skew_warning(err.headers.get('Date')))
             return RETRY, retry_after_seconds(err.headers.get('Retry-After')), summary
         # Any other answer (4xx, odd 3xx) will not change by sending the same bytes again.
         return REJECTED, None, summary
@@ -338,8 +385,8 @@ class Spool:
     def send_pass(self, transport, warn, log_sent=lambda name: None):
         """Sends pending files in order until one must be retried. Call with the lock held.
 
-        Returns (all_done, retry_after): stopping at the first retryable failure keeps the order
-        and does not hammer a receiver that is down.
+        Returns (all_done, retry_after, detail of the failure): stopping at the first retryable
+        failure keeps the order and does not hammer a receiver that is down.
         """
         for name in self.files():
             path = os.path.join(self.path, name)
@@ -350,7 +397,7 @@ class Spool:
                 continue  # trimmed meanwhile
             outcome, retry_after, detail = transport.post(body)
             if outcome == RETRY:
-                return False, retry_after
+                return False, retry_after, detail
             if outcome == REJECTED:
                 warn('receiver refused spooled batch %s, kept in %s: %s' % (name, self.rejected_path, detail))
                 os.makedirs(self.rejected_path, mode=0o700, exist_ok=True)
@@ -358,7 +405,7 @@ class Spool:
             else:
                 self._remove(name)
                 log_sent(name)
-        return True, None
+        return True, None, ''
 
     def _remove(self, name):
         try:
@@ -374,7 +421,7 @@ class Spool:
 class BackgroundSender:
     """Batches queued events and posts them from a daemon thread, retrying with backoff."""
 
-    def __init__(self, transport, spool, batch_size):
+    def __init__(self, transport, spool, batch_size, warnings=None):
         self._transport = transport
         self._spool = spool
         self._batch_size = batch_size
@@ -384,7 +431,8 @@ class BackgroundSender:
         self._stopped = False
         self._flush_at = 0.0     # monotonic time flush() was asked, 0 when not flushing
         self._failed_at = 0.0    # monotonic time of the last retryable failure
-        self.warnings = []       # shown by the main thread: Display is not meant for threads
+        # Shown by the main thread (Display is not meant for threads); the transport's go here too.
+        self.warnings = [] if warnings is None else warnings
         self.refused = 0         # batches the receiver refused for good
         self._thread = threading.Thread(target=self._run, name='webhook-status-sender', daemon=True)
         self._thread.start()
@@ -517,16 +565,16 @@ def flush_spool(spool, transport, retry_for, log):
             time.sleep(5)
             continue
         try:
-            done, retry_after = spool.send_pass(transport, log, lambda name: log('delivered ' + name))
+            done, retry_after, detail = spool.send_pass(transport, log, lambda name: log('delivered ' + name))
         finally:
             Spool.unlock(fd)
         if done:
             continue  # something may have been spooled during the pass
         if not keep_trying():
-            log('receiver unreachable; %d batches left in %s' % (len(spool.files()), spool.path))
+            log('not delivered (%s); %d batches left in %s' % (detail, len(spool.files()), spool.path))
             return EXIT_LEFT
         pause = min(retry_after if retry_after is not None else backoff, RETRY_CAP)
-        log('receiver unreachable, next attempt in %.0fs' % pause)
+        log('not delivered (%s), next attempt in %.0fs' % (detail, pause))
         time.sleep(pause)
         backoff = min(backoff * 2, RETRY_CAP)
     return EXIT_OK
@@ -553,7 +601,8 @@ def main(argv=None):
         description='Sends the spooled batches, oldest first. The signing secret comes from '
                     '$WEBHOOK_SECRET or --secret-file.',
         epilog='exit status: 0 spool empty (refused batches are moved to rejected/), 1 batches left '
-               'because the receiver was unreachable, 2 usage error, 75 another process holds the spool lock')
+               'because the receiver was unreachable or busy, or said this clock is off, 2 usage error, '
+               '75 another process holds the spool lock')
     flush.add_argument('--spool-dir', default=os.environ.get('WEBHOOK_SPOOL_DIR', '/var/spool/webhook-status'),
                        help='default $WEBHOOK_SPOOL_DIR or /var/spool/webhook-status')
     flush.add_argument('--url', default=os.environ.get('WEBHOOK_URL'), help='receiver base URL (default $WEBHOOK_URL)')
@@ -580,7 +629,7 @@ def main(argv=None):
     if not spool_dir:
         log('no usable spool directory')
         return EXIT_USAGE
-    code = flush_spool(Spool(spool_dir), Transport(args.url, key, args.timeout), args.retry_for, log)
+    code = flush_spool(Spool(spool_dir), Transport(args.url, key, args.timeout, warn=log), args.retry_for, log)
     log('done, exit %d' % code)
     return code
 
@@ -793,7 +842,9 @@ class CallbackModule(CallbackBase):
         elif spool_dir != self.get_option('spool_dir'):
             self._display.vv('webhook_status: %s is not writable, spooling to %s' % (self.get_option('spool_dir'), spool_dir))
         self._spool = Spool(spool_dir) if spool_dir else None
-        self._sender = BackgroundSender(Transport(url, key, self._timeout), self._spool or _NoSpool(), self._batch_size)
+        warnings = []  # filled by the sender thread, shown by the main thread
+        transport = Transport(url, key, self._timeout, warn=warnings.append)
+        self._sender = BackgroundSender(transport, self._spool or _NoSpool(), self._batch_size, warnings)
         atexit.register(self._finish_at_exit, os.getpid())
 
     def _secret_text(self):
