@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { RouteOptions } from '../context.js';
 import { AppError } from '../errors.js';
 import { phoneHomeSchema, reportingEventSchema, vmParamsSchema } from '../protocol/cloud-init.js';
+import type { CloudInitReport, PartialIdentity } from '../store/ingest-store.js';
 import { parseOr } from '../validation.js';
 
 const REPORT_BODY_LIMIT = 64 * 1024;
@@ -30,50 +31,41 @@ export async function cloudInitRoutes(app: FastifyInstance, { ctx }: RouteOption
     if (ctx.closing.value) throw new AppError('SHUTTING_DOWN', 'the receiver is shutting down; retry shortly', 5);
   });
 
+  /** Stores one report in its own transaction and tells live views; returns the host id. */
+  const record = (vm: string, identity: PartialIdentity, report: Omit<CloudInitReport, 'time'> & { time?: number }, address: string) => {
+    const now = ctx.clock();
+    const hostId = ctx.db
+      .transaction(() => ctx.ingest.applyCloudInit(vm, identity, { ...report, time: report.time ?? now }, address, now))
+      .immediate();
+    ctx.metrics.cloudInit.inc({ source: report.source });
+    ctx.changes.emit('change', [hostId]);
+    return hostId;
+  };
+
   app.post('/cloud-init/:vm/events', async (request) => {
     const { vm } = parseOr(vmParamsSchema, request.params, 'INVALID_PARAMS');
     const event = parseOr(reportingEventSchema, request.body, 'INVALID_REPORT');
-    const now = ctx.clock();
-    const hostId = ctx.db
-      .transaction(() =>
-        ctx.ingest.applyCloudInit(
-          vm,
-          {},
-          {
-            source: 'reporting',
-            name: event.name,
-            event_type: event.event_type,
-            result: event.result ?? null,
-            description: event.description ?? null,
-            time: Math.round(event.timestamp * 1000),
-          },
-          request.ip,
-          now,
-        ),
-      )
-      .immediate();
-    ctx.metrics.cloudInit.inc({ source: 'reporting' });
-    ctx.changes.emit('change', [hostId]);
+    const hostId = record(
+      vm,
+      {},
+      {
+        source: 'reporting',
+        name: event.name,
+        event_type: event.event_type,
+        result: event.result ?? null,
+        description: event.description ?? null,
+        time: Math.round(event.timestamp * 1000),
+      },
+      request.ip,
+    );
     return { host_id: hostId, stored: true };
   });
 
   app.post('/cloud-init/:vm/phone-home', async (request) => {
     const { vm } = parseOr(vmParamsSchema, request.params, 'INVALID_PARAMS');
     const form = parseOr(phoneHomeSchema, request.body, 'INVALID_REPORT');
-    const now = ctx.clock();
-    const hostId = ctx.db
-      .transaction(() =>
-        ctx.ingest.applyCloudInit(
-          vm,
-          { instance_id: form.instance_id, hostname: form.hostname },
-          { source: 'phone_home', name: 'phone_home', description: form.fqdn ?? null, time: now },
-          request.ip,
-          now,
-        ),
-      )
-      .immediate();
-    ctx.metrics.cloudInit.inc({ source: 'phone_home' });
-    ctx.changes.emit('change', [hostId]);
+    const identity = { instance_id: form.instance_id, hostname: form.hostname };
+    const hostId = record(vm, identity, { source: 'phone_home', name: 'phone_home', description: form.fqdn ?? null }, request.ip);
     return { host_id: hostId, registered: true };
   });
 }
