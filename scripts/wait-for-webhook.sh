@@ -113,7 +113,7 @@ def summary(path, base_url, detail_path=None):
     who = [str(host[k]) for k in ('vmid',) if host.get(k)] + list(host.get('ips') or [])[:3]
     tasks = run.get('tasks') or {}
     rows = [
-        ('host', host.get('hostname', run.get('hostname', '?')) + (' (%s)' % ', '.join(who) if who else '')),
+        ('host', (host.get('hostname') or run.get('hostname') or '?') + (' (%s)' % ', '.join(who) if who else '')),
         ('run', run.get('run_id')),
         ('status', run.get('status')),
         ('playbook', run.get('playbook') or '-'),
@@ -183,12 +183,13 @@ is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 clock() { printf '%02d:%02d' $((SECONDS / 60)) $((SECONDS % 60)); }
 
 # Sets HTTP_CODE (000 when no answer) and CURL_ERROR; the body lands in $work/body.
+# (The ${a[@]+...} form: bash before 4.4 calls an empty array unbound under set -u.)
 request() {
   local url=$1 max_time=$2
   CURL_ERROR=""
   HTTP_CODE=$(curl -q --silent --show-error --output "$work/body" --write-out '%{http_code}' \
     --connect-timeout 10 --max-time "$max_time" -H 'Accept: application/json' \
-    "${auth_args[@]}" -- "$url" 2>"$work/curl.err") || true
+    ${auth_args[@]+"${auth_args[@]}"} -- "$url" 2>"$work/curl.err") || true
   [[ $HTTP_CODE =~ ^[0-9]{3}$ ]] || HTTP_CODE=000
   if [[ $HTTP_CODE == 000 ]]; then
     CURL_ERROR=$(head -c 300 "$work/curl.err")
@@ -317,17 +318,18 @@ while true; do
     200)
       case ${STATE[0]} in
         succeeded)
-          py summary "$work/body" "$url"
+          # The exit code is the answer; a summary that cannot be printed must not change it.
+          py summary "$work/body" "$url" || say "could not print the run summary"
           exit "$EXIT_SUCCEEDED"
           ;;
         failed)
           mv "$work/body" "$work/wait.json"
           request "$url/runs/${STATE[1]}" 30
           if [[ $HTTP_CODE == 200 ]]; then
-            py summary "$work/wait.json" "$url" "$work/body"
+            py summary "$work/wait.json" "$url" "$work/body" || say "could not print the run summary"
           else
             say "could not fetch the tasks of run ${STATE[1]} (${CURL_ERROR:-HTTP $HTTP_CODE})"
-            py summary "$work/wait.json" "$url"
+            py summary "$work/wait.json" "$url" || say "could not print the run summary"
           fi
           exit "$EXIT_FAILED"
           ;;
