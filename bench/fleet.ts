@@ -1,8 +1,9 @@
 /**
- * Figure 4, fleet simulation: N VMs run ansible-pull at once. Each sends run_started, ~150 task
- * results spread over its run (one POST per task, sequentially, as the callback's sender thread
- * does when the receiver keeps up), then run_finished; starts and task spacing are jittered.
- * Lag is the time from when a VM produced an event to the receiver's 2xx for it.
+ * Figure 4, fleet simulation: N VMs run ansible-pull at once. Each produces run_started, ~150 task
+ * results spread over its run and run_finished, with jittered starts and task spacing. As in the
+ * callback plugin, a sender per VM posts whatever is queued: one event alone while the receiver
+ * keeps up, a batch when it falls behind. Lag is the time from when a VM produced an event to the
+ * receiver's 2xx for it.
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -39,6 +40,8 @@ function vmEvents(i: number): (seq: number, kind: WebhookEvent['kind']) => Webho
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
+type Queued = { event: WebhookEvent; produced: number };
+
 /** Simulates `vms` runs of `runSeconds` each against a fresh receiver. */
 export async function simulateFleet(dir: string, vms: number, runSeconds: number): Promise<FleetRun> {
   const receiver = await startChild('src/server.js', { WEBHOOK_DB: join(dir, `fleet-${vms}.db`) });
@@ -50,26 +53,52 @@ export async function simulateFleet(dir: string, vms: number, runSeconds: number
   const cpu0 = receiver.cpuSeconds();
   const t0 = performance.now();
 
+  /** Posts what is queued, as the plugin's sender thread does: one event alone, several as a batch. */
+  const send = async (queue: Queued[]): Promise<void> => {
+    const events = queue.map((q) => q.event);
+    const body = JSON.stringify(events.length === 1 ? events[0] : { events });
+    try {
+      const res = await agent.request({ origin: receiver.url, path: '/webhook', method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      await res.body.dump();
+      if (res.statusCode !== 200) throw new Error(String(res.statusCode));
+      const now = performance.now();
+      for (const q of queue) lags.push(now - q.produced);
+    } catch {
+      errors++;
+    }
+  };
+
   const vm = async (i: number) => {
     const make = vmEvents(i);
-    await sleep(Math.random() * runSeconds * 100); // starts spread over the first 10% of the run
-    let due = performance.now();
-    const gap = (runSeconds * 900) / TASKS;
-    for (let seq = 0; seq <= TASKS + 1; seq++) {
-      const kind = seq === 0 ? 'run_started' : seq === TASKS + 1 ? 'run_finished' : 'task_result';
-      const body = JSON.stringify(make(seq, kind));
-      const produced = due;
-      try {
-        const res = await agent.request({ origin: receiver.url, path: '/webhook', method: 'POST', headers: { 'content-type': 'application/json' }, body });
-        await res.body.dump();
-        if (res.statusCode === 200) lags.push(performance.now() - produced);
-        else errors++;
-      } catch {
-        errors++;
+    const queue: Queued[] = [];
+    let producing = true;
+    let wakeSender: (() => void) | undefined;
+    const nudge = () => {
+      wakeSender?.();
+      wakeSender = undefined;
+    };
+    // The play: events produced on schedule, whatever the sender is doing.
+    const play = (async () => {
+      await sleep(Math.random() * runSeconds * 100); // starts spread over the first 10% of the run
+      const gap = (runSeconds * 900) / TASKS;
+      for (let seq = 0; seq <= TASKS + 1; seq++) {
+        const kind = seq === 0 ? 'run_started' : seq === TASKS + 1 ? 'run_finished' : 'task_result';
+        queue.push({ event: make(seq, kind), produced: performance.now() });
+        nudge();
+        await sleep(gap * (0.5 + Math.random()));
       }
-      due += gap * (0.5 + Math.random());
-      await sleep(due - performance.now());
+      producing = false;
+      nudge();
+    })();
+    // The sender: whatever is queued goes in the next request.
+    while (producing || queue.length > 0) {
+      if (queue.length === 0) {
+        await new Promise<void>((resolve) => (wakeSender = resolve));
+        continue;
+      }
+      await send(queue.splice(0, 100));
     }
+    await play;
   };
   await Promise.all(Array.from({ length: vms }, (_, i) => vm(i)));
   const seconds = (performance.now() - t0) / 1000;

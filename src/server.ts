@@ -56,7 +56,9 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
 
-  const address = await app.listen({ host: config.host, port: config.port });
+  // A fleet rebuild opens connections in bursts (the plugin's urllib opens one per request); Node's
+  // default accept backlog of 511 would drop SYNs and cost clients a 1 s retransmit.
+  const address = await app.listen({ host: config.host, port: config.port, backlog: 4096 });
   logger.info({ address, db: config.dbPath, durability: config.durability }, 'webhook receiver ready');
 }
 
