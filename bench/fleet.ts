@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { Agent } from 'undici';
+import { Pool } from 'undici';
 import type { WebhookEvent } from '../src/protocol/events.js';
 import { startChild, trackPeak } from './lib/proc.js';
 import { percentile, round } from './lib/stats.js';
@@ -46,19 +46,19 @@ type Queued = { event: WebhookEvent; produced: number };
 export async function simulateFleet(dir: string, vms: number, runSeconds: number): Promise<FleetRun> {
   const receiver = await startChild('src/server.js', { WEBHOOK_DB: join(dir, `fleet-${vms}.db`) });
   const peak = trackPeak(receiver);
-  // One connection per VM, as real VMs each have their own.
-  const agent = new Agent({ connections: vms, pipelining: 1 });
+  // A client per VM with its own connection, as real VMs have.
+  const clients: Pool[] = [];
   const lags: number[] = [];
   let errors = 0;
   const cpu0 = receiver.cpuSeconds();
   const t0 = performance.now();
 
   /** Posts what is queued, as the plugin's sender thread does: one event alone, several as a batch. */
-  const send = async (queue: Queued[]): Promise<void> => {
+  const send = async (pool: Pool, queue: Queued[]): Promise<void> => {
     const events = queue.map((q) => q.event);
     const body = JSON.stringify(events.length === 1 ? events[0] : { events });
     try {
-      const res = await agent.request({ origin: receiver.url, path: '/webhook', method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      const res = await pool.request({ path: '/webhook', method: 'POST', headers: { 'content-type': 'application/json' }, body });
       await res.body.dump();
       if (res.statusCode !== 200) throw new Error(String(res.statusCode));
       const now = performance.now();
@@ -70,6 +70,8 @@ export async function simulateFleet(dir: string, vms: number, runSeconds: number
 
   const vm = async (i: number) => {
     const make = vmEvents(i);
+    const pool = new Pool(receiver.url, { connections: 1, pipelining: 1 });
+    clients.push(pool);
     const queue: Queued[] = [];
     let producing = true;
     let wakeSender: (() => void) | undefined;
@@ -96,7 +98,7 @@ export async function simulateFleet(dir: string, vms: number, runSeconds: number
         await new Promise<void>((resolve) => (wakeSender = resolve));
         continue;
       }
-      await send(queue.splice(0, 100));
+      await send(pool, queue.splice(0, 100));
     }
     await play;
   };
@@ -104,7 +106,7 @@ export async function simulateFleet(dir: string, vms: number, runSeconds: number
   const seconds = (performance.now() - t0) / 1000;
   const cpu = receiver.cpuSeconds() - cpu0;
   const peakRss = peak();
-  await agent.close();
+  await Promise.all(clients.map((c) => c.close()));
   await receiver.stop();
   return {
     vms,
