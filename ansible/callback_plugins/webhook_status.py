@@ -115,6 +115,7 @@ import ipaddress
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -846,6 +847,26 @@ class CallbackModule(CallbackBase):
         transport = Transport(url, key, self._timeout, warn=warnings.append)
         self._sender = BackgroundSender(transport, self._spool or _NoSpool(), self._batch_size, warnings)
         atexit.register(self._finish_at_exit, os.getpid())
+        self._finish_on_sigterm(os.getpid())
+
+    def _finish_on_sigterm(self, pid):
+        """timeout, systemctl stop and a cancelled CI job send SIGTERM, which skips atexit: finish there too."""
+        try:
+            previous = signal.getsignal(signal.SIGTERM)
+        except ValueError:  # not the main thread: leave signals alone
+            return
+
+        def on_term(signum, frame):
+            if os.getpid() == pid:  # forked workers inherit the handler and only die, as before
+                self._finish_at_exit(pid)
+            # Then terminate as SIGTERM would have, keeping exit status 143 (or the previous handler's way).
+            signal.signal(signal.SIGTERM, previous if callable(previous) else signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        try:
+            signal.signal(signal.SIGTERM, on_term)
+        except ValueError:
+            pass
 
     def _secret_text(self):
         if self.get_option('secret'):
