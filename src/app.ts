@@ -13,7 +13,7 @@ import type { Db } from './db/database.js';
 import { createWalSync } from './db/wal-sync.js';
 import { createGroupCommitter, type Committed } from './ingest/group-commit.js';
 import { createWaiters } from './ingest/waiters.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, lazyChildLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { errorsPlugin } from './plugins/errors.js';
 import { securityHeaders } from './plugins/security-headers.js';
@@ -54,6 +54,11 @@ export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerRespo
 
 const REQUEST_ID = /^[\w.:-]{1,64}$/;
 
+/** Request ids unique per process: a random boot prefix and a counter, cheaper than a UUID each. */
+const bootId = randomUUID().slice(0, 8);
+let requestCounter = 0;
+const nextRequestId = () => `${bootId}-${(requestCounter++).toString(36)}`;
+
 function countCommitted(ctx: AppContext, committed: Committed[]): void {
   for (const c of committed) {
     c.items.forEach((item, i) => {
@@ -90,8 +95,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     bodyLimit: config.bodyLimit,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : nextRequestId();
     },
+    // Fastify hands back the pino logger it was given; its type here is the narrower base interface.
+    childLoggerFactory: (parent, bindings, options) => lazyChildLogger(parent as Logger, bindings, options),
     // Long-polls may hold a connection for up to WEBHOOK_MAX_WAIT_SECONDS.
     requestTimeout: (config.maxWaitSeconds + 30) * 1000,
   });
@@ -129,9 +136,18 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
 
   // Building the debug line's fields costs even when pino drops it, so decide once.
   const debug = logger.isLevelEnabled('debug');
+  // Label sets are few (route × method × status class): keep a child per set, not a hash per request.
+  const requestCounters = new Map<string, { inc: () => void }>();
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
-    metrics.httpRequests.inc({ route, method: request.method, status: `${Math.floor(reply.statusCode / 100)}xx` });
+    const status = `${Math.floor(reply.statusCode / 100)}xx`;
+    const key = `${route} ${request.method} ${status}`;
+    let counter = requestCounters.get(key);
+    if (counter === undefined) {
+      counter = metrics.httpRequests.labels({ route, method: request.method, status });
+      requestCounters.set(key, counter);
+    }
+    counter.inc();
     if (debug) request.log.debug({ route, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
     done();
   });
