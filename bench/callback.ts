@@ -17,6 +17,8 @@ export interface CallbackResult {
   downS: number;
   upOverheadPercent: number;
   downAddedS: number;
+  /** CPU time (user + system of ansible-playbook and its workers): steadier than wall time on a shared machine. */
+  cpu: { disabledS: number; upS: number; downS: number; upOverheadPercent: number };
 }
 
 export async function benchCallback(dir: string, tasks: number, runs: number): Promise<CallbackResult | { skipped: string }> {
@@ -30,7 +32,18 @@ export async function benchCallback(dir: string, tasks: number, runs: number): P
     const m = /median wall time\s+disabled ([\d.]+) s\s+receiver up ([\d.]+) s\s+receiver down ([\d.]+) s/.exec(stdout);
     if (!m) throw new Error(`cannot parse callback-overhead.sh output:\n${stdout}`);
     const [d, u, n] = [Number(m[1]), Number(m[2]), Number(m[3])];
-    return { tasks, runs, disabledS: d, upS: u, downS: n, upOverheadPercent: round((u / d - 1) * 100, 1), downAddedS: round(n - d, 2) };
+    const c = /median CPU time\s+disabled ([\d.]+) s\s+receiver up ([\d.]+) s\s+receiver down ([\d.]+) s/.exec(stdout);
+    const [cd, cu, cn] = c ? [Number(c[1]), Number(c[2]), Number(c[3])] : [Number.NaN, Number.NaN, Number.NaN];
+    return {
+      tasks,
+      runs,
+      disabledS: d,
+      upS: u,
+      downS: n,
+      upOverheadPercent: round((u / d - 1) * 100, 1),
+      downAddedS: round(n - d, 2),
+      cpu: { disabledS: cd, upS: cu, downS: cn, upOverheadPercent: round((cu / cd - 1) * 100, 1) },
+    };
   } finally {
     await receiver.stop();
   }

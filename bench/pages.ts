@@ -1,10 +1,11 @@
 /**
  * Server time of the status pages at fleet size: the fleet page with 2,000 hosts and a run page
- * with 1,000 tasks, as store query + render and as a whole request. Prints the figures; gates nothing.
- * npm run build && node dist/bench/pages.js
+ * with 1,000 tasks, as store query + render and as a whole request, and in headless Chromium from
+ * request to the end of the load event. Prints the figures; gates nothing. npm run bench runs it.
+ * npm run build && node dist/bench/pages.js [--quick]
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp } from '../src/app.js';
@@ -14,9 +15,11 @@ import { migrate } from '../src/db/migrate.js';
 import { fleetPage } from '../src/pages/fleet.js';
 import { runPage } from '../src/pages/run.js';
 
-const HOSTS = 2000;
-const TASKS = 1000;
-const SAMPLES = 50;
+const quick = process.argv.includes('--quick');
+const HOSTS = quick ? 200 : 2000;
+const TASKS = quick ? 100 : 1000;
+const SAMPLES = quick ? 5 : 50;
+const BROWSER_SAMPLES = quick ? 2 : 7;
 
 const dir = mkdtempSync(join(tmpdir(), 'webhook-bench-pages-'));
 const config = testConfig({ dbPath: join(dir, 'webhook.db'), rateLimitPerMinute: 0 });
@@ -99,6 +102,40 @@ console.log(`status pages, ${SAMPLES} samples each (Node ${process.version})`);
 for (const [name, r] of Object.entries(rows)) {
   console.log(`${name.padEnd(44)} median ${String(r.medianMs).padStart(7)} ms   p95 ${String(r.p95Ms).padStart(7)} ms   ${(r.bytes / 1024).toFixed(0).padStart(5)} KiB`);
 }
+
+/**
+ * Browser time: headless Chromium loads each page; the navigation entry's duration runs from the
+ * request to the end of the load event, so it holds server, transfer, parsing, layout and scripts.
+ */
+async function browserTimes(): Promise<Record<string, number> | { skipped: string }> {
+  if (!existsSync('/usr/bin/chromium')) return { skipped: 'chromium is not installed' };
+  const { chromium } = await import('playwright-core');
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+  });
+  try {
+    const page = await browser.newPage();
+    const load = async (path: string) => {
+      const times: number[] = [];
+      for (let i = 0; i < BROWSER_SAMPLES; i++) {
+        await page.goto(`${address}${path}`, { waitUntil: 'load' });
+        times.push(await page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).duration));
+      }
+      times.sort((a, b) => a - b);
+      return Math.round(times[Math.floor(times.length / 2)]!);
+    };
+    return { fleetPageMs: await load('/'), runPageMs: await load(`/ui/runs/${bigRun}`) };
+  } finally {
+    await browser.close();
+  }
+}
+
+const browser = await browserTimes();
+console.log(`browser, request to end of load, median of ${BROWSER_SAMPLES}: ${JSON.stringify(browser)}`);
+// One machine-readable line for bench/run.ts.
+console.log(`BENCH_PAGES ${JSON.stringify({ hosts: HOSTS, tasks: TASKS, server: rows, browser })}`);
 
 await app.close();
 db.close();
