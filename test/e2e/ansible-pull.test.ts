@@ -7,7 +7,6 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -15,7 +14,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hostDetailSchema, runDetailSchema, type RunDetail } from '../../src/protocol/api.js';
 import { tempDir } from '../helper.js';
 import { requireTool } from '../tools.js';
-import { ROOT, startServer, type ServerProcess } from './server-process.js';
+import { freePort, ROOT, startServer, type ServerProcess } from './server-process.js';
 
 const ANSIBLE_PULL = '/usr/bin/ansible-pull';
 const PLUGIN_DIR = join(ROOT, 'ansible', 'callback_plugins');
@@ -111,13 +110,6 @@ async function receiver(env: Record<string, string> = {}, db = join(tempDir(), '
   return { server, db };
 }
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 interface PullResult {
   status: number | null;

@@ -1,5 +1,6 @@
 /** Runs the built service (dist/src/server.js) as a real process on a free port, for end-to-end tests. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -52,4 +53,13 @@ export async function startServer(env: Record<string, string>, timeoutMs = 15_00
       return exited;
     },
   };
+}
+
+/** A port that was free a moment ago, for tests that must restart a receiver on the same port. */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
 }

@@ -6,12 +6,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { host, runEvents, tempDir } from '../helper.js';
 import { requireTool } from '../tools.js';
-import { ROOT, startServer, type ServerProcess } from './server-process.js';
+import { freePort, ROOT, startServer, type ServerProcess } from './server-process.js';
 
 const SCRIPT = join(ROOT, 'scripts', 'wait-for-webhook.sh');
 
@@ -69,13 +68,6 @@ async function postEvents(url: string, events: unknown[], headers: Record<string
   expect(res.status).toBe(200);
 }
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 /** A stand-in receiver answering from a list of canned (status, body) pairs, the last one repeated. */
 async function cannedServer(answers: Array<[number, string]>): Promise<{ url: string; requests: string[] }> {
