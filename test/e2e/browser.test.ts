@@ -11,6 +11,8 @@ import { requireTool } from '../tools.js';
 import { ROOT } from './server-process.js';
 
 const SHOTS = join(ROOT, 'test-results');
+// Live updates are debounced by a second on the server; give a loaded CI machine room.
+const POLL = { timeout: 10_000, interval: 100 };
 const hasChromium = requireTool('chromium');
 const named = (hostname: string) => host({ hostname, machine_id: undefined });
 
@@ -90,28 +92,28 @@ describe.skipIf(!hasChromium)('status pages in Chromium', () => {
   it('lists the fleet problems first and filters it as you type', async () => {
     const { page, problems } = await open(base, '/');
     expect(await rowStatuses(page)).toEqual(['failed', 'stale', 'running', 'never-reported', 'succeeded', 'succeeded', 'succeeded']);
-    await expect.poll(() => page.locator('#live-state').textContent()).toBe('live');
+    await expect.poll(() => page.locator('#live-state').textContent(), POLL).toBe('live');
     await page.screenshot({ path: join(SHOTS, 'fleet.png'), fullPage: true });
 
     await page.getByLabel('Search').fill('web');
-    await expect.poll(() => rowStatuses(page)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    await expect.poll(() => rowStatuses(page), POLL).toEqual(['succeeded', 'succeeded', 'succeeded']);
     expect(page.url()).toBe(`${base}/?q=web`);
     await page.locator('select[name=status]').selectOption('failed');
-    await expect.poll(() => page.locator('#shown').textContent()).toBe('Showing 0 of 7 hosts');
+    await expect.poll(() => page.locator('#shown').textContent(), POLL).toBe('Showing 0 of 7 hosts');
     await page.getByLabel('Search').fill('');
-    await expect.poll(() => rowStatuses(page)).toEqual(['failed']);
+    await expect.poll(() => rowStatuses(page), POLL).toEqual(['failed']);
     expect(problems).toEqual([]);
   });
 
   it('opens a failed host, then its run, and shows the failed task message', async () => {
     const { page, problems } = await open(base, '/?status=failed');
     await page.getByRole('link', { name: 'db-01' }).click();
-    await expect.poll(() => page.url()).toBe(`${base}/ui/hosts/db-01`);
-    await expect.poll(() => page.locator('h1').textContent()).toMatch(/db-01/);
+    await expect.poll(() => page.url(), POLL).toBe(`${base}/ui/hosts/db-01`);
+    await expect.poll(() => page.locator('h1').textContent(), POLL).toMatch(/db-01/);
     await page.screenshot({ path: join(SHOTS, 'host.png'), fullPage: true });
 
     await page.getByRole('link', { name: /^Run of site\.yml/ }).first().click();
-    await expect.poll(() => page.url()).toBe(`${base}/ui/runs/${failedRun}`);
+    await expect.poll(() => page.url(), POLL).toBe(`${base}/ui/runs/${failedRun}`);
     const message = page.getByText('Job for postgresql.service failed because');
     expect(await message.isVisible()).toBe(true);
     expect(await page.getByRole('heading', { name: 'Configure' }).count()).toBe(1);
@@ -123,11 +125,11 @@ describe.skipIf(!hasChromium)('status pages in Chromium', () => {
 
   it('shows a new host without reloading the page', async () => {
     const { page, problems } = await open(base, '/');
-    await expect.poll(() => page.locator('#live-state').textContent()).toBe('live');
+    await expect.poll(() => page.locator('#live-state').textContent(), POLL).toBe('live');
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
     const fresh = runEvents({ host: named('fresh-01') });
     await post(t.app, { events: [fresh.started(), fresh.task('failed', 'Mount data', 'no such device'), fresh.finished(1)] });
-    await page.getByRole('link', { name: 'fresh-01' }).waitFor({ timeout: 5000 });
+    await page.getByRole('link', { name: 'fresh-01' }).waitFor({ timeout: 10_000 });
     expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
     expect((await rowStatuses(page)).slice(0, 2)).toEqual(['failed', 'failed']);
     expect(problems).toEqual([]);
@@ -164,14 +166,15 @@ describe.skipIf(!hasChromium)('hostile names in Chromium', () => {
       const { page, problems } = await open(base, '/');
       expect(await page.getByRole('link', { name: evilHost }).textContent()).toBe(evilHost);
       expect(await injected(page)).toEqual(clean);
-      await expect.poll(() => page.locator('#live-state').textContent()).toBe('live');
-      const again = runEvents({ host: named(evilHost) });
+      await expect.poll(() => page.locator('#live-state').textContent(), POLL).toBe('live');
+      // Started later than the first run, so it becomes the host's latest.
+      const again = runEvents({ host: named(evilHost), start: Date.now() + 1000 });
       await post(t.app, { events: [again.started(), again.task('failed', evilTask)] });
-      await expect.poll(() => page.locator('table.hosts tbody tr').first().getAttribute('data-status')).toBe('running');
+      await expect.poll(() => page.locator('table.hosts tbody tr').first().getAttribute('data-status'), POLL).toBe('running');
       expect(await injected(page)).toEqual(clean);
 
       await page.getByRole('link', { name: evilHost }).click();
-      await expect.poll(() => page.locator('h1').textContent()).toContain(evilHost);
+      await expect.poll(() => page.locator('h1').textContent(), POLL).toContain(evilHost);
       expect(await injected(page)).toEqual(clean);
       await page.goto(`/ui/runs/${r.runId}`);
       expect(await page.getByText(evilTask).count()).toBe(1);
