@@ -137,10 +137,13 @@ function ansiblePull(playbook: string, opts: { url: string; spool: string; check
       ...opts.env,
     },
   });
-  let output = '';
-  proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  return new Promise((resolve) => proc.once('close', (status) => resolve({ status, output, ms: Date.now() - started })));
+  // Kept apart and joined at the end: Ansible writes warnings to stderr while stdout is still
+  // printing, and interleaved chunks would cut through the recap and the warning text.
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => proc.once('close', (status) => resolve({ status, output: `${stdout}\n${stderr}`, ms: Date.now() - started })));
 }
 
 /** Ansible's PLAY RECAP line for localhost, as the protocol's stats object. */
