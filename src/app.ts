@@ -73,16 +73,6 @@ function countCommitted(ctx: AppContext, committed: Committed[]): void {
   }
 }
 
-/** Host ids touched by a commit; only computed when someone listens for changes. */
-function changedHosts(ctx: AppContext, committed: Committed[]): number[] {
-  const ids = new Set<number>();
-  for (const c of committed) for (const item of c.items) {
-    const id = ctx.query.findHostId(item.event.host.machine_id ?? item.event.host.hostname);
-    if (id !== undefined) ids.add(id);
-  }
-  return [...ids];
-}
-
 export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const clock = deps.clock ?? Date.now;
   const logger = deps.logger ?? createLogger(config.logLevel);
@@ -121,10 +111,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     committer: createGroupCommitter(db, ingest, {
       grouping: deps.groupCommit ?? true,
       ...(walSync ? { sync: walSync.sync } : {}),
-      onCommit: (committed, finished) => {
+      onCommit: (committed, hosts) => {
         countCommitted(ctx, committed);
-        if (finished.size > 0) waiters.notify(finished);
-        if (ctx.changes.listenerCount('change') > 0) ctx.changes.emit('change', changedHosts(ctx, committed));
+        if (hosts.finishedHostIds.size > 0) waiters.notify(hosts.finishedHostIds);
+        if (hosts.touchedHostIds.size > 0) ctx.changes.emit('change', [...hosts.touchedHostIds]);
       },
     }),
   };

@@ -6,7 +6,7 @@
  */
 import type { Db } from '../db/database.js';
 import type { EventOutcome } from '../protocol/events.js';
-import type { IncomingEvent, IngestStore } from '../store/ingest-store.js';
+import type { ApplyResult, IncomingEvent, IngestStore } from '../store/ingest-store.js';
 
 interface Pending {
   items: IncomingEvent[];
@@ -21,7 +21,7 @@ export interface Committed {
 
 export interface GroupCommitOptions {
   /** Called after each commit with what it stored; feeds waiters and metrics. */
-  onCommit: (committed: Committed[], finishedHostIds: Set<number>) => void;
+  onCommit: (committed: Committed[], hosts: Omit<ApplyResult, 'outcomes'>) => void;
   /** Upper bound of events in one transaction, so one huge burst cannot stall the loop for long. */
   maxEvents?: number;
   /** false commits each delivery alone: the naive design, kept as the benchmark's baseline. */
@@ -30,10 +30,10 @@ export interface GroupCommitOptions {
   sync?: () => Promise<void>;
 }
 
-interface Settled {
+/** Durable mode: a group committed, waiting for the WAL sync before it is answered. */
+interface Unsynced {
   group: Pending[];
-  outcomes: EventOutcome[];
-  finished: Set<number>;
+  result: ApplyResult;
 }
 
 export function createGroupCommitter(db: Db, store: IngestStore, options: GroupCommitOptions) {
@@ -43,7 +43,7 @@ export function createGroupCommitter(db: Db, store: IngestStore, options: GroupC
   let scheduled = false;
   let inFlight = 0;
   // Durable mode: groups committed but not yet synced, and whether a sync is running.
-  let unsynced: Settled[] = [];
+  let unsynced: Unsynced[] = [];
   let syncing = false;
 
   const writeGroup = db.transaction((group: Pending[]) => {
@@ -74,13 +74,12 @@ export function createGroupCommitter(db: Db, store: IngestStore, options: GroupC
 
   function commitGroup(group: Pending[]): void {
     try {
-      const { outcomes, finishedHostIds } = writeGroup.immediate(group);
+      const result = writeGroup.immediate(group);
       if (options.sync) {
-        unsynced.push({ group, outcomes, finished: finishedHostIds });
+        unsynced.push({ group, result });
         if (!syncing) void syncLoop(options.sync);
-      } else settle(group, outcomes, finishedHostIds);
+      } else settle(group, result);
     } catch (err) {
-      store.rolledBack();
       if (group.length === 1) {
         group[0]!.reject(err);
         return;
@@ -98,7 +97,7 @@ export function createGroupCommitter(db: Db, store: IngestStore, options: GroupC
       unsynced = [];
       try {
         await sync();
-        for (const s of batch) settle(s.group, s.outcomes, s.finished);
+        for (const s of batch) settle(s.group, s.result);
       } catch (err) {
         // Committed, but not known to be on stable storage: refuse, and the client's retry of the
         // same event ids is answered as duplicates once it is.
@@ -108,7 +107,7 @@ export function createGroupCommitter(db: Db, store: IngestStore, options: GroupC
     syncing = false;
   }
 
-  function settle(group: Pending[], outcomes: EventOutcome[], finished: Set<number>): void {
+  function settle(group: Pending[], { outcomes, finishedHostIds, touchedHostIds }: ApplyResult): void {
     let offset = 0;
     const committed: Committed[] = group.map((p) => {
       const mine = outcomes.slice(offset, offset + p.items.length);
@@ -116,7 +115,7 @@ export function createGroupCommitter(db: Db, store: IngestStore, options: GroupC
       return { items: p.items, outcomes: mine };
     });
     committed.forEach((c, i) => group[i]!.resolve(c.outcomes));
-    options.onCommit(committed, finished);
+    options.onCommit(committed, { finishedHostIds, touchedHostIds });
   }
 
   return {

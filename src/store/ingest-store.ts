@@ -21,6 +21,8 @@ export interface ApplyResult {
   outcomes: EventOutcome[];
   /** Hosts whose run finished in this write, for long-poll waiters. */
   finishedHostIds: Set<number>;
+  /** Hosts this write changed (duplicates change nothing), for live views. */
+  touchedHostIds: Set<number>;
 }
 
 export interface CloudInitReport {
@@ -122,9 +124,6 @@ export function createIngestStore(db: Db) {
   }
 
   return {
-    /** Kept for the group committer's contract; this store caches nothing across writes. */
-    rolledBack(): void {},
-
     /** Stores events; must run inside a transaction. A duplicate touches nothing, not even its host. */
     applyEvents(items: IncomingEvent[]): ApplyResult {
       const finishedHostIds = new Set<number>();
@@ -164,7 +163,7 @@ export function createIngestStore(db: Db) {
         return 'stored';
       });
       for (const run of runs.values()) flushRun(run);
-      return { outcomes, finishedHostIds };
+      return { outcomes, finishedHostIds, touchedHostIds: new Set(touchedHosts.values()) };
     },
 
     /** Records a cloud-init report for the VM named in the URL; creates the host if new. */

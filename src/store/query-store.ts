@@ -213,12 +213,6 @@ export function createQueryStore(db: Db, staleAfterMs: number, clock: () => numb
     /** GET /hosts as a JSON string, built by SQLite for large fleets (see fleet-json.ts). */
     fleetJson: createFleetJson(db, staleAfterMs, clock),
 
-    host(identity: string): HostSummary | undefined {
-      const id = findHostId(identity);
-      if (id === undefined) return undefined;
-      const row = hostById.get({ id, stale_before: staleBefore() });
-      return row && toHostSummary(row);
-    },
 
     hostById(id: number): HostSummary | undefined {
       const row = hostById.get({ id, stale_before: staleBefore() });
