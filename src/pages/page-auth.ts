@@ -25,14 +25,30 @@ export function readCookie(header: string | undefined, name: string): string | u
   return undefined;
 }
 
+/**
+ * Whether a request carries the read token as `Authorization: Bearer`, or the sign-in cookie
+ * derived from it. Shared by the pages and the JSON API (src/plugins/read-auth.ts).
+ */
+export function createCredentialCheck(token: string): (request: FastifyRequest) => boolean {
+  // Comparing digests keeps the comparison constant-time whatever length the caller sends.
+  const bearer = digest(token);
+  const session = digest(cookieValue(token));
+  return (request) => {
+    const header = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+    if (header !== undefined && same(header, bearer)) return true;
+    const cookie = readCookie(request.headers.cookie, COOKIE);
+    return cookie !== undefined && same(cookie, session);
+  };
+}
+
 export type PageAuthResult = 'ok' | 'denied' | { redirect: string; cookie: string };
 
 /** Decides whether a page request may proceed; undefined token means pages are open. */
 export function createPageAuth(token: string | undefined) {
   const bearer = token === undefined ? undefined : digest(token);
-  const session = token === undefined ? undefined : digest(cookieValue(token));
+  const hasCredential = token === undefined ? undefined : createCredentialCheck(token);
   return (request: FastifyRequest): PageAuthResult => {
-    if (bearer === undefined || session === undefined || token === undefined) return 'ok';
+    if (bearer === undefined || hasCredential === undefined || token === undefined) return 'ok';
     const url = new URL(request.url, 'http://page.invalid');
     const fromQuery = url.searchParams.get('token');
     if (fromQuery !== null) {
@@ -45,11 +61,7 @@ export function createPageAuth(token: string | undefined) {
         cookie: `${COOKIE}=${cookieValue(token)}; Path=/; Max-Age=${COOKIE_MAX_AGE}; HttpOnly; SameSite=Strict${secure}`,
       };
     }
-    const header = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
-    if (header !== undefined && same(header, bearer)) return 'ok';
-    const cookie = readCookie(request.headers.cookie, COOKIE);
-    if (cookie !== undefined && same(cookie, session)) return 'ok';
-    return 'denied';
+    return hasCredential(request) ? 'ok' : 'denied';
   };
 }
 
