@@ -92,9 +92,6 @@ export const batchSchema = z.strictObject({
   events: z.array(eventSchema).min(1, 'a batch needs at least one event').max(LIMITS.batchEvents),
 });
 
-/** A delivery is one event or a batch of them. */
-export const deliverySchema = z.union([batchSchema, eventSchema]);
-
 export type HostIdentity = z.infer<typeof hostIdentitySchema>;
 export type HostStats = z.infer<typeof hostStatsSchema>;
 export type TaskStatus = z.infer<typeof taskStatusSchema>;

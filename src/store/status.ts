@@ -14,12 +14,9 @@ export function runStatusFromFinish(data: RunFinishedEvent['data']): 'succeeded'
   return hostFailed ? 'failed' : 'succeeded';
 }
 
-/** Stale is not stored: a running run with no event for the timeout is stale until it speaks again. */
-export function effectiveRunStatus(stored: string, lastEventAt: number, now: number, staleAfterMs: number): RunStatus {
-  if (stored === 'running' && now - lastEventAt > staleAfterMs) return 'stale';
-  return stored as RunStatus;
-}
-
-/** SQL for the same rule, with :now and :stale_before bound by the caller. */
+/**
+ * Stale is not stored: a running run with no event for the timeout is stale until it speaks again.
+ * The rule as SQL, with @stale_before (now minus the timeout) bound by the caller.
+ */
 export const effectiveStatusSql = (alias: string) =>
   `CASE WHEN ${alias}.status = 'running' AND ${alias}.last_event_at < @stale_before THEN 'stale' ELSE ${alias}.status END`;
