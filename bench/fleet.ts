@@ -25,7 +25,7 @@ export interface FleetRun {
 
 const TASKS = 150;
 
-function vmEvents(i: number): (seq: number, kind: WebhookEvent['kind']) => WebhookEvent {
+function vmEvents(i: number): (seq: number, kind: 'run_started' | 'task_result' | 'run_finished') => WebhookEvent {
   const runId = randomUUID();
   const host = { hostname: `vm-${i}`, vmid: 1000 + i, ips: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`] };
   return (seq, kind) => {
@@ -34,7 +34,7 @@ function vmEvents(i: number): (seq: number, kind: WebhookEvent['kind']) => Webho
     if (kind === 'run_finished') {
       return { ...base, kind, data: { result: 'success', exit_code: 0, duration_ms: 1, stats: { localhost: { ok: TASKS, changed: 10, failed: 0, skipped: 0, unreachable: 0, rescued: 0, ignored: 0 } } } };
     }
-    return { ...base, kind, data: { play: 'Configure', task: `task ${seq}`, action: 'ansible.builtin.command', status: seq % 10 === 0 ? 'changed' : 'ok', duration_ms: 40, no_log: false } };
+    return { ...base, kind: 'task_result' as const, data: { play: 'Configure', task: `task ${seq}`, action: 'ansible.builtin.command', status: seq % 10 === 0 ? 'changed' : 'ok', duration_ms: 40, no_log: false } };
   };
 }
 

@@ -21,12 +21,15 @@ import { createRetention, type Retention } from './retention.js';
 import { cloudInitRoutes } from './routes/cloud-init.js';
 import { healthRoutes } from './routes/health.js';
 import { hostRoutes } from './routes/hosts.js';
+import { fleetRoutes } from './routes/fleet.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { pageRoutes } from './routes/pages.js';
 import { runRoutes } from './routes/runs.js';
 import { webhookRoutes } from './routes/webhook.js';
 import { createIngestStore } from './store/ingest-store.js';
 import { createQueryStore } from './store/query-store.js';
+import { createFleetStore, statusParams } from './store/fleet-store.js';
+import { createFleetView } from './fleet/fleet-view.js';
 import { runStatusFromFinish } from './store/status.js';
 
 export interface AppDeps {
@@ -96,13 +99,26 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const db = deps.db;
   const walSync = config.durability === 'full' && config.dbPath !== ':memory:' ? createWalSync(config.dbPath) : undefined;
   const waiters = createWaiters();
-  const metrics = createMetrics({ db, dbPath: config.dbPath, staleAfterMs: config.staleAfterMs, clock, waiting: () => waiters.size });
+  const fleet = createFleetStore(db);
+  const params = (since = 0) =>
+    statusParams({ now: clock(), since, staleAfterMs: config.staleAfterMs, expectGraceMs: config.expectGraceMs, outOfSyncGraceMs: config.outOfSyncGraceMs });
+  const metrics = createMetrics({
+    db,
+    dbPath: config.dbPath,
+    staleAfterMs: config.staleAfterMs,
+    clock,
+    waiting: () => waiters.size,
+    series: { hosts: () => fleet.hostStatuses(params()), expected: () => fleet.expected(params()) },
+  });
   const ingest = createIngestStore(db);
+  const query = createQueryStore(db, () => params());
   const ctx: AppContext = {
     config,
     db,
     ingest,
-    query: createQueryStore(db, config.staleAfterMs, clock),
+    query,
+    fleet,
+    fleetView: createFleetView(config, fleet, query, params),
     waiters,
     metrics,
     clock,
@@ -160,6 +176,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   await app.register(cloudInitRoutes, { ctx });
   await app.register(runRoutes, { ctx });
   await app.register(hostRoutes, { ctx });
+  await app.register(fleetRoutes, { ctx });
   await app.register(metricsRoutes, { ctx });
   await app.register(pageRoutes, { ctx });
   return app;

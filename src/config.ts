@@ -43,6 +43,10 @@ export const envSchema = z.object({
   WEBHOOK_SECRETS_FILE: z.string().min(1).optional(),
   WEBHOOK_READ_TOKEN: z.string().min(16, 'a read token needs at least 16 characters').optional(),
   WEBHOOK_READ_TOKEN_FILE: z.string().min(1).optional(),
+  WEBHOOK_ADMIN_TOKEN: z.string().min(16, 'an admin token needs at least 16 characters').optional(),
+  WEBHOOK_ADMIN_TOKEN_FILE: z.string().min(1).optional(),
+  WEBHOOK_EXPECT_GRACE_SECONDS: int(0, 7 * 86400).default(900),
+  WEBHOOK_OUT_OF_SYNC_GRACE_SECONDS: int(0, 7 * 86400).default(1800),
   WEBHOOK_RATE_LIMIT: int(0, 1_000_000).default(600),
   WEBHOOK_PRUNE_INTERVAL_SECONDS: int(10, 86400).default(3600),
 });
@@ -63,6 +67,12 @@ export interface Config {
   /** Standard Webhooks secrets; an empty list accepts unsigned deliveries. */
   secrets: string[];
   readToken: string | undefined;
+  /** Bearer token for PUT /fleet; undefined leaves the fleet read-only over HTTP. */
+  adminToken: string | undefined;
+  /** How long an expected VM may stay silent before it is `missing`. */
+  expectGraceMs: number;
+  /** How far past its declared interval a host may go without a check-in before it is `out-of-sync`. */
+  outOfSyncGraceMs: number;
   /** Ingest requests per source address per minute; 0 turns the limit off. */
   rateLimitPerMinute: number;
   pruneIntervalMs: number;
@@ -85,7 +95,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: ReadFile = (p) => r
   const e = parsed.data;
   const problems: string[] = [];
   const secrets = [...(e.WEBHOOK_SECRETS ?? []), ...secretsFromFile(e.WEBHOOK_SECRETS_FILE, readFile, problems)];
-  const readToken = e.WEBHOOK_READ_TOKEN ?? tokenFromFile(e.WEBHOOK_READ_TOKEN_FILE, readFile, problems);
+  const readToken = e.WEBHOOK_READ_TOKEN ?? tokenFromFile('WEBHOOK_READ_TOKEN_FILE', 'a read token', e.WEBHOOK_READ_TOKEN_FILE, readFile, problems);
+  const adminToken = e.WEBHOOK_ADMIN_TOKEN ?? tokenFromFile('WEBHOOK_ADMIN_TOKEN_FILE', 'an admin token', e.WEBHOOK_ADMIN_TOKEN_FILE, readFile, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     host: e.WEBHOOK_HOST,
@@ -100,6 +111,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: ReadFile = (p) => r
     maxWaitSeconds: e.WEBHOOK_MAX_WAIT_SECONDS,
     secrets,
     readToken,
+    adminToken,
+    expectGraceMs: e.WEBHOOK_EXPECT_GRACE_SECONDS * 1000,
+    outOfSyncGraceMs: e.WEBHOOK_OUT_OF_SYNC_GRACE_SECONDS * 1000,
     rateLimitPerMinute: e.WEBHOOK_RATE_LIMIT,
     pruneIntervalMs: e.WEBHOOK_PRUNE_INTERVAL_SECONDS * 1000,
   };
@@ -125,11 +139,11 @@ function secretsFromFile(path: string | undefined, readFile: ReadFile, problems:
   return lines.filter((l) => secretPattern.test(l));
 }
 
-function tokenFromFile(path: string | undefined, readFile: ReadFile, problems: string[]): string | undefined {
+function tokenFromFile(name: string, what: string, path: string | undefined, readFile: ReadFile, problems: string[]): string | undefined {
   if (path === undefined) return undefined;
-  const token = readOrReport(path, readFile, 'WEBHOOK_READ_TOKEN_FILE', problems)?.trim();
+  const token = readOrReport(path, readFile, name, problems)?.trim();
   if (token !== undefined && token.length < 16) {
-    problems.push('WEBHOOK_READ_TOKEN_FILE: a read token needs at least 16 characters');
+    problems.push(`${name}: ${what} needs at least 16 characters`);
   }
   return token;
 }

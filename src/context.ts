@@ -7,12 +7,16 @@ import type { Waiters } from './ingest/waiters.js';
 import type { Metrics } from './metrics.js';
 import type { IngestStore } from './store/ingest-store.js';
 import type { QueryStore } from './store/query-store.js';
+import type { FleetStore } from './store/fleet-store.js';
+import type { FleetView } from './fleet/fleet-view.js';
 
 export interface AppContext {
   config: Config;
   db: Db;
   ingest: IngestStore;
   query: QueryStore;
+  fleet: FleetStore;
+  fleetView: FleetView;
   committer: GroupCommitter;
   waiters: Waiters;
   metrics: Metrics;

@@ -10,8 +10,11 @@ export const errorCodes = {
   INVALID_QUERY: 400,
   INVALID_PARAMS: 400,
   INVALID_REPORT: 400,
+  INVALID_FLEET: 400,
   UNAUTHORIZED: 401,
   BAD_SIGNATURE: 401,
+  /** PUT /fleet needs WEBHOOK_ADMIN_TOKEN configured on the receiver. */
+  ADMIN_DISABLED: 403,
   /** The signature's timestamp is outside ±5 minutes: often a VM clock not yet synced at first boot. */
   TIMESTAMP_OUT_OF_WINDOW: 401,
   NOT_FOUND: 404,

@@ -26,7 +26,20 @@ export const hostStatusCode: Record<HostStatus, number> = {
   running: 2,
   stale: 3,
   'never-reported': 4,
+  missing: 5,
+  booting: 6,
+  'boot-failed': 7,
+  'pull-failed': 8,
+  'checked-in': 9,
+  'out-of-sync': 10,
+  stopped: 11,
 };
+
+/** What the per-host series are filled from, at scrape time. */
+export interface HostSeries {
+  hosts: () => Iterable<{ hostname: string; last_seen_at: number; placeholder: number; status: HostStatus }>;
+  expected: () => Iterable<{ status: HostStatus }>;
+}
 
 export interface MetricsOptions {
   db: Db;
@@ -35,9 +48,10 @@ export interface MetricsOptions {
   clock?: () => number;
   /** Number of long-polls waiting right now. */
   waiting?: () => number;
+  series: HostSeries;
 }
 
-export function createMetrics({ db, dbPath, staleAfterMs, clock = Date.now, waiting = () => 0 }: MetricsOptions) {
+export function createMetrics({ db, dbPath, staleAfterMs, clock = Date.now, waiting = () => 0, series }: MetricsOptions) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // prom-client names these gauges with a counter's _total suffix, which promtool rightly flags.
@@ -47,10 +61,6 @@ export function createMetrics({ db, dbPath, staleAfterMs, clock = Date.now, wait
 
   const runCounts = db.prepare<{ stale_before: number }, { s: string; n: number }>(
     `SELECT ${effectiveStatusSql('r')} AS s, count(*) AS n FROM runs r WHERE r.status = 'running' GROUP BY s`,
-  );
-  const hostRows = db.prepare<{ stale_before: number }, { hostname: string; last_seen_at: number; s: string | null }>(
-    `SELECT h.hostname, h.last_seen_at, ${effectiveStatusSql('r')} AS s
-     FROM hosts h LEFT JOIN runs r ON r.run_id = h.latest_run_id ORDER BY h.last_seen_at`,
   );
 
   const events = new Counter({
@@ -112,7 +122,7 @@ export function createMetrics({ db, dbPath, staleAfterMs, clock = Date.now, wait
   // series disappear with it and nothing has to be kept in step by hand.
   const hostsByStatus = new Gauge({
     name: 'webhook_hosts',
-    help: 'Known hosts, by the status of their latest run.',
+    help: 'Known hosts, by status (see webhook_host_last_run_status for the list).',
     labelNames: ['status'] as const,
     registers: [registry],
     // Registered first of the three, so its collect fills all three before any is serialised.
@@ -126,7 +136,9 @@ export function createMetrics({ db, dbPath, staleAfterMs, clock = Date.now, wait
   });
   const lastRunStatus = new Gauge({
     name: 'webhook_host_last_run_status',
-    help: 'Status of the host latest run: 0 succeeded, 1 failed, 2 running, 3 stale, 4 never reported.',
+    help:
+      'Status of the host: 0 succeeded, 1 failed, 2 running, 3 stale, 4 never reported, 5 missing, 6 booting, ' +
+      '7 boot failed, 8 pull failed, 9 checked in, 10 out of sync, 11 stopped.',
     labelNames: ['host'] as const,
     registers: [registry],
   });
@@ -137,14 +149,26 @@ export function createMetrics({ db, dbPath, staleAfterMs, clock = Date.now, wait
       lastRunStatus.reset();
       const counts = Object.fromEntries(hostStatuses.map((s) => [s, 0])) as Record<HostStatus, number>;
       // Ordered by last_seen_at, so when two hosts share a hostname the newest one wins the series.
-      for (const h of hostRows.all({ stale_before: clock() - staleAfterMs })) {
-        const status = (h.s ?? 'never-reported') as HostStatus;
-        counts[status] += 1;
-        lastReport.set({ host: h.hostname }, h.last_seen_at / 1000);
-        lastRunStatus.set({ host: h.hostname }, hostStatusCode[status]);
+      for (const h of series.hosts()) {
+        counts[h.status] += 1;
+        // A placeholder has never reported: no last-report time to show.
+        if (h.placeholder === 0) lastReport.set({ host: h.hostname }, h.last_seen_at / 1000);
+        lastRunStatus.set({ host: h.hostname }, hostStatusCode[h.status]);
       }
       for (const s of hostStatuses) hostsByStatus.set({ status: s }, counts[s]);
   }
+
+  new Gauge({
+    name: 'webhook_fleet_expected_hosts',
+    help: 'Expected VMs (PUT /fleet and Proxmox discovery), by status.',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    collect() {
+      const counts = Object.fromEntries(hostStatuses.map((s) => [s, 0])) as Record<HostStatus, number>;
+      for (const vm of series.expected()) counts[vm.status] += 1;
+      for (const s of hostStatuses) this.set({ status: s }, counts[s]);
+    },
+  });
 
   new Gauge({
     name: 'webhook_waiters',

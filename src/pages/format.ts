@@ -4,13 +4,33 @@ import type { HostStatus } from '../store/status.js';
 import { html, type Html } from './html.js';
 
 /** Problems first: what an operator must look at sorts to the top of the fleet. */
-export const statusOrder: readonly HostStatus[] = ['failed', 'stale', 'running', 'never-reported', 'succeeded'];
+export const statusOrder: readonly HostStatus[] = [
+  'failed',
+  'boot-failed',
+  'pull-failed',
+  'missing',
+  'out-of-sync',
+  'stale',
+  'stopped',
+  'running',
+  'booting',
+  'never-reported',
+  'checked-in',
+  'succeeded',
+];
 
-export const statusLabel: Record<string, string> = {
+export const statusLabel: Record<HostStatus, string> = {
   failed: 'failed',
+  'boot-failed': 'boot failed',
+  'pull-failed': 'pull failed',
+  missing: 'missing',
+  'out-of-sync': 'out of sync',
   stale: 'stale',
+  stopped: 'stopped',
   running: 'running',
+  booting: 'booting',
   'never-reported': 'never reported',
+  'checked-in': 'checked in',
   succeeded: 'succeeded',
 };
 
@@ -47,7 +67,7 @@ export function timeAgo(iso: string | null | undefined, now: number): Html {
 }
 
 export function badge(status: string): Html {
-  return html`<span class="badge s-${status}">${statusLabel[status] ?? status}</span>`;
+  return html`<span class="badge s-${status}">${(statusLabel as Record<string, string>)[status] ?? status}</span>`;
 }
 
 export function shortCommit(sha: string | null | undefined): string {

@@ -52,8 +52,11 @@ button { background: var(--panel); cursor: pointer; }
 .badge { display: inline-block; padding: .05rem .5rem; border: 1px solid currentColor; border-radius: 999px; font-size: .8rem; font-weight: 600; white-space: nowrap; vertical-align: middle; }
 .tag { display: inline-block; padding: 0 .4rem; border-radius: 4px; background: var(--panel); border: 1px solid var(--line); font-size: .8rem; }
 .s-succeeded, .t-ok { --c: var(--succeeded); }
-.s-failed, .t-failed, .t-unreachable { --c: var(--failed); }
-.s-stale { --c: var(--stale); }
+.s-failed, .s-boot-failed, .s-pull-failed, .s-missing, .t-failed, .t-unreachable { --c: var(--failed); }
+.s-stale, .s-out-of-sync { --c: var(--stale); }
+.s-booting { --c: var(--running); }
+.s-checked-in { --c: var(--succeeded); }
+.s-stopped { --c: var(--never); }
 .s-running { --c: var(--running); }
 .s-never-reported { --c: var(--never); }
 .s-cloud { --c: var(--cloud); }

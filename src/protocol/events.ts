@@ -69,6 +69,23 @@ const runFinishedData = z.strictObject({
   stats: z.record(z.string().max(253), hostStatsSchema),
 });
 
+export const checkinResults = ['ran', 'skipped', 'pull_failed', 'start_failed'] as const;
+
+/** The wrapper's report of one ansible-pull invocation, sent whether or not the playbook ran. */
+const checkinData = z.strictObject({
+  result: z.enum(checkinResults),
+  exit_code: z.number().int().min(0).max(255),
+  commit_before: z.string().regex(/^[0-9a-f]{7,64}$/, 'expected a git commit hash (hex)').optional(),
+  commit_after: z.string().regex(/^[0-9a-f]{7,64}$/, 'expected a git commit hash (hex)').optional(),
+  duration_ms: count,
+  /** Seconds between periodic pulls; absent or 0 when the VM pulls only at first boot. */
+  interval_seconds: z.number().int().min(0).max(366 * 86400).optional(),
+  repo_url: z.string().max(LIMITS.urlChars).optional(),
+  playbook: name.optional(),
+  /** The last lines of git's or ansible-pull's error output, credentials removed by the sender. */
+  error: z.string().max(LIMITS.messageChars).optional(),
+});
+
 const envelope = {
   v: z.literal(1, { message: 'expected protocol version 1' }),
   event_id: uuid,
@@ -82,10 +99,12 @@ export const runStartedSchema = z.strictObject({ ...envelope, kind: z.literal('r
 export const taskResultSchema = z.strictObject({ ...envelope, kind: z.literal('task_result'), data: taskResultData });
 export const runFinishedSchema = z.strictObject({ ...envelope, kind: z.literal('run_finished'), data: runFinishedData });
 
-export const eventSchema = z.discriminatedUnion('kind', [runStartedSchema, taskResultSchema, runFinishedSchema], {
+export const checkinSchema = z.strictObject({ ...envelope, kind: z.literal('checkin'), data: checkinData });
+
+export const eventSchema = z.discriminatedUnion('kind', [runStartedSchema, taskResultSchema, runFinishedSchema, checkinSchema], {
   // zod's default message for an unknown discriminator does not list the choices.
   error: (issue) =>
-    issue.code === 'invalid_union' ? 'expected kind to be one of run_started, task_result, run_finished' : undefined,
+    issue.code === 'invalid_union' ? 'expected kind to be one of run_started, task_result, run_finished, checkin' : undefined,
 });
 
 export const batchSchema = z.strictObject({
@@ -99,6 +118,8 @@ export type WebhookEvent = z.infer<typeof eventSchema>;
 export type RunStartedEvent = z.infer<typeof runStartedSchema>;
 export type TaskResultEvent = z.infer<typeof taskResultSchema>;
 export type RunFinishedEvent = z.infer<typeof runFinishedSchema>;
+export type CheckinEvent = z.infer<typeof checkinSchema>;
+export type CheckinResult = (typeof checkinResults)[number];
 
 /** Per-event outcome of a delivery. */
 export const eventOutcomes = ['stored', 'duplicate'] as const;

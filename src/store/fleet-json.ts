@@ -6,7 +6,8 @@
  */
 import type { Db } from '../db/database.js';
 import type { HostsQuery } from '../protocol/api.js';
-import { effectiveStatusSql, hostStatuses, type HostStatus } from './status.js';
+import { STATUS_JOINS, type StatusParams } from './fleet-store.js';
+import { effectiveStatusSql, hostStatusSql, hostStatuses, type HostStatus } from './status.js';
 
 const iso = (col: string) => `strftime('%Y-%m-%dT%H:%M:%fZ', ${col} / 1000.0, 'unixepoch')`;
 const isoOrNull = (col: string) => `CASE WHEN ${col} IS NULL THEN NULL ELSE ${iso(col)} END`;
@@ -25,7 +26,7 @@ const RUN_JSON = `json_object(
 
 const HOST_JSON = `json_object(
   'id', h.id, 'hostname', h.hostname, 'machine_id', h.machine_id, 'instance_id', h.instance_id,
-  'vmid', h.vmid, 'ips', json(h.ips), 'status', coalesce(${effectiveStatusSql('r')}, 'never-reported'),
+  'vmid', h.vmid, 'ips', json(h.ips), 'status', ${hostStatusSql()},
   'first_seen_at', ${iso('h.first_seen_at')}, 'last_seen_at', ${iso('h.last_seen_at')},
   'last_address', h.last_address, 'registered_at', ${isoOrNull('h.registered_at')},
   'latest_run', CASE WHEN r.id IS NULL THEN NULL ELSE ${RUN_JSON} END)`;
@@ -51,15 +52,15 @@ export function identityMatches(h: { hostname: string; machine_id: string | null
   );
 }
 
-export function createFleetJson(db: Db, staleAfterMs: number, clock: () => number) {
-  const rows = db.prepare<{ stale_before: number }, FleetRow>(
-    `SELECT ${HOST_JSON} AS json, coalesce(${effectiveStatusSql('r')}, 'never-reported') AS status,
+export function createFleetJson(db: Db, params: () => StatusParams) {
+  const rows = db.prepare<StatusParams, FleetRow>(
+    `SELECT ${HOST_JSON} AS json, ${hostStatusSql()} AS status,
        h.hostname, h.machine_id, h.instance_id, h.vmid, h.ips
-     FROM hosts h LEFT JOIN runs r ON r.run_id = h.latest_run_id ORDER BY h.hostname, h.id`,
+     FROM hosts h ${STATUS_JOINS} ORDER BY h.hostname, h.id`,
   );
   /** The GET /hosts answer as a JSON string. */
   return (query: HostsQuery = {}): string => {
-    const all = rows.all({ stale_before: clock() - staleAfterMs });
+    const all = rows.all(params());
     const byStatus = Object.fromEntries(hostStatuses.map((s) => [s, 0])) as Record<HostStatus, number>;
     const q = query.q?.toLowerCase();
     const shown: string[] = [];

@@ -28,6 +28,8 @@ export function createHostWriter(db: Db) {
        vmid = coalesce(@vmid, vmid),
        ips = coalesce(@ips, ips),
        last_seen_at = max(last_seen_at, @now),
+       first_seen_at = CASE WHEN placeholder = 1 THEN @now ELSE first_seen_at END,
+       placeholder = 0,
        last_address = @address
      WHERE id = @id`,
   );

@@ -5,7 +5,7 @@
  * write carries, so batches and grouped requests cost little more than their event rows.
  */
 import type { Db } from '../db/database.js';
-import type { EventOutcome, TaskStatus, WebhookEvent } from '../protocol/events.js';
+import type { CheckinEvent, EventOutcome, TaskStatus, WebhookEvent } from '../protocol/events.js';
 import { createHostWriter, type PartialIdentity } from './host-writer.js';
 import { runStatusFromFinish } from './status.js';
 
@@ -89,6 +89,50 @@ export function createIngestStore(db: Db) {
      VALUES (@host_id, @source, @name, @event_type, @result, @description, @time, @now)`,
   );
 
+  const insertCheckin = db.prepare(
+    `INSERT INTO checkins (event_id, host_id, run_id, result, exit_code, commit_before, commit_after, duration_ms,
+       interval_seconds, repo_url, playbook, error, time, received_at)
+     VALUES (@event_id, @host_id, @run_id, @result, @exit_code, @commit_before, @commit_after, @duration_ms,
+       @interval_seconds, @repo_url, @playbook, @error, @time, @now) ON CONFLICT (event_id) DO NOTHING`,
+  );
+  const checkinExists = db.prepare<[string], { 1: number }>('SELECT 1 FROM checkins WHERE event_id = ?');
+  // A late redelivery of an older check-in must not replace the newest one.
+  const setLatestCheckin = db.prepare(
+    `UPDATE hosts SET last_checkin_id = @event_id, last_checkin_at = @now, checkin_interval_s = @interval,
+       last_checkin_result = @result
+     WHERE id = @host_id AND (last_checkin_at IS NULL OR last_checkin_at <= @now)`,
+  );
+  const noteCloudInit = db.prepare(
+    `UPDATE hosts SET cloud_init_last_at = max(coalesce(cloud_init_last_at, 0), @now),
+       cloud_init_failed_at = CASE WHEN @failed THEN @now ELSE cloud_init_failed_at END,
+       cloud_init_failed_name = CASE WHEN @failed THEN @name ELSE cloud_init_failed_name END
+     WHERE id = @id`,
+  );
+
+  /** Stores a check-in: it belongs to its host, not to a run (the playbook may never have started). */
+  function applyCheckin(e: CheckinEvent, hostId: number, time: number, receivedAt: number): boolean {
+    const d = e.data;
+    const stored = insertCheckin.run({
+      event_id: e.event_id,
+      host_id: hostId,
+      run_id: e.run_id,
+      result: d.result,
+      exit_code: d.exit_code,
+      commit_before: d.commit_before ?? null,
+      commit_after: d.commit_after ?? null,
+      duration_ms: d.duration_ms,
+      interval_seconds: d.interval_seconds ?? null,
+      repo_url: d.repo_url ?? null,
+      playbook: d.playbook ?? null,
+      error: d.error ?? null,
+      time,
+      now: receivedAt,
+    }).changes;
+    if (stored === 0) return false;
+    setLatestCheckin.run({ event_id: e.event_id, host_id: hostId, now: receivedAt, interval: d.interval_seconds || null, result: d.result });
+    return true;
+  }
+
   const delta = (key: { id: number; host_id: number }, runId: string, created: boolean): RunDelta => ({
     id: key.id,
     hostId: key.host_id,
@@ -101,7 +145,7 @@ export function createIngestStore(db: Db) {
     touchesLatest: created,
   });
 
-  function applyKind(e: WebhookEvent, run: RunDelta, time: number, finished: Set<number>): void {
+  function applyKind(e: Exclude<WebhookEvent, CheckinEvent>, run: RunDelta, time: number, finished: Set<number>): void {
     if (e.kind === 'task_result') {
       run.counts[e.data.status] += 1;
       run.total += 1;
@@ -141,6 +185,14 @@ export function createIngestStore(db: Db) {
       const outcomes = items.map((item): EventOutcome => {
         const e = item.event;
         const time = Date.parse(e.time);
+        if (e.kind === 'checkin') {
+          if (checkinExists.get(e.event_id)) return 'duplicate';
+          const hostId = hostOf(item);
+          if (!applyCheckin(e, hostId, time, item.receivedAt)) return 'duplicate';
+          // Waiters look again: a failed pull is an answer, even with no run.
+          finishedHostIds.add(hostId);
+          return 'stored';
+        }
         let run = runs.get(e.run_id);
         if (run === undefined) {
           const existing = runKey.get(e.run_id);
@@ -171,6 +223,7 @@ export function createIngestStore(db: Db) {
       const id = hosts.resolveByName(vm, identity, address, now);
       if (report.source === 'phone_home') hosts.register(id, now);
       insertCloudInit.run({ host_id: id, source: report.source, name: report.name, event_type: report.event_type ?? null, result: report.result ?? null, description: report.description ?? null, time: report.time, now });
+      noteCloudInit.run({ id, now, failed: report.result === 'FAIL' ? 1 : 0, name: report.name });
       return id;
     },
   };

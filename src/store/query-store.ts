@@ -17,7 +17,8 @@ import type {
 } from '../protocol/api.js';
 import { AppError } from '../errors.js';
 import { createFleetJson, identityMatches } from './fleet-json.js';
-import { effectiveStatusSql, hostStatuses, type HostStatus, type RunStatus } from './status.js';
+import { STATUS_JOINS, type StatusParams } from './fleet-store.js';
+import { effectiveStatusSql, hostStatusSql, hostStatuses, type HostStatus, type RunStatus } from './status.js';
 
 interface RunRow {
   run_id: string;
@@ -61,7 +62,7 @@ interface HostRow {
 }
 
 /** A host row joined with its latest run's columns (all null when it has none); names do not clash. */
-type HostWithRun = HostRow & { [K in keyof RunRow]: RunRow[K] | null };
+type HostWithRun = HostRow & { [K in keyof RunRow]: RunRow[K] | null } & { host_status: HostStatus };
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
@@ -115,7 +116,7 @@ function toHostSummary(h: HostWithRun): HostSummary {
     instance_id: h.instance_id,
     vmid: h.vmid,
     ips: JSON.parse(h.ips) as string[],
-    status: run?.status ?? 'never-reported',
+    status: h.host_status,
     first_seen_at: iso(h.first_seen_at),
     last_seen_at: iso(h.last_seen_at),
     last_address: h.last_address,
@@ -138,8 +139,8 @@ function decodeCursor(cursor: string): { started_at: number; run_id: string } {
   return { started_at: started, run_id: id };
 }
 
-export function createQueryStore(db: Db, staleAfterMs: number, clock: () => number = Date.now) {
-  const staleBefore = () => clock() - staleAfterMs;
+export function createQueryStore(db: Db, params: () => StatusParams) {
+  const staleBefore = () => params().stale_before;
 
   const findHostIds = db.prepare<{ v: string; n: number | null }, { id: number }>(
     `SELECT id FROM (
@@ -147,10 +148,10 @@ export function createQueryStore(db: Db, staleAfterMs: number, clock: () => numb
        UNION SELECT h.id, h.last_seen_at FROM host_ips i JOIN hosts h ON h.id = i.host_id WHERE i.ip = @v
      ) ORDER BY last_seen_at DESC LIMIT 1`,
   );
-  const hostWithRun = `SELECT ${HOST_COLUMNS}, ${RUN_COLUMNS}
-     FROM hosts h LEFT JOIN runs r ON r.run_id = h.latest_run_id`;
-  const hostById = db.prepare<{ id: number; stale_before: number }, HostWithRun>(`${hostWithRun} WHERE h.id = @id`);
-  const allHosts = db.prepare<{ stale_before: number }, HostWithRun>(`${hostWithRun} ORDER BY h.hostname, h.id`);
+  const hostWithRun = `SELECT ${HOST_COLUMNS}, ${RUN_COLUMNS}, ${hostStatusSql()} AS host_status
+     FROM hosts h ${STATUS_JOINS}`;
+  const hostById = db.prepare<StatusParams & { id: number }, HostWithRun>(`${hostWithRun} WHERE h.id = @id`);
+  const allHosts = db.prepare<StatusParams, HostWithRun>(`${hostWithRun} ORDER BY h.hostname, h.id`);
   const runById = db.prepare<{ id: string; stale_before: number }, RunRow>(
     `SELECT ${RUN_COLUMNS} FROM runs r JOIN hosts h ON h.id = r.host_id WHERE r.run_id = @id`,
   );
@@ -211,18 +212,18 @@ export function createQueryStore(db: Db, staleAfterMs: number, clock: () => numb
     findHostId,
 
     /** GET /hosts as a JSON string, built by SQLite for large fleets (see fleet-json.ts). */
-    fleetJson: createFleetJson(db, staleAfterMs, clock),
+    fleetJson: createFleetJson(db, params),
 
 
     hostById(id: number): HostSummary | undefined {
-      const row = hostById.get({ id, stale_before: staleBefore() });
+      const row = hostById.get({ ...params(), id });
       return row && toHostSummary(row);
     },
 
     hostDetail(identity: string): HostDetail | undefined {
       const id = findHostId(identity);
       if (id === undefined) return undefined;
-      const row = hostById.get({ id, stale_before: staleBefore() });
+      const row = hostById.get({ ...params(), id });
       if (!row) return undefined;
       const runs = runsOfHost.all({ host_id: id, stale_before: staleBefore(), limit: 20 }).map(toRunSummary);
       const cloudInit = cloudInitOfHost.all(id).map((c) => ({ ...c, time: iso(c.time), received_at: iso(c.received_at) }));
@@ -230,7 +231,7 @@ export function createQueryStore(db: Db, staleAfterMs: number, clock: () => numb
     },
 
     fleet(query: HostsQuery = {}): Fleet {
-      const all = allHosts.all({ stale_before: staleBefore() }).map(toHostSummary);
+      const all = allHosts.all(params()).map(toHostSummary);
       const byStatus = Object.fromEntries(hostStatuses.map((s) => [s, 0])) as Record<HostStatus, number>;
       for (const h of all) byStatus[h.status] += 1;
       const q = query.q?.toLowerCase();

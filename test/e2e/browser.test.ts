@@ -91,7 +91,7 @@ describe.skipIf(!hasChromium)('status pages in Chromium', () => {
 
   it('lists the fleet problems first and filters it as you type', async () => {
     const { page, problems } = await open(base, '/');
-    expect(await rowStatuses(page)).toEqual(['failed', 'stale', 'running', 'never-reported', 'succeeded', 'succeeded', 'succeeded']);
+    expect(await rowStatuses(page)).toEqual(['failed', 'stale', 'running', 'booting', 'succeeded', 'succeeded', 'succeeded']);
     await expect.poll(() => page.locator('#live-state').textContent(), POLL).toBe('live');
     await page.screenshot({ path: join(SHOTS, 'fleet.png'), fullPage: true });
 

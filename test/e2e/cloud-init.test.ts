@@ -250,7 +250,7 @@ cc_phone_home.handle('phone_home', {'phone_home': config['phone_home']}, Cloud()
     const res = await fetch(`${server.url}/hosts/${hostname}`);
     expect(res.status).toBe(200);
     const before = hostDetailSchema.parse(await res.json());
-    expect(before.status).toBe('never-reported');
+    expect(before.status).toBe('boot-failed');
     expect(before.registered_at).not.toBeNull();
     expect(before.instance_id).toBe('iid-cloud-init-test');
     expect(before.cloud_init.map((e) => [e.source, e.name, e.event_type, e.result])).toEqual([

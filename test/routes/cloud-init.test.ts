@@ -21,7 +21,7 @@ describe('cloud-init endpoints', () => {
     expect((await report('vm-7', finish)).statusCode).toBe(200);
     const h = await getJson<HostDetail>(t.app, '/hosts/vm-7');
     expect(h.status).toBe(200);
-    expect(h.body.status).toBe('never-reported');
+    expect(h.body.status).toBe('boot-failed');
     // Newest first; at equal times the later report comes first.
     expect(h.body.cloud_init.map((e) => [e.event_type, e.result])).toEqual([
       ['finish', 'FAIL'],
@@ -40,7 +40,7 @@ describe('cloud-init endpoints', () => {
     });
     expect(res.statusCode).toBe(200);
     let h = await getJson<HostDetail>(t.app, '/hosts/iid-vm-8');
-    expect(h.body.status).toBe('never-reported');
+    expect(h.body.status).toBe('booting');
     expect(h.body.registered_at).not.toBeNull();
     const r = runEvents({ host: { hostname: 'vm-8', instance_id: 'iid-vm-8', machine_id: 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb' } });
     await post(t.app, { events: [r.started(), r.finished()] });

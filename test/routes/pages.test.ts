@@ -46,7 +46,7 @@ describe('fleet page', () => {
     t = await makeApp({}, clock);
     await seedMixed();
     const res = await get('/');
-    expect(statusesInOrder(res.body)).toEqual(['failed', 'stale', 'running', 'never-reported', 'succeeded']);
+    expect(statusesInOrder(res.body)).toEqual(['failed', 'stale', 'running', 'booting', 'succeeded']);
     expect(res.body).toMatch(/class="count s-failed"[^>]*>failed <b>1<\/b>/);
     expect(res.body).toMatch(/>all <b>5<\/b>/);
     expect(res.body).toContain('<a href="/ui/hosts/iid-new-01">new-01</a>');
@@ -57,7 +57,7 @@ describe('fleet page', () => {
     t = await makeApp({}, clock);
     await seedMixed();
     expect(statusesInOrder((await get('/?status=failed&q=')).body)).toEqual(['failed']);
-    expect(statusesInOrder((await get('/?status=&q=iid-new-01')).body)).toEqual(['never-reported']);
+    expect(statusesInOrder((await get('/?status=&q=iid-new-01')).body)).toEqual(['booting']);
     const none = await get('/?q=nothing-like-this');
     expect(none.body).toContain('No host matches this filter');
     expect(none.body).toContain('value="nothing-like-this"');

@@ -45,7 +45,7 @@ describe('derived run and host status', () => {
     expect(await status()).toBe('failed');
   });
 
-  it('takes a host status from its latest run, and never-reported for registered hosts', async () => {
+  it('takes a host status from its latest run, and booting for hosts only cloud-init has reported', async () => {
     t = await makeApp();
     const old = runEvents({ host: host({ hostname: 'a' , machine_id: undefined}), start: Date.now() - 3600_000 });
     const latest = runEvents({ host: host({ hostname: 'a', machine_id: undefined }), start: Date.now() });
@@ -60,7 +60,7 @@ describe('derived run and host status', () => {
     });
     const fleet = await getJson<Fleet>(t.app, '/hosts');
     const byName = Object.fromEntries(fleet.body.hosts.map((h) => [h.hostname, h.status]));
-    expect(byName).toEqual({ a: 'succeeded', b: 'never-reported' });
-    expect(fleet.body.by_status).toMatchObject({ succeeded: 1, 'never-reported': 1, failed: 0 });
+    expect(byName).toEqual({ a: 'succeeded', b: 'booting' });
+    expect(fleet.body.by_status).toMatchObject({ succeeded: 1, booting: 1, failed: 0 });
   });
 });

@@ -1,0 +1,90 @@
+/**
+ * The expected fleet: PUT /fleet declares it (admin token), GET /fleet shows every expected VM
+ * with its status and the coverage, GET /fleet/wait holds one long-poll for many VMs.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { RouteOptions } from '../context.js';
+import { AppError } from '../errors.js';
+import { createFleetWaits } from '../fleet/fleet-waits.js';
+import { waitAnswerText } from '../fleet/fleet-view.js';
+import { createCredentialCheck } from '../pages/page-auth.js';
+import { readAuth } from '../plugins/read-auth.js';
+import { fleetBodySchema, fleetQuerySchema, fleetWaitQuerySchema, type FleetWaitAnswer } from '../protocol/fleet.js';
+import { parseOr } from '../validation.js';
+
+/** Bearer check for writes; the read token's cookie does not count here. */
+function adminAuth(token: string | undefined) {
+  const check = token === undefined ? undefined : createCredentialCheck(token);
+  return async (request: FastifyRequest) => {
+    if (check === undefined) {
+      throw new AppError('ADMIN_DISABLED', 'PUT /fleet is disabled: set WEBHOOK_ADMIN_TOKEN (or WEBHOOK_ADMIN_TOKEN_FILE) on the receiver to enable it');
+    }
+    // Only the bearer header: a page's sign-in cookie must not be able to change the fleet.
+    if (request.headers.cookie !== undefined) delete request.headers.cookie;
+    if (!check(request)) throw new AppError('UNAUTHORIZED', 'PUT /fleet needs "Authorization: Bearer <admin token>"');
+  };
+}
+
+const wantsText = (request: FastifyRequest) => /^text\/plain/i.test(request.headers.accept ?? '');
+
+export async function fleetRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+  const waits = createFleetWaits(ctx.changes);
+  app.addHook('preClose', async () => waits.wakeAll());
+  const read = ctx.config.readToken === undefined ? [] : [readAuth(ctx.config.readToken)];
+
+  app.put('/fleet', { onRequest: adminAuth(ctx.config.adminToken), bodyLimit: 8 * 1024 * 1024 }, async (request) => {
+    const body = parseOr(fleetBodySchema, request.body, 'INVALID_FLEET');
+    ctx.fleet.declare(body.vms, ctx.clock());
+    request.log.info({ vms: body.vms.length }, 'expected fleet declared');
+    ctx.changes.emit('change', []);
+    const answer = ctx.fleetView.fleetAnswer();
+    return { expected: answer.expected, reported: answer.reported, coverage: answer.coverage };
+  });
+
+  app.get('/fleet', { onRequest: read }, async (request) => {
+    const query = parseOr(fleetQuerySchema, request.query, 'INVALID_QUERY');
+    return ctx.fleetView.fleetAnswer(query.status);
+  });
+
+  // 200 once the answer is known (state succeeded or failed), 202 at the timeout (state pending).
+  app.get('/fleet/wait', { onRequest: read }, (request, reply) => {
+    const query = parseOr(fleetWaitQuerySchema, request.query, 'INVALID_QUERY');
+    const vms = query.all === true ? 'all' : [query.vm ?? []].flat();
+    const startedAt = ctx.clock();
+    const deadline = startedAt + Math.min(query.timeout, ctx.config.maxWaitSeconds) * 1000;
+    const text = wantsText(request);
+    const keepGoing = query.keep_going === true;
+    let remove: (() => void) | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let done = false;
+    const finish = (answer: FleetWaitAnswer) => {
+      done = true;
+      remove?.();
+      if (timer) clearTimeout(timer);
+      const code = answer.state === 'pending' ? 202 : 200;
+      send(reply.code(code), answer, text);
+    };
+    const check = () => {
+      if (done) return;
+      const now = ctx.clock();
+      const state = ctx.fleetView.waitState(vms, keepGoing, query.since ?? 0);
+      if (state.state !== 'pending' || now >= deadline || ctx.closing.value) finish({ ...state, waited_ms: now - startedAt });
+    };
+    reply.raw.once('close', () => {
+      done = true;
+      remove?.();
+      if (timer) clearTimeout(timer);
+    });
+    check();
+    if (!done) {
+      remove = waits.add({ check });
+      timer = setTimeout(check, deadline - startedAt);
+    }
+    return reply;
+  });
+}
+
+function send(reply: FastifyReply, answer: FleetWaitAnswer, text: boolean): void {
+  if (text) void reply.type('text/plain; charset=utf-8').send(waitAnswerText(answer));
+  else void reply.type('application/json; charset=utf-8').send(answer);
+}
