@@ -12,6 +12,7 @@ export interface PruneResult {
   runs: number;
   hosts: number;
   cloudInitEvents: number;
+  checkins: number;
 }
 
 export function createRetention(ctx: AppContext, logger: Logger) {
@@ -22,8 +23,14 @@ export function createRetention(ctx: AppContext, logger: Logger) {
   const oldCloudInit = db.prepare<{ before: number; limit: number }>(
     `DELETE FROM cloud_init_events WHERE id IN (SELECT id FROM cloud_init_events WHERE time < @before LIMIT @limit)`,
   );
+  const oldCheckins = db.prepare<{ before: number; limit: number }>(
+    `DELETE FROM checkins WHERE event_id IN (SELECT event_id FROM checkins WHERE received_at < @before LIMIT @limit)
+       AND event_id NOT IN (SELECT last_checkin_id FROM hosts WHERE last_checkin_id IS NOT NULL)`,
+  );
+  // A host still expected stays, silent or not: it is what makes a missing VM visible.
   const oldHosts = db.prepare<{ before: number }>(
-    `DELETE FROM hosts WHERE last_seen_at < @before AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.host_id = hosts.id)`,
+    `DELETE FROM hosts WHERE last_seen_at < @before AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.host_id = hosts.id)
+       AND NOT EXISTS (SELECT 1 FROM expected_vms e WHERE e.host_id = hosts.id)`,
   );
   let timer: NodeJS.Timeout | undefined;
 
@@ -41,15 +48,16 @@ export function createRetention(ctx: AppContext, logger: Logger) {
     const before = now - ctx.config.retentionDays * 86_400_000;
     const runs = deleteInChunks(oldRuns, before);
     const cloudInitEvents = deleteInChunks(oldCloudInit, before);
+    const checkins = deleteInChunks(oldCheckins, before);
     const hosts = db.transaction(() => oldHosts.run({ before }).changes).immediate();
-    if (runs + hosts + cloudInitEvents > 0) db.pragma('incremental_vacuum');
-    return { runs, hosts, cloudInitEvents };
+    if (runs + hosts + cloudInitEvents + checkins > 0) db.pragma('incremental_vacuum');
+    return { runs, hosts, cloudInitEvents, checkins };
   }
 
   function tick(): void {
     try {
       const result = prune();
-      if (result.runs + result.hosts + result.cloudInitEvents > 0) logger.info({ pruned: result }, 'retention pruned old data');
+      if (result.runs + result.hosts + result.cloudInitEvents + result.checkins > 0) logger.info({ pruned: result }, 'retention pruned old data');
     } catch (err) {
       logger.warn({ err }, 'retention run failed; will retry at the next interval');
     }

@@ -45,6 +45,22 @@ describe('retention', () => {
     expect(t.db.pragma('freelist_count', { simple: true })).toBe(0);
     // Nothing left to do on a second pass.
     now += 1000;
-    expect(t.app.retention.prune(now)).toEqual({ runs: 0, hosts: 0, cloudInitEvents: 0 });
+    expect(t.app.retention.prune(now)).toEqual({ runs: 0, hosts: 0, cloudInitEvents: 0, checkins: 0 });
+  });
+
+  it('keeps expected VMs however long they are silent, and each host\'s newest check-in', async () => {
+    let now = Date.now();
+    t = await makeApp({ retentionDays: 30, adminToken: 'admin-token-0123456789abcdef' }, () => now);
+    await t.app.inject({ method: 'PUT', url: '/fleet', headers: { authorization: 'Bearer admin-token-0123456789abcdef', 'content-type': 'application/json' }, payload: JSON.stringify({ vms: [{ name: 'quiet-01' }] }) });
+    const checkin = (hostname: string) => ({
+      v: 1, kind: 'checkin', event_id: crypto.randomUUID(), run_id: crypto.randomUUID(), seq: 0,
+      time: new Date(now).toISOString(), host: { hostname }, data: { result: 'skipped', exit_code: 0, duration_ms: 5 },
+    });
+    await post(t.app, checkin('periodic'));
+    now += 60 * DAY;
+    await post(t.app, checkin('periodic'));
+    expect(t.app.retention.prune(now)).toEqual({ runs: 0, hosts: 0, cloudInitEvents: 0, checkins: 1 });
+    expect(count('checkins')).toBe(1);
+    expect(t.db.prepare('SELECT hostname FROM hosts ORDER BY hostname').pluck().all()).toEqual(['periodic', 'quiet-01']);
   });
 });

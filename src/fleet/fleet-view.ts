@@ -5,11 +5,14 @@
 import type { Config } from '../config.js';
 import type { ExpectedVm, FleetAnswer, FleetWaitAnswer, FleetWaitVm } from '../protocol/fleet.js';
 import type { QueryStore } from '../store/query-store.js';
-import type { ExpectedRow, FactsColumns, FleetStore, StatusParams } from '../store/fleet-store.js';
+import type { CheckinRow, ExpectedRow, FactsColumns, FleetStore, StatusParams } from '../store/fleet-store.js';
+import type { CheckinSummary, HostDetail } from '../protocol/api.js';
 import { failedHostStatuses, hostStatuses, okHostStatuses, type HostStatus } from '../store/status.js';
 import { adviceFor, type Advice } from './advice.js';
 
 const iso = (ms: number) => new Date(ms).toISOString();
+/** Check-ins a host's detail carries; its timeline shows them beside runs. */
+const CHECKINS_SHOWN = 20;
 
 type Facts = FactsColumns & { name: string; vmid: number | null; node: string | null; expected_since: number | null };
 
@@ -106,7 +109,24 @@ export function createFleetView(config: Config, fleet: FleetStore, query: QueryS
     return { state, vms: states };
   }
 
-  return { fleetAnswer, waitState, params, advise };
+  const toCheckin = (c: CheckinRow): CheckinSummary => ({ ...c, time: iso(c.time), received_at: iso(c.received_at) });
+
+  /** GET /hosts/:host and the host page: the stored detail, its check-ins and what to do next. */
+  function hostDetail(identity: string): HostDetail | undefined {
+    const base = query.hostDetail(identity);
+    if (base === undefined) return undefined;
+    const p = params();
+    const facts = fleet.hostFacts(base.id, p);
+    const advice = facts === undefined ? { summary: '', next_step: '' } : advise(facts, p.now);
+    return {
+      ...base,
+      checkins: fleet.checkinsOfHost(base.id, CHECKINS_SHOWN).map(toCheckin),
+      expected_since: facts?.expected_since == null ? null : iso(facts.expected_since),
+      ...advice,
+    };
+  }
+
+  return { fleetAnswer, waitState, hostDetail };
 }
 
 export type FleetView = ReturnType<typeof createFleetView>;

@@ -11,6 +11,15 @@ export interface FleetView {
   now: number;
   /** Base URL VMs would use for this receiver, shown in the empty state. */
   receiverUrl: string;
+  /** The expected fleet's coverage; no header line when nothing is expected. */
+  coverage?: { expected: number; reported: number };
+}
+
+/** `38 of 40 VMs reported · 95%`: the migration's own measure, at the top of the page. */
+export function coverageLine(c: { expected: number; reported: number } | undefined): Html {
+  if (c === undefined || c.expected === 0) return html``;
+  const percent = Math.floor((c.reported / c.expected) * 100);
+  return html`<p class="coverage" id="coverage"><b>${c.reported} of ${c.expected} VMs reported</b> · ${percent}%</p>`;
 }
 
 const rank = (s: HostStatus) => statusOrder.indexOf(s);
@@ -74,6 +83,10 @@ callback_plugins = ./callback_plugins</code></pre>
 
 function results(fleet: Fleet, view: FleetView): Html {
   if (fleet.total === 0) return onboarding(view.receiverUrl);
+  return html`${coverageLine(view.coverage)}${hostResults(fleet, view)}`;
+}
+
+function hostResults(fleet: Fleet, view: FleetView): Html {
   const hosts = sortHosts(fleet.hosts);
   const summary = html`<p class="muted" id="shown">Showing ${hosts.length} of ${fleet.total} hosts</p>`;
   if (hosts.length === 0) {

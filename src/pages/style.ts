@@ -57,6 +57,9 @@ button { background: var(--panel); cursor: pointer; }
 .s-booting { --c: var(--running); }
 .s-checked-in { --c: var(--succeeded); }
 .s-stopped { --c: var(--never); }
+.coverage { font-size: 1.1em; margin: .25rem 0 .75rem; }
+.advice { margin: .25rem 0 1rem; }
+.error-text { white-space: pre-wrap; margin: .25rem 0 0; font-size: .85em; }
 .s-running { --c: var(--running); }
 .s-never-reported { --c: var(--never); }
 .s-cloud { --c: var(--cloud); }

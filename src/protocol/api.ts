@@ -121,9 +121,33 @@ export const cloudInitEventSchema = z.object({
 });
 export type CloudInitEvent = z.infer<typeof cloudInitEventSchema>;
 
+export const checkinSummarySchema = z.object({
+  event_id: z.string(),
+  run_id: z.string(),
+  result: z.string(),
+  exit_code: z.number(),
+  commit_before: z.string().nullable(),
+  commit_after: z.string().nullable(),
+  duration_ms: z.number(),
+  interval_seconds: z.number().nullable(),
+  repo_url: z.string().nullable(),
+  playbook: z.string().nullable(),
+  error: z.string().nullable(),
+  time: iso,
+  received_at: iso,
+});
+export type CheckinSummary = z.infer<typeof checkinSummarySchema>;
+
 export const hostDetailSchema = hostSummarySchema.extend({
   runs: z.array(runSummarySchema),
   cloud_init: z.array(cloudInitEventSchema),
+  /** The newest check-ins (one per ansible-pull invocation), newest first. */
+  checkins: z.array(checkinSummarySchema),
+  /** When the host became expected (PUT /fleet or Proxmox), or null when it is not. */
+  expected_since: iso.nullable(),
+  /** What is known, in one line, and what an operator checks next. */
+  summary: z.string(),
+  next_step: z.string(),
 });
 export type HostDetail = z.infer<typeof hostDetailSchema>;
 

@@ -48,23 +48,6 @@ export type DiscoveredVm = z.infer<typeof discoveredVmSchema>;
 
 const iso = z.string();
 
-export const checkinSummarySchema = z.object({
-  event_id: z.string(),
-  run_id: z.string(),
-  result: z.string(),
-  exit_code: z.number(),
-  commit_before: z.string().nullable(),
-  commit_after: z.string().nullable(),
-  duration_ms: z.number(),
-  interval_seconds: z.number().nullable(),
-  repo_url: z.string().nullable(),
-  playbook: z.string().nullable(),
-  error: z.string().nullable(),
-  time: iso,
-  received_at: iso,
-});
-export type CheckinSummary = z.infer<typeof checkinSummarySchema>;
-
 export const expectedVmSchema = z.object({
   name: z.string(),
   vmid: z.number().nullable(),

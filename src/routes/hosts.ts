@@ -104,7 +104,7 @@ export async function hostRoutes(app: FastifyInstance, { ctx }: RouteOptions): P
 
   app.get('/hosts/:host', async (request) => {
     const { host } = parseOr(hostParamsSchema, request.params, 'INVALID_PARAMS');
-    const found = ctx.query.hostDetail(host);
+    const found = ctx.fleetView.hostDetail(host);
     if (!found) throw new AppError('NOT_FOUND', `no host known by ${JSON.stringify(host)} (hostname, IP, machine-id, instance-id or VMID)`);
     return found;
   });

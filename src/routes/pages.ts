@@ -80,12 +80,13 @@ export async function pageRoutes(app: FastifyInstance, { ctx }: RouteOptions): P
       const q = query.q?.trim() === '' ? undefined : query.q?.trim();
       const fleet = ctx.query.fleet({ ...(status ? { status } : {}), ...(q ? { q } : {}) });
       const receiverUrl = `${request.protocol}://${request.host}`;
-      return sendPage(reply, 200, fleetPage(fleet, { status, q, now: ctx.clock(), receiverUrl }));
+      const { expected, reported } = ctx.fleetView.fleetAnswer();
+      return sendPage(reply, 200, fleetPage(fleet, { status, q, now: ctx.clock(), receiverUrl, coverage: { expected, reported } }));
     });
 
     ui.get('/ui/hosts/:host', async (request, reply) => {
       const params = hostParamsSchema.safeParse(request.params);
-      const found = params.success ? ctx.query.hostDetail(params.data.host) : undefined;
+      const found = params.success ? ctx.fleetView.hostDetail(params.data.host) : undefined;
       if (!found) {
         const asked = (request.params as { host?: string }).host ?? '';
         throw new AppError('NOT_FOUND', `No host is known by “${asked}” (hostname, IP address, machine-id, instance id or VMID).`);

@@ -220,7 +220,7 @@ export function createQueryStore(db: Db, params: () => StatusParams) {
       return row && toHostSummary(row);
     },
 
-    hostDetail(identity: string): HostDetail | undefined {
+    hostDetail(identity: string): Omit<HostDetail, 'checkins' | 'expected_since' | 'summary' | 'next_step'> | undefined {
       const id = findHostId(identity);
       if (id === undefined) return undefined;
       const row = hostById.get({ ...params(), id });
