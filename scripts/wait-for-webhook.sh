@@ -11,10 +11,19 @@ readonly MAX_BACKOFF=30
 usage() {
   cat <<EOF
 Usage: $PROG [options] VM
+       $PROG [options] VM VM...   (or --fleet, for every VM in the expected fleet)
 
 Waits until VM has a finished ansible-pull run on the webhook status receiver, by long-polling
 GET /hosts/VM/wait. VM is anything the receiver knows the VM by: IP address, hostname,
 machine-id, cloud-init instance-id or Proxmox VMID. A VM that has not reported yet is waited for.
+A VM whose cloud-init reported FAIL (boot-failed), whose ansible-pull could not get or start the
+playbook (pull-failed), or that is expected but silent past the receiver's grace (missing) ends
+the wait at once with exit 1, its cloud-init stage or git error in the summary.
+
+With several VMs, or --fleet, the receiver holds one long-poll for all of them
+(GET /fleet/wait) and the wait ends as soon as the answer is known: every VM succeeded (exit 0),
+or any VM failed, boot-failed, pull-failed or is missing (exit 1, unless --keep-going). Then one
+summary line per VM goes to stdout: VM, status, what is known.
 
 While waiting, a progress line (elapsed time, run status, tasks done) goes to stderr after every
 poll. When the run has finished, its summary goes to stdout: host, run id, status, playbook,
@@ -34,23 +43,29 @@ Options:
                      also how often progress is shown
   --retries N        attempts after an unreachable receiver (refused, DNS, timeout, 5xx) before
                      giving up, with backoff 1, 2, 4 ... ${MAX_BACKOFF} s (default 5: about 30 s)
+  --fleet            wait for every VM of the expected fleet (PUT /fleet, Proxmox discovery)
+  --keep-going       with several VMs: wait until every VM is done, then exit 1 if any failed
   --quiet            no progress lines (errors still go to stderr)
   -h, --help         show this help
 
 Exit status:
-  0   the run succeeded
-  1   the run failed (failed or unreachable tasks, or ansible-pull exited non-zero)
-  2   timeout: no finished run within --timeout
+  0   the run succeeded (with several VMs: every VM succeeded or checked in)
+  1   the run failed (failed or unreachable tasks, or ansible-pull exited non-zero), or the
+      VM's boot or pull failed, or it is missing (with several VMs: any of them)
+  2   timeout: no finished run within --timeout (with several VMs: the ones still pending
+      are named)
   3   the receiver cannot be reached, or gave an answer that is not the receiver's
   4   the receiver refused the read token (401/403): set --token-file or WEBHOOK_READ_TOKEN
   64  usage error (bad option, bad --since or VM, unreadable token file, curl or python3 missing)
 
-Needs bash 4 or later, curl and python3 (standard library only, to read JSON).
+Needs bash 4 or later and curl; one VM also needs python3 (standard library only, to read
+JSON). Several VMs need nothing else: the receiver answers them in plain text.
 
 Example (CI):
   started=\$(( \$(date +%s) - 120 ))   # two minutes of slack for the VM's clock
   tofu apply -auto-approve
   $PROG --since "\$started" --timeout 1800 "\$VM_IP"
+  $PROG --since "\$started" --timeout 1800 --fleet     # after PUT /fleet
 EOF
 }
 
@@ -90,6 +105,11 @@ def progress(path, vm, since=''):
     """Prints the run status (or 'none'), the run id (or '-') and a progress sentence."""
     answer = load(path)
     host, run = answer['host'], answer['run']
+    if answer.get('status') and not answer.get('finished'):
+        # No run will come: the boot or the pull failed, or the VM is missing.
+        name = (host or {}).get('hostname') or vm
+        print('gave-up\n-\n%s %s: %s\nnext: %s' % (name, answer['status'], answer.get('summary', ''), answer.get('next_step', '')))
+        return
     if host is None:
         print('none\n-\n%s has not reported yet' % vm)
         return
@@ -185,10 +205,10 @@ clock() { printf '%02d:%02d' $((SECONDS / 60)) $((SECONDS % 60)); }
 # Sets HTTP_CODE (000 when no answer) and CURL_ERROR; the body lands in $work/body.
 # (The ${a[@]+...} form: bash before 4.4 calls an empty array unbound under set -u.)
 request() {
-  local url=$1 max_time=$2
+  local url=$1 max_time=$2 accept=${3:-application/json}
   CURL_ERROR=""
   HTTP_CODE=$(curl -q --silent --show-error --output "$work/body" --write-out '%{http_code}' \
-    --connect-timeout 10 --max-time "$max_time" -H 'Accept: application/json' \
+    --connect-timeout 10 --max-time "$max_time" -H "Accept: $accept" \
     ${auth_args[@]+"${auth_args[@]}"} -- "$url" 2>"$work/curl.err") || true
   [[ $HTTP_CODE =~ ^[0-9]{3}$ ]] || HTTP_CODE=000
   if [[ $HTTP_CODE == 000 ]]; then
@@ -206,7 +226,9 @@ retries=5
 since=""
 quiet=0
 token_file=${WEBHOOK_READ_TOKEN_FILE:-}
-vm=""
+vms=()
+fleet=0
+keep_going=0
 PYTHON=${PYTHON:-python3}
 
 while (($# > 0)); do
@@ -216,6 +238,8 @@ while (($# > 0)); do
       exit 0
       ;;
     --quiet) quiet=1 ;;
+    --fleet) fleet=1 ;;
+    --keep-going) keep_going=1 ;;
     --url | --timeout | --since | --token-file | --poll | --retries)
       (($# >= 2)) || usage_error "$1 needs a value"
       case $1 in
@@ -236,26 +260,28 @@ while (($# > 0)); do
     --retries=*) retries=${1#*=} ;;
     --) shift; break ;;
     -*) usage_error "unknown option $1" ;;
-    *)
-      [[ -z $vm ]] || usage_error "one VM only (got '$vm' and '$1')"
-      vm=$1
-      ;;
+    *) vms+=("$1") ;;
   esac
   shift
 done
-if (($# > 0)); then
-  [[ -z $vm && $# -eq 1 ]] || usage_error "one VM only"
-  vm=$1
-fi
+vms+=("$@")
 
-[[ -n $vm ]] || usage_error "which VM? give its IP, hostname, machine-id, instance-id or VMID"
+if ((fleet)); then
+  ((${#vms[@]} == 0)) || usage_error "--fleet waits for every expected VM; name no VM with it"
+else
+  ((${#vms[@]} > 0)) || usage_error "which VM? give its IP, hostname, machine-id, instance-id or VMID (or --fleet)"
+fi
+for v in ${vms[@]+"${vms[@]}"}; do
+  [[ $v =~ ^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$ ]] || usage_error "'$v' is not a VM name, IP address, machine-id, instance-id or VMID"
+done
+many=$((fleet || keep_going || ${#vms[@]} > 1))
 is_uint "$timeout" || usage_error "--timeout wants whole seconds, not '$timeout'"
 if ! is_uint "$poll" || ((poll < 1)); then usage_error "--poll wants whole seconds of at least 1, not '$poll'"; fi
 is_uint "$retries" || usage_error "--retries wants a count, not '$retries'"
 [[ $url =~ ^https?://[^/]+ ]] || usage_error "--url wants http(s)://host[:port], not '$url'"
 url=${url%/}
 command -v curl >/dev/null || usage_error "curl is not installed"
-command -v "$PYTHON" >/dev/null || usage_error "$PYTHON is not installed (needed to read the receiver's JSON)"
+((many)) || command -v "$PYTHON" >/dev/null || usage_error "$PYTHON is not installed (needed to read the receiver's JSON)"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/wait-for-webhook.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -279,14 +305,111 @@ if [[ -n $token ]]; then
 fi
 unset token
 
-host_path=$(py quote "$vm")
+# Percent-encodes one query value; names are checked above, times may hold ':' and '+'.
+quote() {
+  local s=$1 out="" c i
+  for ((i = 0; i < ${#s}; i++)); do
+    c=${s:i:1}
+    case $c in
+      [A-Za-z0-9._~-]) out+=$c ;;
+      *) out+=$(printf '%%%02X' "'$c") ;;
+    esac
+  done
+  printf '%s' "$out"
+}
+
 since_query=""
-[[ -z $since ]] || since_query="&since=$(py quote "$since")"
+[[ -z $since ]] || since_query="&since=$(quote "$since")"
+
+# Backs off after an unreachable receiver; dies after --retries attempts.
+failures=0
+backoff_or_die() {
+  local problem
+  failures=$((failures + 1))
+  if [[ $HTTP_CODE == 000 ]]; then problem=$CURL_ERROR; else problem="HTTP $HTTP_CODE: $(error_message)"; fi
+  if ((failures > retries)); then
+    die "$EXIT_UNREACHABLE" "receiver at $url unreachable after $failures attempts: $problem"
+  fi
+  local backoff=$((1 << (failures - 1)))
+  ((backoff <= MAX_BACKOFF)) || backoff=$MAX_BACKOFF
+  ((quiet)) || say "[$(clock)] receiver not answering ($problem); retry $failures of $retries in ${backoff}s"
+  sleep "$backoff"
+}
+
+# The message of a JSON error answer, without python: the receiver's errors are one flat object.
+error_message() {
+  local text
+  text=$(head -c 2000 "$work/body" 2>/dev/null | tr '\n' ' ')
+  if [[ $text =~ \"message\":\"(([^\"\\]|\\.)*)\" ]]; then
+    printf '%s' "${BASH_REMATCH[1]}"
+  else
+    printf '%s' "${text:0:200}"
+  fi
+}
+
+readonly DONE_STATUSES=" succeeded checked-in failed boot-failed pull-failed missing stopped "
+
+# Several VMs: one long-poll on GET /fleet/wait, answered in text/plain, one line per VM.
+wait_many() {
+  local selector="" v wait_for remaining asked_at state pending line
+  if ((fleet)); then selector="&all=1"; fi
+  for v in ${vms[@]+"${vms[@]}"}; do selector+="&vm=$(quote "$v")"; done
+  ((keep_going)) && selector+="&keep_going=1"
+  local what="${#vms[@]} VMs"
+  ((fleet)) && what="every expected VM"
+  ((quiet)) || say "waiting up to ${timeout}s for $what at $url${since:+ (runs since $since)}"
+  local deadline=$((SECONDS + timeout))
+  while true; do
+    remaining=$((deadline - SECONDS))
+    ((remaining > 0)) || remaining=0
+    wait_for=$((remaining < poll ? remaining : poll))
+    asked_at=$SECONDS
+    request "$url/fleet/wait?timeout=$wait_for$since_query$selector" $((wait_for + 30)) text/plain
+    if transient "$HTTP_CODE"; then
+      backoff_or_die
+      continue
+    fi
+    failures=0
+    case $HTTP_CODE in
+      200 | 202)
+        state=$(sed -n 's/^state=\([a-z]*\) .*/\1/p' "$work/body" | tail -n 1)
+        [[ $state == succeeded || $state == failed || $state == pending ]] ||
+          die "$EXIT_UNREACHABLE" "unexpected answer from $url (HTTP $HTTP_CODE); is this the webhook receiver?"
+        ;;&
+      200)
+        grep -v '^state=' "$work/body" || true
+        [[ $state == succeeded ]] && exit "$EXIT_SUCCEEDED"
+        exit "$EXIT_FAILED"
+        ;;
+      202)
+        pending=()
+        while IFS= read -r line; do
+          [[ $line == state=* || -z $line ]] && continue
+          read -r v status _ <<<"$line"
+          [[ $DONE_STATUSES == *" $status "* ]] || pending+=("$v")
+        done <"$work/body"
+        if ((SECONDS >= deadline)); then
+          grep -v '^state=' "$work/body" || true
+          die "$EXIT_TIMEOUT" "timed out after ${timeout}s; still pending: ${pending[*]:-none}"
+        fi
+        ((quiet)) || say "[$(clock)] ${#pending[@]} pending: ${pending[*]:-none}"
+        ((SECONDS > asked_at)) || sleep 1
+        ;;
+      400) usage_error "the receiver refused the question: $(error_message)" ;;
+      401 | 403) die "$EXIT_UNAUTHORIZED" "the receiver wants a valid read token (HTTP $HTTP_CODE: $(error_message))" ;;
+      *) die "$EXIT_UNREACHABLE" "unexpected answer from $url (HTTP $HTTP_CODE: $(error_message)); is this the webhook receiver?" ;;
+    esac
+  done
+}
+
+if ((many)); then wait_many; fi
+
+vm=${vms[0]}
+host_path=$(quote "$vm")
 
 ((quiet)) || say "waiting up to ${timeout}s for a finished run of $vm at $url${since:+ (runs since $since)}"
 
 deadline=$((SECONDS + timeout))
-failures=0
 while true; do
   remaining=$((deadline - SECONDS))
   ((remaining > 0)) || remaining=0
@@ -295,15 +418,7 @@ while true; do
   request "$url/hosts/$host_path/wait?timeout=$wait_for$since_query" $((wait_for + 30))
 
   if transient "$HTTP_CODE"; then
-    failures=$((failures + 1))
-    if [[ $HTTP_CODE == 000 ]]; then problem=$CURL_ERROR; else problem="HTTP $HTTP_CODE: $(py error "$work/body")"; fi
-    if ((failures > retries)); then
-      die "$EXIT_UNREACHABLE" "receiver at $url unreachable after $failures attempts: $problem"
-    fi
-    backoff=$((1 << (failures - 1)))
-    ((backoff <= MAX_BACKOFF)) || backoff=$MAX_BACKOFF
-    ((quiet)) || say "[$(clock)] receiver not answering ($problem); retry $failures of $retries in ${backoff}s"
-    sleep "$backoff"
+    backoff_or_die
     continue
   fi
   failures=0
@@ -312,11 +427,15 @@ while true; do
     200 | 202)
       # STATE: run status (or none), run id (or -), progress sentence.
       mapfile -t STATE < <(py progress "$work/body" "$vm" "$since" 2>/dev/null || true)
-      ((${#STATE[@]} == 3)) ||
+      ((${#STATE[@]} >= 3)) ||
         die "$EXIT_UNREACHABLE" "unexpected answer from $url (HTTP $HTTP_CODE: $(py error "$work/body")); is this the webhook receiver?"
       ;;&
     200)
       case ${STATE[0]} in
+        gave-up)
+          printf '%s\n' "${STATE[@]:2}"
+          exit "$EXIT_FAILED"
+          ;;
         succeeded)
           # The exit code is the answer; a summary that cannot be printed must not change it.
           py summary "$work/body" "$url" || say "could not print the run summary"

@@ -162,10 +162,15 @@ export const runsPageSchema = z.object({ runs: z.array(runSummarySchema), next_c
 export type RunsPage = z.infer<typeof runsPageSchema>;
 
 export const waitAnswerSchema = z.object({
+  /** A run finished (its status says how). */
   finished: z.boolean(),
   host: hostSummarySchema.nullable(),
   run: runSummarySchema.nullable(),
   waited_ms: z.number(),
+  /** Set, with a 200, when no run will come: the host's status (boot-failed, pull-failed, missing, stopped). */
+  status: z.enum(hostStatuses).optional(),
+  summary: z.string().optional(),
+  next_step: z.string().optional(),
 });
 export type WaitAnswer = z.infer<typeof waitAnswerSchema>;
 

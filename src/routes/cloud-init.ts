@@ -39,6 +39,8 @@ export async function cloudInitRoutes(app: FastifyInstance, { ctx }: RouteOption
       .immediate();
     ctx.metrics.cloudInit.inc({ source: report.source });
     ctx.changes.emit('change', [hostId]);
+    // A FAIL may be the answer a long-poll waits for (boot-failed).
+    if (report.result === 'FAIL') ctx.waiters.notify([hostId]);
     return hostId;
   };
 

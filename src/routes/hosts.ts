@@ -29,7 +29,11 @@ function createLookup(ctx: AppContext) {
     const host = hostId === undefined ? null : (ctx.query.hostById(hostId) ?? null);
     const run = hostId === undefined ? null : (ctx.query.latestRunSince(hostId, since) ?? null);
     const finished = run !== null && isFinished(run.status);
-    const state = { hostId, finished, json: JSON.stringify({ finished, host, run }) };
+    // No run will come of a VM whose boot or pull failed (or that is missing): that is an answer too.
+    const verdict = hostId === undefined ? undefined : ctx.fleetView.waitState([identity], false, since).vms[0];
+    const gaveUp = !finished && verdict !== undefined && verdict.done && !verdict.ok;
+    const answer = { finished, host, run, ...(gaveUp ? { status: verdict.status, summary: verdict.summary, next_step: verdict.next_step } : {}) };
+    const state = { hostId, finished: finished || gaveUp, json: JSON.stringify(answer) };
     if (cache.size === 0) setImmediate(() => cache.clear());
     cache.set(key, state);
     return state;

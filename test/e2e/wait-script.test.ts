@@ -4,6 +4,7 @@
  * transient errors, and shellcheck.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -84,6 +85,28 @@ async function cannedServer(answers: Array<[number, string]>): Promise<{ url: st
 
 const vm = (hostname: string, vmid: number) => host({ hostname, machine_id: undefined, vmid, ips: ['10.1.0.21'] });
 
+/** Resolves once the receiver holds `n` long-polls (its webhook_waiters gauge). */
+async function waitersAt(url: string, n: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    if (new RegExp(`^webhook_waiters ${n}$`, 'm').test(text)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the receiver never held ${n} long-poll(s)`);
+}
+
+/** The wrapper's check-in of one ansible-pull invocation (see docs/protocol.md). */
+const checkin = (h: ReturnType<typeof vm>, result: string, error?: string) => ({
+  v: 1,
+  kind: 'checkin',
+  event_id: randomUUID(),
+  run_id: randomUUID(),
+  seq: 0,
+  time: new Date().toISOString(),
+  host: h,
+  data: { result, exit_code: result === 'pull_failed' ? 128 : 0, duration_ms: 900, ...(error ? { error } : {}) },
+});
+
 // The script's own dependencies.
 const ready = requireTool('curl') && requireTool('python3');
 
@@ -91,7 +114,7 @@ describe.skipIf(!ready)('wait-for-webhook.sh', () => {
   it('--help explains the options and every exit code', async () => {
     const r = await runScript(['--help']);
     expect(r.code).toBe(0);
-    for (const option of ['--url', '--timeout', '--since', '--token-file', '--poll', '--retries', '--quiet', 'WEBHOOK_URL', 'WEBHOOK_READ_TOKEN']) {
+    for (const option of ['--url', '--timeout', '--since', '--token-file', '--poll', '--retries', '--fleet', '--keep-going', '--quiet', 'WEBHOOK_URL', 'WEBHOOK_READ_TOKEN']) {
       expect(r.stdout).toContain(option);
     }
     for (const code of ['0', '1', '2', '3', '4', '64']) expect(r.stdout).toMatch(new RegExp(`^  ${code} +\\S`, 'm'));
@@ -101,7 +124,8 @@ describe.skipIf(!ready)('wait-for-webhook.sh', () => {
     expect((await runScript([])).code).toBe(64);
     expect((await runScript(['--timeout', 'soon', 'web-01'])).code).toBe(64);
     expect((await runScript(['--bogus', 'web-01'])).code).toBe(64);
-    expect((await runScript(['a', 'b'])).code).toBe(64);
+    expect((await runScript(['--fleet', 'web-01'])).code).toBe(64);
+    expect((await runScript(['web-01', 'bad/name'])).code).toBe(64);
   });
 
   it('waits through a run in progress, shows progress on stderr and exits 0 when it succeeds', async () => {
@@ -262,6 +286,51 @@ describe.skipIf(!ready)('wait-for-webhook.sh', () => {
     expect(argv.split('\n').filter(Boolean)).toHaveLength(5);
     expect(argv).not.toContain(token);
     expect(argv).not.toContain('not-the-token');
+  });
+
+  it('ends within seconds with exit 1 when a VM\'s pull failed, with git\'s error', async () => {
+    server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
+    // One long-poll as long as the whole wait: only the receiver waking it can end it with 1, not 2.
+    const script = startScript(['--url', server.url, '--poll', '120', '--timeout', '120', 'web-12']);
+    await waitersAt(server.url, 1);
+    await postEvents(server.url, [checkin(vm('web-12', 112), 'pull_failed', "fatal: repository 'https://git.example/infra.git/' not found")]);
+    const res = await script.done;
+    expect(res.code, res.stderr).toBe(1);
+    expect(res.stdout).toContain("web-12 pull-failed: ansible-pull could not get the playbook repository (exit 128): fatal: repository 'https://git.example/infra.git/' not found");
+    expect(res.stdout).toMatch(/^next: Check the repository URL/m);
+  });
+
+  it('waits for several VMs with one long-poll: exit 1 at the first failure, one line per VM', async () => {
+    server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
+    const good = runEvents({ host: vm('web-13', 113) });
+    await postEvents(server.url, [good.started(), good.finished()]);
+    const script = startScript(['--url', server.url, '--poll', '1', '--timeout', '60', 'web-13', 'web-14', 'web-15']);
+    await script.stderrMatches(/\d pending: web-14 web-15/);
+    const bad = runEvents({ host: vm('web-14', 114) });
+    await postEvents(server.url, [bad.started(), bad.task('failed'), bad.finished(1)]);
+    const res = await script.done;
+    expect(res.code, res.stderr).toBe(1);
+    expect(res.stdout.split('\n')).toEqual([
+      'web-13 succeeded the latest run succeeded',
+      'web-14 failed the latest run failed (exit ?, 1 failed task(s))',
+      'web-15 never-reported not known to the receiver yet',
+      '',
+    ]);
+  });
+
+  it('--keep-going waits for every VM; a timeout names the VMs still pending (exit 2)', async () => {
+    server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
+    const bad = runEvents({ host: vm('web-16', 116) });
+    await postEvents(server.url, [bad.started(), bad.finished(1)]);
+    const res = await runScript(['--url', server.url, '--poll', '1', '--timeout', '2', '--keep-going', 'web-16', 'web-17']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('still pending: web-17');
+    expect(res.stdout).toContain('web-16 failed');
+    const good = runEvents({ host: vm('web-17', 117) });
+    await postEvents(server.url, [good.started(), good.finished()]);
+    const done = await runScript(['--url', server.url, '--timeout', '10', '--keep-going', 'web-16', 'web-17']);
+    expect(done.code).toBe(1);
+    expect(done.stdout).toContain('web-17 succeeded');
   });
 
   it('is shellcheck clean', async (ctx) => {
