@@ -16,18 +16,22 @@ import {
   runsPageSchema,
   waitAnswerSchema,
 } from '../src/protocol/api.js';
+import { fleetAnswerSchema, fleetWaitAnswerSchema } from '../src/protocol/fleet.js';
+
+const ADMIN_TOKEN = 'docs-admin-token-0123456789';
 
 interface Block {
   file: string;
   line: number;
   mode: 'accepted' | 'rejected' | 'response';
+  method: 'POST' | 'PUT';
   target: string;
   text: string;
 }
 
 const docsDir = join(import.meta.dirname, '..', 'docs');
 
-/** Info string: `json`, `json rejected`, `json response`, optionally `POST /path` to post elsewhere. */
+/** Info string: `json`, `json rejected`, `json response`, optionally `POST /path` or `PUT /path` to send it elsewhere. */
 function blocks(): Block[] {
   const out: Block[] = [];
   for (const file of readdirSync(docsDir).filter((f) => f.endsWith('.md'))) {
@@ -38,8 +42,9 @@ function blocks(): Block[] {
       const info = m[1]!.trim();
       const end = lines.indexOf('```', i + 1);
       const mode = info.includes('rejected') ? 'rejected' : info.includes('response') ? 'response' : 'accepted';
-      const target = /POST (\S+)/.exec(info)?.[1] ?? '/webhook';
-      out.push({ file, line: i + 1, mode, target, text: lines.slice(i + 1, end).join('\n') });
+      const to = /(POST|PUT) (\S+)/.exec(info);
+      const method = to?.[1] === 'PUT' ? 'PUT' : 'POST';
+      out.push({ file, line: i + 1, mode, method, target: to?.[2] ?? '/webhook', text: lines.slice(i + 1, end).join('\n') });
       i = end;
     }
   }
@@ -48,7 +53,7 @@ function blocks(): Block[] {
 
 let t: TestApp;
 beforeAll(async () => {
-  t = await makeApp();
+  t = await makeApp({ adminToken: ADMIN_TOKEN });
 });
 afterAll(async () => t.close());
 
@@ -64,11 +69,12 @@ describe('docs examples', () => {
     it(`${b.file}:${b.line} is ${b.mode}`, async () => {
       const parsed: unknown = JSON.parse(b.text);
       if (b.mode === 'response') {
-        const shapes = [deliveryAnswerSchema, errorBodySchema, hostDetailSchema, runDetailSchema, waitAnswerSchema, fleetSchema, runsPageSchema];
+        const shapes = [deliveryAnswerSchema, errorBodySchema, hostDetailSchema, runDetailSchema, waitAnswerSchema, fleetSchema, runsPageSchema, fleetAnswerSchema, fleetWaitAnswerSchema];
         expect(shapes.some((s) => s.safeParse(parsed).success), 'matches no documented answer shape').toBe(true);
         return;
       }
-      const res = await t.app.inject({ method: 'POST', url: b.target, headers: { 'content-type': 'application/json' }, payload: b.text });
+      const auth = b.method === 'PUT' ? { authorization: `Bearer ${ADMIN_TOKEN}` } : {};
+      const res = await t.app.inject({ method: b.method, url: b.target, headers: { 'content-type': 'application/json', ...auth }, payload: b.text });
       if (b.mode === 'accepted') expect(res.statusCode, res.body).toBe(200);
       else {
         expect(res.statusCode).toBeGreaterThanOrEqual(400);
