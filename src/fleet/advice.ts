@@ -3,6 +3,7 @@
  * operators follow. One function, used by GET /fleet, GET /hosts/:host, /fleet/wait and the pages.
  */
 import type { HostStatus } from '../store/status.js';
+import { isoTime } from '../protocol/time.js';
 
 export interface AdviceFacts {
   status: HostStatus;
@@ -26,7 +27,7 @@ export interface Advice {
   next_step: string;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
+const iso = isoTime;
 const minutes = (ms: number) => `${Math.max(0, Math.round(ms / 60_000))} min`;
 
 /** The first non-empty line of git's or ansible-pull's error text. */

@@ -9,8 +9,9 @@ import type { CheckinRow, ExpectedRow, FactsColumns, FleetStore, StatusParams } 
 import type { CheckinSummary, HostDetail } from '../protocol/api.js';
 import { failedHostStatuses, hostStatuses, okHostStatuses, type HostStatus } from '../store/status.js';
 import { adviceFor, type Advice } from './advice.js';
+import { isoTime } from '../protocol/time.js';
 
-const iso = (ms: number) => new Date(ms).toISOString();
+const iso = isoTime;
 /** Check-ins a host's detail carries; its timeline shows them beside runs. */
 const CHECKINS_SHOWN = 20;
 

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { hostStatuses, runStatuses } from '../store/status.js';
 import { hostStatsSchema, taskStatusSchema } from './events.js';
+import { inTimeRange, TIME_RANGE_TEXT } from './time.js';
 
 /** Accepts ISO 8601 or Unix seconds, as operators and CI scripts write times. */
 export const timeParam = z
@@ -13,6 +14,10 @@ export const timeParam = z
     const ms = /^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : Date.parse(v);
     if (Number.isNaN(ms)) {
       ctx.addIssue({ code: 'custom', message: 'expected an ISO 8601 time or Unix seconds' });
+      return z.NEVER;
+    }
+    if (!inTimeRange(ms)) {
+      ctx.addIssue({ code: 'custom', message: `expected a time ${TIME_RANGE_TEXT}` });
       return z.NEVER;
     }
     return ms;

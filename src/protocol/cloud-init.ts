@@ -3,12 +3,16 @@
  * and the `phone_home` module's form post. Their bodies carry no identity: the URL names the VM.
  */
 import { z } from 'zod';
+import { inTimeRange, TIME_RANGE_TEXT } from './time.js';
 
 export const reportingEventSchema = z.looseObject({
   name: z.string().min(1).max(512),
   event_type: z.enum(['start', 'finish']),
   origin: z.string().max(64).optional(),
-  timestamp: z.number().nonnegative(),
+  /** Unix seconds, as cloud-init sends them. */
+  timestamp: z
+    .number()
+    .refine((t) => inTimeRange(t * 1000), `expected Unix seconds ${TIME_RANGE_TEXT}`),
   description: z.string().max(4096).optional(),
   result: z.enum(['SUCCESS', 'WARN', 'FAIL']).optional(),
 });

@@ -3,6 +3,7 @@
  * docs/protocol.md describes it for people; every type in the service comes from here.
  */
 import { z } from 'zod';
+import { inTimeRange, TIME_RANGE_TEXT } from './time.js';
 
 /** Caps that keep one event small; the callback plugin truncates below them. */
 export const LIMITS = {
@@ -16,7 +17,25 @@ export const LIMITS = {
 const uuid = z.uuid({ message: 'expected a UUID' });
 const name = z.string().max(LIMITS.nameChars);
 const count = z.number().int().nonnegative();
-const timestamp = z.iso.datetime({ offset: true, message: 'expected an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z' });
+const timestamp = z.iso
+  .datetime({ offset: true, message: 'expected an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z' })
+  .refine((v) => inTimeRange(Date.parse(v)), `expected a time ${TIME_RANGE_TEXT}`);
+
+/**
+ * Names used as object keys (stats by inventory name, labels) must not be ones objects inherit:
+ * zod drops a `__proto__` key silently, so a run's failed stats would vanish. Refused on the raw
+ * input, before the record is built.
+ */
+const RESERVED_KEYS = ['__proto__', 'constructor', 'prototype'];
+export const safeRecord = <K extends z.ZodType<string>, V extends z.ZodType>(key: K, value: V) =>
+  z.preprocess((input, ctx) => {
+    if (input !== null && typeof input === 'object') {
+      for (const k of RESERVED_KEYS) {
+        if (Object.hasOwn(input, k)) ctx.addIssue({ code: 'custom', path: [k], message: 'is a reserved name (__proto__, constructor, prototype)', input });
+      }
+    }
+    return input;
+  }, z.record(key, value));
 
 /** Which VM sent the event: under ansible-pull the inventory name is always localhost. */
 export const hostIdentitySchema = z.strictObject({
@@ -66,7 +85,7 @@ const runFinishedData = z.strictObject({
   result: z.enum(['success', 'failed']),
   exit_code: z.number().int().min(0).max(255).optional(),
   duration_ms: count,
-  stats: z.record(z.string().max(253), hostStatsSchema),
+  stats: safeRecord(z.string().max(253), hostStatsSchema),
 });
 
 export const checkinResults = ['ran', 'skipped', 'pull_failed', 'start_failed'] as const;

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { hostStatuses } from '../store/status.js';
 import { timeParam } from './api.js';
+import { safeRecord } from './events.js';
 
 export const FLEET_MAX_VMS = 10_000;
 
@@ -14,7 +15,7 @@ export const declaredVmSchema = z.strictObject({
   name: z.string().min(1).max(253).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a hostname'),
   vmid: z.number().int().min(100, 'expected a Proxmox VMID (100 to 999999999)').max(999_999_999).optional(),
   ip: z.union([z.ipv4(), z.ipv6()], { message: 'expected an IPv4 or IPv6 address' }).optional(),
-  labels: z.record(label, z.string().max(256)).optional(),
+  labels: safeRecord(label, z.string().max(256)).optional(),
 });
 export type DeclaredVm = z.infer<typeof declaredVmSchema>;
 

@@ -19,6 +19,7 @@ import { AppError } from '../errors.js';
 import { createFleetJson, identityMatches } from './fleet-json.js';
 import { STATUS_JOINS, type StatusParams } from './fleet-store.js';
 import { effectiveStatusSql, hostStatusSql, hostStatuses, type HostStatus, type RunStatus } from './status.js';
+import { isoTime } from '../protocol/time.js';
 
 interface RunRow {
   run_id: string;
@@ -64,7 +65,7 @@ interface HostRow {
 /** A host row joined with its latest run's columns (all null when it has none); names do not clash. */
 type HostWithRun = HostRow & { [K in keyof RunRow]: RunRow[K] | null } & { host_status: HostStatus };
 
-const iso = (ms: number) => new Date(ms).toISOString();
+const iso = isoTime;
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
 const RUN_COLUMNS = `r.run_id, r.host_id, h.hostname, ${effectiveStatusSql('r')} AS eff_status, r.started_at,

@@ -113,6 +113,7 @@ describe('PUT /fleet', () => {
       [[{ name: 'a', vmid: 12 }], 400, /vms\[0\]\.vmid: expected a Proxmox VMID/],
       [[{ name: 'a', vmid: 'x' }], 400, /vms\[0\]\.vmid/],
       [[{ vmid: 101 }], 400, /vms\[0\]\.name: required/],
+      [[{ name: 'a', labels: JSON.parse('{"__proto__": "x"}') as Record<string, string> }], 400, /vms\[0\]\.labels\.__proto__: is a reserved name/],
       [Array.from({ length: 10_001 }, (_, i) => ({ name: `vm-${i}` })), 400, /at most 10000 VMs/],
     ];
     for (const [vms, status, message] of cases) {
