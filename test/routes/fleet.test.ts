@@ -113,7 +113,6 @@ describe('PUT /fleet', () => {
       [[{ name: 'a', vmid: 12 }], 400, /vms\[0\]\.vmid: expected a Proxmox VMID/],
       [[{ name: 'a', vmid: 'x' }], 400, /vms\[0\]\.vmid/],
       [[{ vmid: 101 }], 400, /vms\[0\]\.name: required/],
-      [[{ name: 'a', labels: JSON.parse('{"__proto__": "x"}') as Record<string, string> }], 400, /vms\[0\]\.labels\.__proto__: is a reserved name/],
       [Array.from({ length: 10_001 }, (_, i) => ({ name: `vm-${i}` })), 400, /at most 10000 VMs/],
     ];
     for (const [vms, status, message] of cases) {
@@ -121,6 +120,9 @@ describe('PUT /fleet', () => {
       expect(res.statusCode, JSON.stringify(vms).slice(0, 80)).toBe(status);
       expect(res.json()).toMatchObject({ code: 'INVALID_FLEET', message: expect.stringMatching(message) });
     }
+    // Fastify's JSON parser refuses prototype keys before any schema sees them.
+    const proto = await put([{ name: 'a', labels: JSON.parse('{"__proto__": "x"}') as Record<string, string> }]);
+    expect(proto.json()).toMatchObject({ statusCode: 400, code: 'INVALID_JSON' });
     expect((await put([{ name: 'x' }], {})).json()).toMatchObject({ statusCode: 401, code: 'UNAUTHORIZED' });
     expect((await put([{ name: 'x' }], { authorization: 'Bearer wrong-token-0123456789' })).statusCode).toBe(401);
     expect((await fleet()).vms.map((v) => v.name)).toEqual(['keep-01']);
