@@ -77,7 +77,7 @@ export interface FakeProxmox {
   requests: { path: string; authorization: string | undefined }[];
   /** Closes the listener and drops open connections: the API is now unreachable. */
   down(): Promise<void>;
-  /** Listens again on the same port. */
+  /** Listens again on the same port (no-op when listening). */
   up(): Promise<void>;
 }
 
@@ -97,6 +97,7 @@ export async function startFakeProxmox(pki: Pki, resources: Resource[] = []): Pr
         server = undefined;
       }),
     up: async () => {
+      if (server) return;
       server = createServer({ key: pki.key, cert: pki.cert }, (req, res) => {
         fake.requests.push({ path: req.url ?? '', authorization: req.headers.authorization });
         const json = (status: number, body: unknown) => {
@@ -113,7 +114,7 @@ export async function startFakeProxmox(pki: Pki, resources: Resource[] = []): Pr
         if (req.url !== '/api2/json/cluster/resources?type=vm') return json(501, { data: null });
         json(200, { data: fake.resources.map((r) => ({ id: `${r.type}/${r.vmid}`, maxmem: 2147483648, ...r })) });
       });
-      await new Promise<void>((resolve) => server!.listen(fake.port, '127.0.0.1', resolve));
+      await new Promise<void>((resolve, reject) => server!.once('error', reject).listen(fake.port, '127.0.0.1', resolve));
       fake.port = (server.address() as AddressInfo).port;
       fake.url = `https://127.0.0.1:${fake.port}`;
     },
