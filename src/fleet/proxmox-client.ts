@@ -80,6 +80,7 @@ export function expectedVms(entries: z.infer<typeof resourceSchema>[], tag: stri
     .sort((a, b) => a.vmid - b.vmid);
 }
 
+/** The cluster resources endpoint under the configured base URL. */
 export function resourcesUrl(base: string): URL {
   // Keep any path prefix of the base (a reverse proxy in front of pveproxy).
   return new URL('api2/json/cluster/resources?type=vm', base.endsWith('/') ? base : `${base}/`);

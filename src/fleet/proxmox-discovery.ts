@@ -60,6 +60,7 @@ function createDiscoveryMetrics(registry: Registry) {
   return { polls, lastSuccess, discovered };
 }
 
+/** The poller; nothing runs until start(). */
 export function createProxmoxDiscovery(options: ProxmoxDiscoveryOptions): ProxmoxDiscovery {
   const { config, onInventory, clock = Date.now } = options;
   const retryBaseMs = options.retryBaseMs ?? DEFAULT_RETRY_BASE_MS;

@@ -75,6 +75,8 @@ export interface FakeProxmox {
   mode: FakeMode;
   /** Authorization headers and paths of every request, in order. */
   requests: { path: string; authorization: string | undefined }[];
+  /** TCP connections open right now. */
+  openConnections: number;
   /** Closes the listener and drops open connections: the API is now unreachable. */
   down(): Promise<void>;
   /** Listens again on the same port (no-op when listening). */
@@ -89,6 +91,7 @@ export async function startFakeProxmox(pki: Pki, resources: Resource[] = []): Pr
     resources,
     mode: 'ok',
     requests: [],
+    openConnections: 0,
     down: () =>
       new Promise<void>((resolve) => {
         if (!server) return resolve();
@@ -113,6 +116,10 @@ export async function startFakeProxmox(pki: Pki, resources: Resource[] = []): Pr
         }
         if (req.url !== '/api2/json/cluster/resources?type=vm') return json(501, { data: null });
         json(200, { data: fake.resources.map((r) => ({ id: `${r.type}/${r.vmid}`, maxmem: 2147483648, ...r })) });
+      });
+      server.on('connection', (socket) => {
+        fake.openConnections += 1;
+        socket.on('close', () => (fake.openConnections -= 1));
       });
       await new Promise<void>((resolve, reject) => server!.once('error', reject).listen(fake.port, '127.0.0.1', resolve));
       fake.port = (server.address() as AddressInfo).port;
