@@ -88,11 +88,12 @@ export function resourcesUrl(base: string): URL {
 
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME|TLS|SSL/;
 
-function networkError(url: URL, err: NodeJS.ErrnoException, timeoutMs: number): ProxmoxError {
+function timeoutError(url: URL, timeoutMs: number): ProxmoxError {
+  return new ProxmoxError('unreachable', `no answer from ${url.origin} within ${timeoutMs / 1000} s: check WEBHOOK_PROXMOX_URL and that pveproxy is running`, 'timeout');
+}
+
+function networkError(url: URL, err: NodeJS.ErrnoException): ProxmoxError {
   const code = err.code ?? err.name;
-  if (code === 'ETIMEDOUT_TOTAL') {
-    return new ProxmoxError('unreachable', `no answer from ${url.origin} within ${timeoutMs / 1000} s: check WEBHOOK_PROXMOX_URL and that pveproxy is running`, 'timeout');
-  }
   if (TLS_CODES.test(code)) {
     return new ProxmoxError(
       'unreachable',
@@ -163,8 +164,8 @@ export function readProxmoxVms(config: ClientConfig, { signal, timeoutMs = DEFAU
       agent: false,
       signal,
     });
-    const deadline = setTimeout(() => failWith(networkError(url, { name: 'Error', message: 'timed out', code: 'ETIMEDOUT_TOTAL' }, timeoutMs)), timeoutMs);
-    req.on('error', (err: NodeJS.ErrnoException) => failWith(err.name === 'AbortError' ? err : networkError(url, err, timeoutMs)));
+    const deadline = setTimeout(() => failWith(timeoutError(url, timeoutMs)), timeoutMs);
+    req.on('error', (err: NodeJS.ErrnoException) => failWith(err.name === 'AbortError' ? err : networkError(url, err)));
     req.on('response', (res) => {
       const status = res.statusCode ?? 0;
       if (status < 200 || status >= 300) {
@@ -178,7 +179,7 @@ export function readProxmoxVms(config: ClientConfig, { signal, timeoutMs = DEFAU
         if (size > MAX_ANSWER_BYTES) failWith(new ProxmoxError('bad_answer', `the API answer exceeds ${MAX_ANSWER_BYTES} bytes`, 'too_large'));
         else chunks.push(chunk);
       });
-      res.on('error', (err: NodeJS.ErrnoException) => failWith(networkError(url, err, timeoutMs)));
+      res.on('error', (err: NodeJS.ErrnoException) => failWith(networkError(url, err)));
       res.on('end', () => settle(() => parseAnswer(Buffer.concat(chunks).toString('utf8'), config.tag)));
     });
     req.end();
