@@ -261,6 +261,15 @@ WEBHOOK_SECRETS=$NEW_SECRET
 #WEBHOOK_DURABILITY=normal
 #WEBHOOK_BODY_LIMIT=1048576
 #WEBHOOK_RATE_LIMIT=600
+
+# Proxmox discovery: which VMs should report, read from the API (README, Proxmox discovery).
+# The token file holds one line USER@REALM!TOKENID=SECRET, readable by the '$SERVICE_USER' group.
+#WEBHOOK_PROXMOX_URL=https://127.0.0.1:8006
+#WEBHOOK_PROXMOX_TOKEN_FILE=$CONF_PATH/proxmox-token
+#WEBHOOK_PROXMOX_CA_FILE=$CONF_PATH/proxmox-ca.pem
+#WEBHOOK_PROXMOX_TAG=ansible-pull
+#WEBHOOK_PROXMOX_INTERVAL_SECONDS=60
+
 # The unit sets WEBHOOK_DB=$STATE_PATH/webhook.db, the only place the service may write.
 EOF
   mv "$tmp" "$env_file"

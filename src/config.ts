@@ -11,6 +11,11 @@ const bool = z
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** Proxmox VE's tag syntax (pve-tag in its JSON schema). */
+const proxmoxTagPattern = /^[a-z0-9_][a-z0-9_+.-]*$/i;
+/** An API token as `pveum user token add` prints it: USER@REALM!TOKENID=SECRET. */
+const proxmoxTokenPattern = /^(?<id>[^\s:/@!=]+@[A-Za-z][A-Za-z0-9._-]*![A-Za-z][A-Za-z0-9._-]*)=(?<secret>[\x21-\x7e]+)$/;
+
 const secretPattern = /^whsec_[A-Za-z0-9+/]{16,}={0,2}$/;
 const secretList = z
   .string()
@@ -49,6 +54,13 @@ export const envSchema = z.object({
   WEBHOOK_OUT_OF_SYNC_GRACE_SECONDS: int(0, 7 * 86400).default(1800),
   WEBHOOK_RATE_LIMIT: int(0, 1_000_000).default(600),
   WEBHOOK_PRUNE_INTERVAL_SECONDS: int(10, 86400).default(3600),
+  WEBHOOK_PROXMOX_URL: z
+    .url({ protocol: /^https$/, message: 'expected an https:// URL such as https://127.0.0.1:8006' })
+    .optional(),
+  WEBHOOK_PROXMOX_TOKEN_FILE: z.string().min(1).optional(),
+  WEBHOOK_PROXMOX_CA_FILE: z.string().min(1).optional(),
+  WEBHOOK_PROXMOX_TAG: z.string().regex(proxmoxTagPattern, 'expected a Proxmox tag (letters, digits, _ - + .)').optional(),
+  WEBHOOK_PROXMOX_INTERVAL_SECONDS: int(5, 86400).default(60),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -76,6 +88,23 @@ export interface Config {
   /** Ingest requests per source address per minute; 0 turns the limit off. */
   rateLimitPerMinute: number;
   pruneIntervalMs: number;
+  /** Discovery of the expected VMs from the Proxmox API; undefined when WEBHOOK_PROXMOX_URL is unset. */
+  proxmox: ProxmoxConfig | undefined;
+}
+
+export interface ProxmoxConfig {
+  /** Base URL of the API, e.g. https://127.0.0.1:8006 (the /api2/json path is added). */
+  url: string;
+  /** USER@REALM!TOKENID: not secret, fine in logs. */
+  tokenId: string;
+  /** The token's secret: only ever sent in the Authorization header. */
+  tokenSecret: string;
+  /** PEM CA certificate(s) to trust instead of the system's; undefined trusts the system's. */
+  ca: string | undefined;
+  caFile: string | undefined;
+  /** Only VMs carrying this tag are expected; undefined expects every VM. */
+  tag: string | undefined;
+  intervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -97,6 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: ReadFile = (p) => r
   const secrets = [...(e.WEBHOOK_SECRETS ?? []), ...secretsFromFile(e.WEBHOOK_SECRETS_FILE, readFile, problems)];
   const readToken = e.WEBHOOK_READ_TOKEN ?? tokenFromFile('WEBHOOK_READ_TOKEN_FILE', 'a read token', e.WEBHOOK_READ_TOKEN_FILE, readFile, problems);
   const adminToken = e.WEBHOOK_ADMIN_TOKEN ?? tokenFromFile('WEBHOOK_ADMIN_TOKEN_FILE', 'an admin token', e.WEBHOOK_ADMIN_TOKEN_FILE, readFile, problems);
+  const proxmox = proxmoxFromEnv(e, readFile, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     host: e.WEBHOOK_HOST,
@@ -116,6 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: ReadFile = (p) => r
     outOfSyncGraceMs: e.WEBHOOK_OUT_OF_SYNC_GRACE_SECONDS * 1000,
     rateLimitPerMinute: e.WEBHOOK_RATE_LIMIT,
     pruneIntervalMs: e.WEBHOOK_PRUNE_INTERVAL_SECONDS * 1000,
+    proxmox,
   };
 }
 
@@ -146,6 +177,55 @@ function tokenFromFile(name: string, what: string, path: string | undefined, rea
     problems.push(`${name}: ${what} needs at least 16 characters`);
   }
   return token;
+}
+
+function proxmoxFromEnv(e: Env, readFile: ReadFile, problems: string[]): ProxmoxConfig | undefined {
+  if (e.WEBHOOK_PROXMOX_URL === undefined) {
+    // Half a configuration is a mistake to report, not a reason to silently turn discovery off.
+    for (const name of ['WEBHOOK_PROXMOX_TOKEN_FILE', 'WEBHOOK_PROXMOX_CA_FILE', 'WEBHOOK_PROXMOX_TAG'] as const) {
+      if (e[name] !== undefined) problems.push(`${name}: set, but WEBHOOK_PROXMOX_URL is not (discovery needs the API URL)`);
+    }
+    return undefined;
+  }
+  const token = proxmoxToken(e.WEBHOOK_PROXMOX_TOKEN_FILE, readFile, problems);
+  const ca = proxmoxCa(e.WEBHOOK_PROXMOX_CA_FILE, readFile, problems);
+  if (token === undefined) return undefined;
+  return {
+    url: e.WEBHOOK_PROXMOX_URL,
+    tokenId: token.id,
+    tokenSecret: token.secret,
+    ca,
+    caFile: e.WEBHOOK_PROXMOX_CA_FILE,
+    tag: e.WEBHOOK_PROXMOX_TAG,
+    intervalMs: e.WEBHOOK_PROXMOX_INTERVAL_SECONDS * 1000,
+  };
+}
+
+function proxmoxToken(path: string | undefined, readFile: ReadFile, problems: string[]): { id: string; secret: string } | undefined {
+  if (path === undefined) {
+    problems.push('WEBHOOK_PROXMOX_TOKEN_FILE: required when WEBHOOK_PROXMOX_URL is set (a file holding USER@REALM!TOKENID=SECRET)');
+    return undefined;
+  }
+  const text = readOrReport(path, readFile, 'WEBHOOK_PROXMOX_TOKEN_FILE', problems);
+  if (text === undefined) return undefined;
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('#'));
+  const m = lines.length === 1 ? proxmoxTokenPattern.exec(lines[0]!) : null;
+  // Never echo the file: its one line is a secret.
+  if (!m?.groups) {
+    const found = lines.length === 1 ? 'its line is not in that shape' : `it has ${lines.length} lines`;
+    problems.push(`WEBHOOK_PROXMOX_TOKEN_FILE: ${path} must hold one line USER@REALM!TOKENID=SECRET; ${found}`);
+    return undefined;
+  }
+  return { id: m.groups.id!, secret: m.groups.secret! };
+}
+
+function proxmoxCa(path: string | undefined, readFile: ReadFile, problems: string[]): string | undefined {
+  if (path === undefined) return undefined;
+  const text = readOrReport(path, readFile, 'WEBHOOK_PROXMOX_CA_FILE', problems);
+  if (text !== undefined && !text.includes('-----BEGIN CERTIFICATE-----')) {
+    problems.push(`WEBHOOK_PROXMOX_CA_FILE: ${path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  }
+  return text;
 }
 
 /** A config for tests and tools: defaults with overrides. */

@@ -10,6 +10,7 @@ export const REDACT_PATHS = [
   'headers["webhook-signature"]',
   'config.secrets',
   'config.readToken',
+  'config.proxmox.tokenSecret',
 ];
 
 export function createLogger(level: string, destination: pino.DestinationStream = pino.destination({ fd: 1, sync: false })): Logger {
