@@ -30,6 +30,7 @@ import { createIngestStore } from './store/ingest-store.js';
 import { createQueryStore } from './store/query-store.js';
 import { createFleetStore, statusParams } from './store/fleet-store.js';
 import { createFleetView } from './fleet/fleet-view.js';
+import { createProxmoxDiscovery } from './fleet/proxmox-discovery.js';
 import { runStatusFromFinish } from './store/status.js';
 
 export interface AppDeps {
@@ -170,6 +171,24 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   });
 
   app.addHook('onClose', async () => walSync?.close());
+
+  // Proxmox discovery keeps the discovered part of the expected fleet current.
+  const discovery =
+    config.proxmox &&
+    createProxmoxDiscovery({
+      config: config.proxmox,
+      logger,
+      registry: metrics.registry,
+      clock,
+      onInventory: (vms) => {
+        fleet.discover(vms, clock());
+        ctx.changes.emit('change', []);
+      },
+    });
+  if (discovery) {
+    app.addHook('onReady', async () => discovery.start());
+    app.addHook('preClose', async () => discovery.stop());
+  }
 
   await app.register(healthRoutes, { ctx });
   await app.register(webhookRoutes, { ctx });
