@@ -6,6 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createProxmoxDiscovery } from '../src/fleet/proxmox-discovery.js';
+import { createLogger } from '../src/logger.js';
 import { host, makeApp, post, runEvents, tempDir, type TestApp } from './helper.js';
 import { requireTool } from './tools.js';
 
@@ -105,6 +107,13 @@ describe('metric names in alerts and dashboard', () => {
     await post(t.app, { events: [open.started()] });
     await post(t.app, '{not json');
     await t.app.inject({ method: 'POST', url: '/cloud-init/new-vm/events', payload: JSON.stringify({ name: 'init', event_type: 'start', timestamp: 1 }) });
+    // Discovery's metrics exist only when it is configured: register them, without polling.
+    createProxmoxDiscovery({
+      config: { url: 'https://127.0.0.1:1', tokenId: 'u@pve!t', tokenSecret: 'not-used', ca: undefined, caFile: undefined, tag: undefined, intervalMs: 60_000 },
+      logger: createLogger('silent'),
+      registry: t.app.ctx.metrics.registry,
+      onInventory: () => undefined,
+    });
     const text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
     exported = new Set();
     for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
