@@ -615,6 +615,8 @@ ERROR_CHARS = 4096
 # minimal callback's format, ends with the module's result as JSON.
 CHECKOUT_FAILED = re.compile(r'^\S+ \| (?:FAILED!|UNREACHABLE!) => ', re.MULTILINE)
 CHECKOUT_DONE = re.compile(r'^\S+ \| (?:SUCCESS|CHANGED) => ', re.MULTILINE)
+# ansible-pull limits its checkout to this machine's names, which the inventory never has: noise.
+HOST_PATTERN = 'Could not match supplied host pattern'
 
 
 def _json_after(text, match):
@@ -635,9 +637,10 @@ def clip_error(text):
 def checkin_error(output):
     """What went wrong, from ansible-pull's output, credentials in URLs removed.
 
-    A failed checkout: the git module's msg and stderr, i.e. git's own words. Otherwise what
-    follows the checkout, keeping from an ERROR! only the warnings before it and the error itself
-    (ansible-pull prints its whole usage text before "Could not find a playbook to run").
+    A failed checkout: the git module's msg and stderr, i.e. git's own words. Otherwise the output
+    without the checkout's answer and without the usage text ansible-pull prints before "Could not
+    find a playbook to run"; from an ERROR! on, only the warnings before it and the error itself.
+    Its stdout is buffered and its stderr is not, so the parts may come in any order.
     """
     failed = list(CHECKOUT_FAILED.finditer(output))
     if failed:
@@ -648,10 +651,17 @@ def checkin_error(output):
             text = msg if not stderr or stderr in msg else (msg + '\n' + stderr).strip()
             if text:
                 return clip_error(redact_text(text))
-    done = list(CHECKOUT_DONE.finditer(output))
-    if done:
-        output = output[_json_after(output, done[-1])[1]:]
-    lines = output.splitlines()
+    for done in reversed(list(CHECKOUT_DONE.finditer(output))):
+        end = _json_after(output, done)[1]
+        output = output[:done.start()] + output[end:]
+    lines, in_usage = [], False
+    for line in output.splitlines():
+        if line.startswith('usage: ansible-pull'):
+            in_usage = True
+        elif line.startswith(('ERROR!', '[WARNING]', '[DEPRECATION WARNING]')):
+            in_usage = False
+        if not in_usage and not line.startswith('Starting Ansible Pull at ') and HOST_PATTERN not in line:
+            lines.append(line)
     errors = [i for i, line in enumerate(lines) if line.startswith('ERROR!')]
     if errors:
         lines = [line for line in lines[:errors[-1]] if line.startswith('[WARNING]')] + lines[errors[-1]:]

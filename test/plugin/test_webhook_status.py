@@ -755,6 +755,13 @@ class CheckinErrorTest(unittest.TestCase):
                          '[WARNING]: /var/lib/ansible-pull/site.yml: File does not exist\n'
                          'ERROR! Could not find a playbook to run.')
 
+    def test_the_error_may_come_before_the_buffered_stdout(self):
+        lines = MISSING_PLAYBOOK.splitlines()
+        error_first = '\n'.join(lines[:2] + lines[-1:] + lines[2:-1])
+        self.assertEqual(ws.checkin_error(error_first),
+                         'ERROR! Could not find a playbook to run.\n'
+                         '[WARNING]: /var/lib/ansible-pull/site.yml: File does not exist')
+
     def test_at_most_20_lines_and_4096_characters_the_end_kept(self):
         many = '\n'.join('line %d' % i for i in range(100))
         self.assertEqual(ws.checkin_error(many).splitlines(), ['line %d' % i for i in range(80, 100)])
