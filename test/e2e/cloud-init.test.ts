@@ -5,7 +5,7 @@
  * callback plugin it carries, and everything lands on one host.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -160,6 +160,24 @@ print(json.dumps(sorted(keys)))`], { encoding: 'utf8' });
     expect(enable('1h 30min')).toContain('enable --now');
     expect(enable('')).toBe('');
     expect(enable('0')).toBe('');
+  });
+
+  it("runcmd as cloud-init runs it: the timer is enabled first and the script's exit code is the first pull's", (ctx) => {
+    if (!requireTool('cloud-init')) return ctx.skip();
+    const { config } = renderTo(join(work, 'runcmd.yaml'));
+    const dir = tempDir('webhook-runcmd-');
+    // cloud-init's own shellify() turns runcmd into the script config-scripts-user runs.
+    const script = execFileSync(SYSTEM_PYTHON, ['-c', 'import json, sys; from cloudinit import util; print(util.shellify(json.loads(sys.argv[1])), end="")', JSON.stringify(config.runcmd)], { encoding: 'utf8' });
+    const stub = (name: string, body: string) => {
+      writeFileSync(join(dir, name), `#!/bin/sh\n${body}\n`);
+      chmodSync(join(dir, name), 0o755);
+    };
+    stub('systemctl', `echo "systemctl $*" >> ${dir}/calls`);
+    stub('ansible-pull-webhook', `echo "ansible-pull-webhook" >> ${dir}/calls; exit 3`);
+    writeFileSync(join(dir, 'runcmd'), script.replaceAll(WRAPPER_PATH, join(dir, 'ansible-pull-webhook')));
+    const r = spawnSync('sh', [join(dir, 'runcmd')], { encoding: 'utf8', env: { PATH: `${dir}:${process.env.PATH ?? ''}` } });
+    expect(r.status, r.stderr).toBe(3);
+    expect(readFileSync(join(dir, 'calls'), 'utf8')).toBe('systemctl daemon-reload\nsystemctl enable --now ansible-pull-webhook.timer\nansible-pull-webhook\n');
   });
 
   it('writes an ansible-pull wrapper that is shellcheck clean', (ctx) => {
