@@ -627,11 +627,21 @@ def _json_after(text, match):
         return None, match.end()
 
 
+def js_length(text):
+    """Length as the receiver counts it: UTF-16 code units (an emoji is two)."""
+    return len(text.encode('utf-16-le')) // 2
+
+
 def clip_error(text):
     """The last ERROR_LINES non-blank lines, at most ERROR_CHARS characters (the end is kept)."""
     lines = [line.rstrip() for line in text.splitlines() if line.strip()]
     text = '\n'.join(lines[-ERROR_LINES:])
-    return text if len(text) <= ERROR_CHARS else '\u2026' + text[-(ERROR_CHARS - 1):]
+    if js_length(text) <= ERROR_CHARS:
+        return text
+    text = text[-(ERROR_CHARS - 1):]
+    while js_length(text) > ERROR_CHARS - 1:
+        text = text[1:]
+    return '\u2026' + text
 
 
 def checkin_error(output):
@@ -709,11 +719,7 @@ def checkin_event(args):
                 error_text = checkin_error(handle.read())
         except OSError as err:
             error_text = 'could not read the output of ansible-pull: %s' % err
-    run_id = args.run_id or env_run_id()
-    try:
-        run_id = str(uuid.UUID(run_id)) if run_id else str(uuid.uuid4())
-    except ValueError:
-        run_id = str(uuid.uuid4())
+    run_id = valid_uuid(args.run_id) or env_run_id() or str(uuid.uuid4())
     return {
         'v': PROTOCOL_VERSION, 'kind': 'checkin', 'event_id': str(uuid.uuid4()), 'run_id': run_id, 'seq': 0,
         'time': utc_now(), 'host': host_identity(env_vmid()), 'data': checkin_data(args, error_text),
@@ -727,11 +733,12 @@ def checkin(args, log):
         log('no url configured (WEBHOOK_URL); check-in not sent')
         return EXIT_OK
     secret = os.environ.get('WEBHOOK_SECRET')
-    if not secret and args.secret_file:
-        secret = read_text(args.secret_file)
+    if not (secret and secret.strip()) and args.secret_file:
+        with open(args.secret_file, encoding='utf-8') as handle:  # unreadable: said, and not sent
+            secret = handle.read()
     secret = secret.strip() if secret and secret.strip() else None
     if secret:
-        load_secret(secret, None)  # a bad secret is reported here rather than by every attempt
+        load_secret(secret, None)  # a bad secret is reported here rather than refused by the receiver
     spool_dir = choose_spool_dir(args.spool_dir)
     if not spool_dir:
         log('no writable spool directory; check-in lost')
@@ -943,13 +950,20 @@ def redact_text(text):
     return URL_CREDENTIALS.sub(r'\1', text)
 
 
-def env_run_id():
-    """The run id WEBHOOK_RUN_ID gives (canonical lowercase UUID), None when unset or not a UUID."""
-    value = (os.environ.get('WEBHOOK_RUN_ID') or '').strip()
+def valid_uuid(value):
+    """value as a canonical lowercase UUID, None unless it is one the receiver accepts (RFC 9562)."""
     try:
-        return str(uuid.UUID(value)) if value else None
+        parsed = uuid.UUID((value or '').strip())
     except ValueError:
         return None
+    # Python also takes the nil UUID and other variants, which the receiver refuses, and a refused
+    # run id would send every batch of the run to rejected/.
+    return str(parsed) if parsed.variant == uuid.RFC_4122 and 1 <= (parsed.version or 0) <= 8 else None
+
+
+def env_run_id():
+    """The run id WEBHOOK_RUN_ID gives, None when unset or not a UUID."""
+    return valid_uuid(os.environ.get('WEBHOOK_RUN_ID'))
 
 
 def playbook_source(playbook_path):

@@ -769,6 +769,9 @@ class CheckinErrorTest(unittest.TestCase):
         self.assertEqual(len(long), ws.ERROR_CHARS)
         self.assertTrue(long.endswith('THE END') and long.startswith('\u2026'), long[:10])
         self.assertEqual(ws.checkin_error(''), '')
+        wide = ws.checkin_error('\U0001F525' * 3000)  # two UTF-16 units each, as the receiver counts
+        self.assertLessEqual(len(wide.encode('utf-16-le')) // 2, ws.ERROR_CHARS)
+        self.assertGreater(len(wide), 2000)
 
     def test_unparsable_failure_falls_back_to_the_last_lines(self):
         text = 'localhost | FAILED! => not json\nfatal: https://u:p@h/x broke'
@@ -839,9 +842,11 @@ class CheckinCommandTest(TempDirTest):
         self.assertEqual([e['data']['result'] for e in self.spooled()], ['ran'])
 
     def test_the_detached_sender_delivers_it_signed(self):
+        secret_file = os.path.join(self.tmp, 'secret')
+        Path(secret_file).write_text(SECRET + '\n')  # as the cloud-init template configures it
         with Receiver() as rx:
             code, log, took = self.checkin('--result', 'start_failed', '--exit-code', '5', '--duration-ms', '70',
-                                           url=rx.url, env={'WEBHOOK_RETRY_FOR': '30', 'WEBHOOK_SECRET': SECRET})
+                                           url=rx.url, env={'WEBHOOK_RETRY_FOR': '30', 'WEBHOOK_SECRET_FILE': secret_file})
             self.assertEqual((code, log), (0, ''))
             self.assertLess(took, 5)
             deadline = time.monotonic() + 15
@@ -862,10 +867,10 @@ class CheckinCommandTest(TempDirTest):
             code, log, _ = self.checkin(*args)
             self.assertEqual(code, 0, args)
             self.assertIn('check-in not sent', log)
-        code, log, _ = self.checkin('--result', 'ran', '--exit-code', '0', '--duration-ms', '1',
-                                    env={'WEBHOOK_SECRET': 'whsec_%%%'})
-        self.assertEqual(code, 0)
-        self.assertIn('check-in not sent', log)
+        for env in ({'WEBHOOK_SECRET': 'whsec_%%%'}, {'WEBHOOK_SECRET_FILE': os.path.join(self.tmp, 'no-secret')}):
+            code, log, _ = self.checkin('--result', 'ran', '--exit-code', '0', '--duration-ms', '1', env=env)
+            self.assertEqual(code, 0)
+            self.assertIn('check-in not sent', log)
         self.assertEqual(self.spooled(), [])
         code, log, _ = self.checkin('--result', 'ran', '--exit-code', '300', '--duration-ms', '-4',
                                     '--error-file', os.path.join(self.tmp, 'missing'))
@@ -887,7 +892,9 @@ class RunIdTest(unittest.TestCase):
     def test_env_run_id(self):
         for value, expected in (('0F9C3B52-8A4E-4D7E-9B1A-2C3D4E5F6A7B', '0f9c3b52-8a4e-4d7e-9b1a-2c3d4e5f6a7b'),
                                 (' 0f9c3b52-8a4e-4d7e-9b1a-2c3d4e5f6a7b\n', '0f9c3b52-8a4e-4d7e-9b1a-2c3d4e5f6a7b'),
-                                ('', None), ('not-a-uuid', None)):
+                                ('', None), ('not-a-uuid', None),
+                                ('00000000-0000-0000-0000-000000000000', None),  # nil: refused by the receiver
+                                ('0f9c3b52-8a4e-4d7e-cb1a-2c3d4e5f6a7b', None)):  # not the RFC variant
             with mock.patch.dict(os.environ, {'WEBHOOK_RUN_ID': value}):
                 self.assertEqual(ws.env_run_id(), expected, value)
 
