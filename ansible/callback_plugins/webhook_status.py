@@ -2,7 +2,8 @@
 # Reports ansible-pull runs to the webhook status receiver (event protocol v1, docs/protocol.md).
 #
 # One file on purpose: a callback plugin is dropped into callback_plugins/ as a single file, and
-# the same file doubles as the `flush` command, so a VM needs nothing but this file and python3.
+# the same file doubles as the `flush` and `checkin` commands, so a VM needs nothing but this file
+# and python3.
 from __future__ import annotations
 
 DOCUMENTATION = r'''
@@ -22,6 +23,12 @@ description:
     one process send the spool at a time. The next run also sends the spool before its own events.
   - To send the spool by hand, run
     C(python3 webhook_status.py flush --spool-dir DIR --url URL --retry-for SECONDS); it signs with the secret in C(WEBHOOK_SECRET) or C(--secret-file).
+  - C(python3 webhook_status.py checkin --result ran --exit-code 0 --duration-ms N ...) reports one
+    ansible-pull invocation, whether a playbook ran or not (the C(checkin) event); the
+    C(ansible-pull-webhook) wrapper of the cloud-init template calls it after every run. It reads the
+    same environment as the plugin, spools the event, leaves its delivery to a detached sender and
+    always exits 0 at once. The wrapper sets C(WEBHOOK_RUN_ID), a UUID, which the plugin then uses as
+    the run id, so the check-in and the run it started share one run id.
   - A systemd unit that runs ansible-pull must set C(KillMode=process). With the default
     C(KillMode=control-group), systemd kills every process left in the unit's cgroup when its main
     process ends, the detached sender included, and spooled batches wait for the next run (which
@@ -126,13 +133,17 @@ import urllib.parse
 import urllib.request
 import uuid
 
-try:
-    from ansible import context
-    from ansible.plugins.callback import CallbackBase
-    from ansible.release import __version__ as ANSIBLE_VERSION
-except ImportError:  # run as the flush command by a python3 without ansible
+if __name__ == '__main__':  # the flush and checkin commands need no ansible: half a second saved
     CallbackBase = object
     ANSIBLE_VERSION = None
+else:
+    try:
+        from ansible import context
+        from ansible.plugins.callback import CallbackBase
+        from ansible.release import __version__ as ANSIBLE_VERSION
+    except ImportError:  # loaded by a python3 without ansible (the unit checks)
+        CallbackBase = object
+        ANSIBLE_VERSION = None
 
 PROTOCOL_VERSION = 1
 MESSAGE_CAP = 8192          # the receiver's limit, whatever message_max says
@@ -593,10 +604,188 @@ def open_log(path):
     return open(path, 'a', encoding='utf-8')
 
 
+# ---------------------------------------------------------------------------------------------
+# Check-in: the `checkin` command, one per ansible-pull invocation, whether a playbook ran or not
+# ---------------------------------------------------------------------------------------------
+
+CHECKIN_RESULTS = ('ran', 'skipped', 'pull_failed', 'start_failed')
+ERROR_LINES = 20
+ERROR_CHARS = 4096
+# The checkout step of ansible-pull is an ad-hoc `ansible -m git` run: its answer, in the
+# minimal callback's format, ends with the module's result as JSON.
+CHECKOUT_FAILED = re.compile(r'^\S+ \| (?:FAILED!|UNREACHABLE!) => ', re.MULTILINE)
+CHECKOUT_DONE = re.compile(r'^\S+ \| (?:SUCCESS|CHANGED) => ', re.MULTILINE)
+# ansible-pull limits its checkout to this machine's names, which the inventory never has: noise.
+HOST_PATTERN = 'Could not match supplied host pattern'
+
+
+def _json_after(text, match):
+    """The JSON value that follows a regex match in text and where it ends; (None, start) if none."""
+    try:
+        return json.JSONDecoder().raw_decode(text, match.end())
+    except ValueError:
+        return None, match.end()
+
+
+def js_length(text):
+    """Length as the receiver counts it: UTF-16 code units (an emoji is two)."""
+    return len(text.encode('utf-16-le')) // 2
+
+
+def clip_error(text):
+    """The last ERROR_LINES non-blank lines, at most ERROR_CHARS characters (the end is kept)."""
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    text = '\n'.join(lines[-ERROR_LINES:])
+    if js_length(text) <= ERROR_CHARS:
+        return text
+    text = text[-(ERROR_CHARS - 1):]
+    while js_length(text) > ERROR_CHARS - 1:
+        text = text[1:]
+    return '\u2026' + text
+
+
+def checkin_error(output):
+    """What went wrong, from ansible-pull's output, credentials in URLs removed.
+
+    A failed checkout: the git module's msg and stderr, i.e. git's own words. Otherwise the output
+    without the checkout's answer and without the usage text ansible-pull prints before "Could not
+    find a playbook to run"; from an ERROR! on, only the warnings before it and the error itself.
+    Its stdout is buffered and its stderr is not, so the parts may come in any order.
+    """
+    failed = list(CHECKOUT_FAILED.finditer(output))
+    if failed:
+        result, _ = _json_after(output, failed[-1])
+        if isinstance(result, dict):
+            msg = str(result.get('msg') or '').strip()
+            stderr = str(result.get('stderr') or '').strip()
+            text = msg if not stderr or stderr in msg else (msg + '\n' + stderr).strip()
+            if text:
+                return clip_error(redact_text(text))
+    for done in reversed(list(CHECKOUT_DONE.finditer(output))):
+        end = _json_after(output, done)[1]
+        output = output[:done.start()] + output[end:]
+    lines, in_usage = [], False
+    for line in output.splitlines():
+        if line.startswith('usage: ansible-pull'):
+            in_usage = True
+        elif line.startswith(('ERROR!', '[WARNING]', '[DEPRECATION WARNING]')):
+            in_usage = False
+        if not in_usage and not line.startswith('Starting Ansible Pull at ') and HOST_PATTERN not in line:
+            lines.append(line)
+    errors = [i for i, line in enumerate(lines) if line.startswith('ERROR!')]
+    if errors:
+        lines = [line for line in lines[:errors[-1]] if line.startswith('[WARNING]')] + lines[errors[-1]:]
+    return clip_error(redact_text('\n'.join(lines)))
+
+
+def checkin_data(args, error_text):
+    """The `data` of a check-in: only fields known and valid, never null (docs/protocol.md)."""
+    data = {'result': args.result, 'exit_code': min(max(args.exit_code, 0), 255),
+            'duration_ms': max(args.duration_ms, 0)}
+    for key, value in (('commit_before', args.commit_before), ('commit_after', args.commit_after)):
+        commit = (value or '').strip().lower()
+        if re.fullmatch(r'[0-9a-f]{7,64}', commit):
+            data[key] = commit
+    if args.interval_seconds and args.interval_seconds > 0:
+        data['interval_seconds'] = args.interval_seconds
+    if args.repo_url and args.repo_url.strip():
+        data['repo_url'] = clip(redact_url(args.repo_url.strip()), 2048)
+    if args.playbook and args.playbook.strip():
+        data['playbook'] = clip(args.playbook.strip(), 1024)
+    if error_text:
+        data['error'] = error_text
+    return data
+
+
+def env_vmid():
+    """WEBHOOK_VMID when it is a Proxmox VMID, as the plugin's vmid option."""
+    value = (os.environ.get('WEBHOOK_VMID') or '').strip()
+    return int(value) if value.isdigit() and 0 < int(value) <= 999_999_999 else None
+
+
+def env_number(name, default, kind=float):
+    try:
+        return kind(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def checkin_event(args):
+    """The check-in event: same envelope and host identity as the plugin's events."""
+    error_text = ''
+    if args.error_file:
+        try:
+            with open(args.error_file, encoding='utf-8', errors='replace') as handle:
+                error_text = checkin_error(handle.read())
+        except OSError as err:
+            error_text = 'could not read the output of ansible-pull: %s' % err
+    run_id = valid_uuid(args.run_id) or env_run_id() or str(uuid.uuid4())
+    return {
+        'v': PROTOCOL_VERSION, 'kind': 'checkin', 'event_id': str(uuid.uuid4()), 'run_id': run_id, 'seq': 0,
+        'time': utc_now(), 'host': host_identity(env_vmid()), 'data': checkin_data(args, error_text),
+    }
+
+
+def checkin(args, log):
+    """Spools the check-in and leaves its delivery to a detached sender: never waits for the network."""
+    url = (args.url or '').strip()
+    if not url:
+        log('no url configured (WEBHOOK_URL); check-in not sent')
+        return EXIT_OK
+    secret = os.environ.get('WEBHOOK_SECRET')
+    if not (secret and secret.strip()) and args.secret_file:
+        with open(args.secret_file, encoding='utf-8') as handle:  # unreadable: said, and not sent
+            secret = handle.read()
+    secret = secret.strip() if secret and secret.strip() else None
+    if secret:
+        load_secret(secret, None)  # a bad secret is reported here rather than refused by the receiver
+    spool_dir = choose_spool_dir(args.spool_dir)
+    if not spool_dir:
+        log('no writable spool directory; check-in lost')
+        return EXIT_OK
+    spool = Spool(spool_dir)
+    spool.write([checkin_event(args)])
+    spool.trim()
+    retry_for = max(0, env_number('WEBHOOK_RETRY_FOR', 3600, int))
+    if retry_for > 0:
+        spawn_flusher(spool.path, url, secret, retry_for, max(0.1, env_number('WEBHOOK_TIMEOUT', 5.0)))
+    return EXIT_OK
+
+
+def add_checkin_parser(sub):
+    parser = sub.add_parser(
+        'checkin', help='report one ansible-pull invocation (ran, skipped, pull_failed, start_failed)',
+        description='Spools a checkin event for the receiver and starts a detached sender that '
+                    'delivers it with the usual retries. Reads WEBHOOK_URL, WEBHOOK_SECRET or '
+                    'WEBHOOK_SECRET_FILE, WEBHOOK_SPOOL_DIR, WEBHOOK_VMID, WEBHOOK_RETRY_FOR and '
+                    'WEBHOOK_RUN_ID like the plugin.',
+        epilog='exit status: always 0, even on bad input, so a check-in can never fail the boot; '
+               'problems are printed on stderr')
+    parser.add_argument('--result', required=True, choices=CHECKIN_RESULTS)
+    parser.add_argument('--exit-code', type=int, required=True, help="ansible-pull's exit code")
+    parser.add_argument('--duration-ms', type=int, required=True)
+    parser.add_argument('--commit-before', help='HEAD of the checkout before ansible-pull')
+    parser.add_argument('--commit-after', help='HEAD of the checkout after ansible-pull')
+    parser.add_argument('--interval-seconds', type=int, help='timer interval of periodic pulls; 0: none')
+    parser.add_argument('--repo-url', help='repository URL (credentials are removed)')
+    parser.add_argument('--playbook')
+    parser.add_argument('--error-file', help="ansible-pull's output, for the error summary")
+    parser.add_argument('--run-id', help='default $WEBHOOK_RUN_ID, else a new UUID')
+    parser.add_argument('--url', default=os.environ.get('WEBHOOK_URL'), help='receiver base URL (default $WEBHOOK_URL)')
+    parser.add_argument('--spool-dir', default=os.environ.get('WEBHOOK_SPOOL_DIR', '/var/spool/webhook-status'),
+                        help='default $WEBHOOK_SPOOL_DIR or /var/spool/webhook-status')
+    parser.add_argument('--secret-file', default=os.environ.get('WEBHOOK_SECRET_FILE'),
+                        help='file with the whsec_ secret, read when $WEBHOOK_SECRET is unset')
+
+
 def main(argv=None):
-    """Command line: `flush` sends the spool now (see DOCUMENTATION)."""
+    """Command line: `flush` sends the spool now, `checkin` reports an invocation (see DOCUMENTATION)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ['checkin']:
+        return main_checkin(argv)
     parser = argparse.ArgumentParser(prog='webhook_status.py', description='webhook status callback tools')
     sub = parser.add_subparsers(dest='command', required=True)
+    add_checkin_parser(sub)
     flush = sub.add_parser(
         'flush', help='send spooled batches to the receiver',
         description='Sends the spooled batches, oldest first. The signing secret comes from '
@@ -633,6 +822,25 @@ def main(argv=None):
     code = flush_spool(Spool(spool_dir), Transport(args.url, key, args.timeout, warn=log), args.retry_for, log)
     log('done, exit %d' % code)
     return code
+
+
+def main_checkin(argv):
+    """`checkin`: exit 0 whatever happens, bad usage included: the boot must go on."""
+    parser = argparse.ArgumentParser(prog='webhook_status.py')
+    add_checkin_parser(parser.add_subparsers(dest='command', required=True))
+
+    def log(message):
+        print('webhook_status checkin: %s' % message, file=sys.stderr, flush=True)
+
+    try:
+        return checkin(parser.parse_args(argv), log)
+    except SystemExit as err:  # argparse: --help, or a usage error it has printed
+        if err.code:
+            log('bad usage, check-in not sent')
+        return EXIT_OK
+    except Exception as err:
+        log('check-in not sent: %r' % (err,))
+        return EXIT_OK
 
 
 # ---------------------------------------------------------------------------------------------
@@ -733,6 +941,31 @@ def redact_url(url):
     return url
 
 
+# Userinfo of an http(s) URL anywhere in free text: up to the last @ before the host's end.
+URL_CREDENTIALS = re.compile(r'\b(https?://)[^\s/\'"]*@', re.IGNORECASE)
+
+
+def redact_text(text):
+    """Drops credentials from every http(s) URL in text (git's messages repeat the URL)."""
+    return URL_CREDENTIALS.sub(r'\1', text)
+
+
+def valid_uuid(value):
+    """value as a canonical lowercase UUID, None unless it is one the receiver accepts (RFC 9562)."""
+    try:
+        parsed = uuid.UUID((value or '').strip())
+    except ValueError:
+        return None
+    # Python also takes the nil UUID and other variants, which the receiver refuses, and a refused
+    # run id would send every batch of the run to rejected/.
+    return str(parsed) if parsed.variant == uuid.RFC_4122 and 1 <= (parsed.version or 0) <= 8 else None
+
+
+def env_run_id():
+    """The run id WEBHOOK_RUN_ID gives, None when unset or not a UUID."""
+    return valid_uuid(os.environ.get('WEBHOOK_RUN_ID'))
+
+
 def playbook_source(playbook_path):
     """repo_url and commit of the checkout the playbook lives in, when it is a git checkout."""
     folder = os.path.dirname(os.path.abspath(playbook_path))
@@ -800,7 +1033,8 @@ class CallbackModule(CallbackBase):
         super().__init__(display=display)
         self.disabled = False
         self._sender = None
-        self._run_id = str(uuid.uuid4())
+        # The ansible-pull-webhook wrapper chooses the run id, so its check-in names this run.
+        self._run_id = env_run_id() or str(uuid.uuid4())
         self._seq = 0
         self._started = None      # monotonic start of the run, None before run_started
         self._finished = False

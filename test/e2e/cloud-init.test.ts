@@ -12,64 +12,34 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostDetailSchema, runDetailSchema } from '../../src/protocol/api.js';
 import { tempDir } from '../helper.js';
 import { hasTool, requireTool } from '../tools.js';
-import { ROOT, startServer, type ServerProcess } from './server-process.js';
+import { startServer, type ServerProcess } from './server-process.js';
+import {
+  envFile,
+  fileContent,
+  installUnder,
+  PLUGIN,
+  renderTemplate,
+  renderTo as renderVars,
+  SYSTEM_PYTHON,
+  TEMPLATE,
+  templateVars,
+  WRAPPER_PATH,
+  writtenFile,
+  type TemplateVars,
+  type WriteFile,
+} from './user-data.js';
 
-const TEMPLATE = join(ROOT, 'cloud-init', 'user-data.yaml.tftpl');
-const PLUGIN = join(ROOT, 'ansible', 'callback_plugins', 'webhook_status.py');
-const SYSTEM_PYTHON = '/usr/bin/python3'; // the one with Debian's cloudinit package
 const SECRET = `whsec_${Buffer.from('cloud-init test signing key, 32b').toString('base64')}`;
 const VMID = 4242;
 
-/**
- * OpenTofu's templatefile() for the features the template may use: `${name}` from vars, and the
- * escapes `$${` and `%%{`. Anything else (expressions, `%{` directives) is refused, so the
- * template cannot grow a feature this renderer would get wrong. A lone `$` or `$$` is literal, as in HCL.
- */
-function renderTemplate(text: string, vars: Record<string, string | number>): string {
-  return text.replace(/\$\$\{|%%\{|\$\{([^}]*)\}|%\{/g, (match, inner: string | undefined) => {
-    if (match === '$${') return '${';
-    if (match === '%%{') return '%{';
-    if (match === '%{') throw new Error('template directives (%{ ... }) are not supported by this renderer');
-    const name = inner!.trim();
-    if (!/^[A-Za-z_][A-Za-z0-9_-]*$/.test(name)) throw new Error(`unsupported template expression \${${inner}}`);
-    if (!(name in vars)) throw new Error(`vars map does not contain key "${name}"`);
-    return String(vars[name]);
-  });
-}
-
 /** The same through a real `tofu console` (or `terraform console`), when one is installed. */
-function renderWithTofu(tool: string, templatePath: string, vars: Record<string, string | number>, pluginPath: string): string {
+function renderWithTofu(tool: string, templatePath: string, vars: TemplateVars, pluginPath: string): string {
   const map = Object.entries(vars)
     .map(([k, v]) => (k === 'callback_plugin_b64' ? `${k} = filebase64(${JSON.stringify(pluginPath)})` : `${k} = ${JSON.stringify(v)}`))
     .join(', ');
   const expr = `base64encode(templatefile(${JSON.stringify(templatePath)}, { ${map} }))\n`;
   const out = execFileSync(tool, ['console'], { input: expr, cwd: tempDir(), encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TF_IN_AUTOMATION: '1' } });
   return Buffer.from(JSON.parse(out.trim()) as string, 'base64').toString('utf8');
-}
-
-function yamlToJson(path: string): Record<string, unknown> {
-  const out = execFileSync(SYSTEM_PYTHON, ['-c', 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))', path], { encoding: 'utf8' });
-  return JSON.parse(out) as Record<string, unknown>;
-}
-
-interface WriteFile {
-  path: string;
-  content: string;
-  encoding?: string;
-  permissions?: string;
-}
-
-const fileContent = (f: WriteFile) => (f.encoding === 'b64' ? Buffer.from(f.content, 'base64') : Buffer.from(f.content, 'utf8'));
-
-/** KEY='value' lines of the env file, as `sh` reads them with set -a. */
-function envFile(text: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const line of text.split('\n').filter(Boolean)) {
-    const m = /^([A-Z_][A-Z0-9_]*)='([^']*)'$/.exec(line);
-    if (!m) throw new Error(`not a KEY='value' line: ${line}`);
-    env[m[1]!] = m[2]!;
-  }
-  return env;
 }
 
 const work = tempDir('webhook-cloud-init-');
@@ -83,25 +53,11 @@ afterAll(async () => {
   await server?.stop();
 });
 
-function vars(overrides: Record<string, string | number> = {}): Record<string, string | number> {
-  return {
-    hostname,
-    vmid: VMID,
-    webhook_url: server.url,
-    webhook_secret: SECRET,
-    ansible_repo_url: 'https://git.example.com/infra/vm-config.git',
-    ansible_repo_branch: 'main',
-    ansible_playbook: 'site.yml',
-    callback_plugin_b64: readFileSync(PLUGIN).toString('base64'),
-    ...overrides,
-  };
+function vars(overrides: TemplateVars = {}): TemplateVars {
+  return templateVars({ hostname, vmid: VMID, webhook_url: server.url, webhook_secret: SECRET, ...overrides });
 }
 
-function renderTo(path: string, overrides: Record<string, string | number> = {}) {
-  const text = renderTemplate(readFileSync(TEMPLATE, 'utf8'), vars(overrides));
-  writeFileSync(path, text);
-  return { text, config: yamlToJson(path) };
-}
+const renderTo = (path: string, overrides: TemplateVars = {}) => renderVars(path, vars(overrides));
 
 describe('the template renderer', () => {
   it('follows HCL: ${name} substituted, $${ and %%{ unescaped, a lone $ kept, unknown names refused', () => {
@@ -175,8 +131,14 @@ print(json.dumps(sorted(keys)))`], { encoding: 'utf8' });
       ANSIBLE_REPO_URL: 'https://git.example.com/infra/vm-config.git',
       ANSIBLE_REPO_BRANCH: 'main',
       ANSIBLE_PLAYBOOK: 'site.yml',
+      PULL_INTERVAL: '30min',
+      PULL_ONLY_IF_CHANGED: 'false',
     });
-    expect(config.runcmd).toEqual([['/usr/local/sbin/ansible-pull-webhook']]);
+    // The timer is enabled before the first pull, so that the pull's exit code is the script's.
+    expect(config.runcmd).toEqual([
+      ['sh', '-c', expect.stringContaining('systemctl enable --now ansible-pull-webhook.timer'), 'enable-timer', '30min'],
+      [WRAPPER_PATH],
+    ]);
     expect(files.get('/usr/local/sbin/ansible-pull-webhook')!.permissions).toBe('0755');
 
     expect(config.reporting).toEqual({
@@ -185,14 +147,48 @@ print(json.dumps(sorted(keys)))`], { encoding: 'utf8' });
     expect(config.phone_home).toEqual({ url: `${server.url}/cloud-init/${hostname}/phone-home`, post: ['instance_id', 'hostname', 'fqdn'], tries: 10 });
   });
 
-  it('writes an ansible-pull wrapper that is shellcheck clean as sh', (ctx) => {
+  it('enables the timer only when pull_interval is set', () => {
+    const enable = (interval: string) => {
+      const { config } = renderTo(join(work, 'timer-switch.yaml'), { pull_interval: interval });
+      const [shell, flag, script, name, arg] = (config.runcmd as string[][])[0]!;
+      // The runcmd line itself, with systemctl replaced by echo.
+      const r = spawnSync(shell!, [flag!, script!.replaceAll('systemctl', 'echo systemctl'), name!, arg!], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      return r.stdout;
+    };
+    expect(enable('30min')).toBe('systemctl daemon-reload\nsystemctl enable --now ansible-pull-webhook.timer\n');
+    expect(enable('1h 30min')).toContain('enable --now');
+    expect(enable('')).toBe('');
+    expect(enable('0')).toBe('');
+  });
+
+  it("runcmd as cloud-init runs it: the timer is enabled first and the script's exit code is the first pull's", (ctx) => {
+    if (!requireTool('cloud-init')) return ctx.skip();
+    const { config } = renderTo(join(work, 'runcmd.yaml'));
+    const dir = tempDir('webhook-runcmd-');
+    // cloud-init's own shellify() turns runcmd into the script config-scripts-user runs.
+    const script = execFileSync(SYSTEM_PYTHON, ['-c', 'import json, sys; from cloudinit import util; print(util.shellify(json.loads(sys.argv[1])), end="")', JSON.stringify(config.runcmd)], { encoding: 'utf8' });
+    const stub = (name: string, body: string) => {
+      writeFileSync(join(dir, name), `#!/bin/sh\n${body}\n`);
+      chmodSync(join(dir, name), 0o755);
+    };
+    stub('systemctl', `echo "systemctl $*" >> ${dir}/calls`);
+    stub('ansible-pull-webhook', `echo "ansible-pull-webhook" >> ${dir}/calls; exit 3`);
+    writeFileSync(join(dir, 'runcmd'), script.replaceAll(WRAPPER_PATH, join(dir, 'ansible-pull-webhook')));
+    const r = spawnSync('sh', [join(dir, 'runcmd')], { encoding: 'utf8', env: { PATH: `${dir}:${process.env.PATH ?? ''}` } });
+    expect(r.status, r.stderr).toBe(3);
+    expect(readFileSync(join(dir, 'calls'), 'utf8')).toBe('systemctl daemon-reload\nsystemctl enable --now ansible-pull-webhook.timer\nansible-pull-webhook\n');
+  });
+
+  it('writes an ansible-pull wrapper that is shellcheck clean', (ctx) => {
     if (!requireTool('shellcheck') || !requireTool('cloud-init')) return ctx.skip();
     const { config } = renderTo(join(work, 'wrapper.yaml'));
-    const wrapper = (config.write_files as WriteFile[]).find((f) => f.path === '/usr/local/sbin/ansible-pull-webhook')!;
+    const wrapper = writtenFile(config, WRAPPER_PATH);
+    expect(wrapper.content.startsWith('#!/bin/bash\n')).toBe(true);
     const path = join(work, 'ansible-pull-webhook');
     writeFileSync(path, wrapper.content);
     // SC1091: the env file it sources exists only on the VM.
-    const r = spawnSync('shellcheck', ['-s', 'sh', '-e', 'SC1091', path], { encoding: 'utf8' });
+    const r = spawnSync('shellcheck', ['-e', 'SC1091', path], { encoding: 'utf8' });
     expect(r.stdout + r.stderr).toBe('');
     expect(r.status).toBe(0);
   });
@@ -265,18 +261,9 @@ cc_phone_home.handle('phone_home', {'phone_home': config['phone_home']}, Cloud()
     // 2. The files it writes, under a scratch root, and the command runcmd runs: ansible-pull with
     //    the plugin from the user data, signing with the secret file, as the VM would at first boot.
     const root = join(work, 'vm-root');
-    const reroot = (text: string) =>
-      ['/etc/webhook-status', '/usr/local/lib/webhook-status', '/var/spool/webhook-status', '/var/lib/ansible-pull', '/usr/local/sbin']
-        .reduce((t, prefix) => t.replaceAll(prefix, root + prefix), text);
-    for (const f of config.write_files as WriteFile[]) {
-      const target = root + f.path;
-      mkdirSync(dirname(target), { recursive: true });
-      const text = f.encoding === 'b64' ? null : reroot(f.content);
-      writeFileSync(target, text ?? fileContent(f));
-      chmodSync(target, parseInt(f.permissions ?? '0644', 8));
-    }
+    installUnder(root, config);
     expect(readFileSync(join(root, 'etc/webhook-status/ansible-pull.env'), 'utf8')).not.toMatch(/'\/(etc|usr|var)\//);
-    const runcmd = (config.runcmd as string[][])[0]!;
+    const runcmd = (config.runcmd as string[][]).at(-1)!;
     const pull = spawnSync(root + runcmd[0]!, runcmd.slice(1), {
       encoding: 'utf8',
       timeout: 60_000,
@@ -300,5 +287,71 @@ cc_phone_home.handle('phone_home', {'phone_home': config['phone_home']}, Cloud()
     ]);
     // Signed with the secret from the user data: the receiver refuses unsigned deliveries.
     expect(server.logs.filter((l) => l.statusCode === 401)).toEqual([]);
+  });
+});
+
+describe('ansible-pull-webhook.service and ansible-pull-webhook.timer', () => {
+  const SERVICE = '/etc/systemd/system/ansible-pull-webhook.service';
+  const TIMER = '/etc/systemd/system/ansible-pull-webhook.timer';
+
+  /** The units as the VM has them, under a scratch root (verify wants ExecStart= to be executable). */
+  function units(overrides: TemplateVars = {}) {
+    const { config } = renderTo(join(work, 'units.yaml'), overrides);
+    const root = tempDir('webhook-units-');
+    installUnder(root, config);
+    return { root, service: root + SERVICE, timer: root + TIMER, serviceText: writtenFile(config, SERVICE).content, timerText: writtenFile(config, TIMER).content };
+  }
+
+  function verify(...paths: string[]) {
+    const r = spawnSync('systemd-analyze', ['verify', ...paths], { encoding: 'utf8' });
+    return { status: r.status, output: `${r.stdout}${r.stderr}`.trim() };
+  }
+
+  /** Key=value lines, comments and section headers dropped. */
+  const directives = (text: string) =>
+    text
+      .split('\n')
+      .filter((l) => /^[A-Za-z]+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]);
+
+  it('systemd-analyze verify finds nothing to complain about', (ctx) => {
+    if (!requireTool('systemd-analyze') || !requireTool('cloud-init')) return ctx.skip();
+    const { service, timer } = units();
+    // verify prints unknown keys and bad values as warnings but still exits 0: demand silence.
+    expect(verify(service, timer)).toEqual({ status: 0, output: '' });
+    const odd = units({ pull_interval: '1h 30min', pull_random_delay: '0' });
+    expect(verify(odd.service, odd.timer)).toEqual({ status: 0, output: '' });
+  });
+
+  it('verify does check them: a bad span is reported, and an empty interval is why runcmd leaves the timer off', (ctx) => {
+    if (!requireTool('systemd-analyze') || !requireTool('cloud-init')) return ctx.skip();
+    const bad = units({ pull_interval: 'soon' });
+    expect(verify(bad.service, bad.timer).output).toContain('Failed to parse timer value, ignoring: soon');
+    const off = units({ pull_interval: '' });
+    const r = verify(off.service, off.timer);
+    expect(r.status).not.toBe(0);
+    expect(r.output).toContain('Timer unit lacks value setting');
+  });
+
+  it('runs the wrapper once per start, keeps the detached sender alive, pulls every pull_interval', (ctx) => {
+    if (!requireTool('cloud-init')) return ctx.skip();
+    const { serviceText, timerText } = units({ pull_interval: '45min', pull_random_delay: '3min' });
+    expect(directives(serviceText)).toEqual([
+      ['Description', 'ansible-pull with webhook status reports'],
+      ['Wants', 'network-online.target'],
+      ['After', 'network-online.target'],
+      ['Type', 'oneshot'],
+      ['ExecStart', WRAPPER_PATH],
+      ['KillMode', 'process'],
+    ]);
+    expect(directives(timerText)).toEqual([
+      ['Description', 'Periodic ansible-pull with webhook status reports'],
+      ['OnBootSec', '45min'],
+      ['OnUnitActiveSec', '45min'],
+      ['RandomizedDelaySec', '3min'],
+      ['AccuracySec', '1s'],
+      ['Persistent', 'true'],
+      ['WantedBy', 'timers.target'],
+    ]);
   });
 });

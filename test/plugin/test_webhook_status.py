@@ -697,6 +697,219 @@ class TaskMessageTest(unittest.TestCase):
         self.assertEqual(self.events, [])
 
 
+CHECKIN_KEYS = {'v', 'kind', 'event_id', 'run_id', 'seq', 'time', 'host', 'data'}
+CHECKIN_DATA_KEYS = {'result', 'exit_code', 'commit_before', 'commit_after', 'duration_ms', 'interval_seconds',
+                     'repo_url', 'playbook', 'error'}
+UUID4 = r'^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
+# What ansible-pull prints when its checkout fails (ansible-core 2.14, git over https).
+FAILED_CHECKOUT = """Starting Ansible Pull at 2026-12-02 04:46:54
+/usr/bin/ansible-pull -U https://deploy:tok3n@git.example.com/infra.git -d /var/lib/ansible-pull site.yml
+localhost | FAILED! => {
+    "changed": false,
+    "cmd": "/usr/bin/git ls-remote 'https://deploy:********@git.example.com/infra.git' -h refs/heads/HEAD",
+    "msg": "remote: HTTP Basic: Access denied\\nfatal: Authentication failed for 'https://deploy:tok3n@git.example.com/infra.git/'",
+    "rc": 128,
+    "stderr": "remote: HTTP Basic: Access denied\\nfatal: Authentication failed for 'https://deploy:tok3n@git.example.com/infra.git/'\\n",
+    "stdout": ""
+}
+"""
+# A checkout that worked, then no playbook: ansible-pull prints its usage text before the error.
+MISSING_PLAYBOOK = """Starting Ansible Pull at 2026-12-02 04:46:56
+/usr/bin/ansible-pull -U https://u:p@git.example.com/r.git -d /var/lib/ansible-pull site.yml
+[WARNING]: Could not match supplied host pattern, ignoring: vm
+localhost | CHANGED => {
+    "after": "399f09839cc7e39e919f44f5341749e1a53e47af",
+    "before": null,
+    "changed": true
+}
+[WARNING]: /var/lib/ansible-pull/site.yml: File does not exist
+usage: ansible-pull [-h] [--version] [-v] [--private-key PRIVATE_KEY_FILE]
+""" + ''.join('  --option-%d   some help text\n' % i for i in range(60)) + """ERROR! Could not find a playbook to run.
+"""
+
+
+class RedactTextTest(unittest.TestCase):
+    def test_credentials_dropped_from_every_url_in_text(self):
+        cases = {
+            "fatal: Authentication failed for 'https://deploy:tok3n@git.example.com/x.git/'":
+                "fatal: Authentication failed for 'https://git.example.com/x.git/'",
+            'clone https://a:b@h1/x and HTTP://c@h2:8080/y then http://u:p@ss@h3/z':
+                'clone https://h1/x and HTTP://h2:8080/y then http://h3/z',
+            'ssh://git@host/repo.git and git@github.com:org/repo.git': 'ssh://git@host/repo.git and git@github.com:org/repo.git',
+            'mail me at someone@example.com': 'mail me at someone@example.com',
+            '"https://oauth2:glpat-xyz@gitlab.example/a.git"': '"https://gitlab.example/a.git"',
+        }
+        for text, expected in cases.items():
+            self.assertEqual(ws.redact_text(text), expected, text)
+
+
+class CheckinErrorTest(unittest.TestCase):
+    def test_failed_checkout_gives_gits_message_without_credentials(self):
+        error = ws.checkin_error(FAILED_CHECKOUT)
+        self.assertEqual(error, "remote: HTTP Basic: Access denied\nfatal: Authentication failed for "
+                                "'https://git.example.com/infra.git/'")
+        self.assertNotIn('tok3n', error)
+
+    def test_missing_playbook_keeps_the_warning_and_the_error_not_the_usage(self):
+        self.assertEqual(ws.checkin_error(MISSING_PLAYBOOK),
+                         '[WARNING]: /var/lib/ansible-pull/site.yml: File does not exist\n'
+                         'ERROR! Could not find a playbook to run.')
+
+    def test_the_error_may_come_before_the_buffered_stdout(self):
+        lines = MISSING_PLAYBOOK.splitlines()
+        error_first = '\n'.join(lines[:2] + lines[-1:] + lines[2:-1])
+        self.assertEqual(ws.checkin_error(error_first),
+                         'ERROR! Could not find a playbook to run.\n'
+                         '[WARNING]: /var/lib/ansible-pull/site.yml: File does not exist')
+
+    def test_at_most_20_lines_and_4096_characters_the_end_kept(self):
+        many = '\n'.join('line %d' % i for i in range(100))
+        self.assertEqual(ws.checkin_error(many).splitlines(), ['line %d' % i for i in range(80, 100)])
+        long = ws.checkin_error('x' * 10_000 + 'THE END')
+        self.assertEqual(len(long), ws.ERROR_CHARS)
+        self.assertTrue(long.endswith('THE END') and long.startswith('\u2026'), long[:10])
+        self.assertEqual(ws.checkin_error(''), '')
+        wide = ws.checkin_error('\U0001F525' * 3000)  # two UTF-16 units each, as the receiver counts
+        self.assertLessEqual(len(wide.encode('utf-16-le')) // 2, ws.ERROR_CHARS)
+        self.assertGreater(len(wide), 2000)
+
+    def test_unparsable_failure_falls_back_to_the_last_lines(self):
+        text = 'localhost | FAILED! => not json\nfatal: https://u:p@h/x broke'
+        self.assertEqual(ws.checkin_error(text), 'localhost | FAILED! => not json\nfatal: https://h/x broke')
+
+
+class CheckinCommandTest(TempDirTest):
+    """`webhook_status.py checkin` as the wrapper runs it: a script, configured by the environment."""
+
+    def checkin(self, *args, env=None, url=None):
+        base = {k: v for k, v in os.environ.items() if not k.startswith('WEBHOOK_')}
+        base.update({'WEBHOOK_URL': url or 'http://127.0.0.1:%d' % free_port(),
+                     'WEBHOOK_SPOOL_DIR': self.spool.path, 'WEBHOOK_RETRY_FOR': '0'})
+        base.update(env or {})
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, str(PLUGIN), 'checkin'] + list(args), env=base,
+                              capture_output=True, text=True, timeout=30)
+        return done.returncode, done.stderr, time.monotonic() - started
+
+    def spooled(self):
+        events = [e for name in self.spool.files()
+                  for e in json.loads(Path(self.spool.path, name).read_bytes())['events']]
+        return events
+
+    def test_event_shape_with_every_field(self):
+        run_id = '0f9c3b52-8a4e-4d7e-9b1a-2c3d4e5f6a7b'
+        output = os.path.join(self.tmp, 'output.txt')
+        Path(output).write_text(FAILED_CHECKOUT)
+        code, log, _ = self.checkin(
+            '--result', 'pull_failed', '--exit-code', '2', '--duration-ms', '1234',
+            '--commit-before', '3F2A9C1B7D4E5F60718293A4B5C6D7E8F9012345', '--commit-after', 'not-a-commit',
+            '--interval-seconds', '1800', '--repo-url', 'https://deploy:tok3n@git.example.com/infra.git',
+            '--playbook', 'site.yml', '--error-file', output,
+            env={'WEBHOOK_RUN_ID': run_id.upper(), 'WEBHOOK_VMID': '101'})
+        self.assertEqual((code, log), (0, ''))
+        [event] = self.spooled()
+        self.assertEqual(set(event), CHECKIN_KEYS)
+        self.assertEqual((event['v'], event['kind'], event['seq'], event['run_id']), (1, 'checkin', 0, run_id))
+        self.assertRegex(event['event_id'], UUID4)
+        self.assertRegex(event['time'], r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$')
+        self.assertEqual(event['host']['hostname'], socket.gethostname())
+        self.assertEqual(event['host']['vmid'], 101)
+        self.assertEqual(event['data'], {
+            'result': 'pull_failed', 'exit_code': 2, 'duration_ms': 1234,
+            'commit_before': '3f2a9c1b7d4e5f60718293a4b5c6d7e8f9012345', 'interval_seconds': 1800,
+            'repo_url': 'https://git.example.com/infra.git', 'playbook': 'site.yml',
+            'error': "remote: HTTP Basic: Access denied\nfatal: Authentication failed for "
+                     "'https://git.example.com/infra.git/'",
+        })
+        self.assertNotIn('tok3n', json.dumps(event))
+
+    def test_unknown_fields_omitted_never_null(self):
+        code, log, _ = self.checkin('--result', 'skipped', '--exit-code', '0', '--duration-ms', '5',
+                                    '--interval-seconds', '0', '--repo-url', '', '--playbook', '')
+        self.assertEqual((code, log), (0, ''))
+        [event] = self.spooled()
+        self.assertEqual(event['data'], {'result': 'skipped', 'exit_code': 0, 'duration_ms': 5})
+        self.assertRegex(event['run_id'], UUID4)  # no WEBHOOK_RUN_ID: a new one
+        self.assertNotIn(None, event['host'].values())
+        self.assertTrue(set(event['data']) <= CHECKIN_DATA_KEYS)
+
+    def test_receiver_down_exits_0_at_once_and_spools(self):
+        # WEBHOOK_RETRY_FOR starts the detached sender, which keeps trying after the command is done.
+        code, log, took = self.checkin('--result', 'ran', '--exit-code', '2', '--duration-ms', '9',
+                                       env={'WEBHOOK_RETRY_FOR': '2'})
+        self.assertEqual((code, log), (0, ''))
+        self.assertLess(took, 5)
+        self.assertEqual([e['data']['result'] for e in self.spooled()], ['ran'])
+
+    def test_the_detached_sender_delivers_it_signed(self):
+        secret_file = os.path.join(self.tmp, 'secret')
+        Path(secret_file).write_text(SECRET + '\n')  # as the cloud-init template configures it
+        with Receiver() as rx:
+            code, log, took = self.checkin('--result', 'start_failed', '--exit-code', '5', '--duration-ms', '70',
+                                           url=rx.url, env={'WEBHOOK_RETRY_FOR': '30', 'WEBHOOK_SECRET_FILE': secret_file})
+            self.assertEqual((code, log), (0, ''))
+            self.assertLess(took, 5)
+            deadline = time.monotonic() + 15
+            while not rx.delivered_events() and time.monotonic() < deadline:
+                time.sleep(0.1)
+        self.assertEqual(rx.statuses(), [200])  # the receiver checked the signature
+        [event] = rx.delivered_events()
+        self.assertEqual((event['kind'], event['data']['result']), ('checkin', 'start_failed'))
+        deadline = time.monotonic() + 5
+        while self.spool.files() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(self.spool.files(), [])
+
+    def test_bad_usage_and_bad_values_still_exit_0(self):
+        for args in (['--result', 'exploded', '--exit-code', '1', '--duration-ms', '1'],
+                     ['--result', 'ran', '--exit-code', 'x', '--duration-ms', '1'],
+                     ['--result', 'ran']):
+            code, log, _ = self.checkin(*args)
+            self.assertEqual(code, 0, args)
+            self.assertIn('check-in not sent', log)
+        for env in ({'WEBHOOK_SECRET': 'whsec_%%%'}, {'WEBHOOK_SECRET_FILE': os.path.join(self.tmp, 'no-secret')}):
+            code, log, _ = self.checkin('--result', 'ran', '--exit-code', '0', '--duration-ms', '1', env=env)
+            self.assertEqual(code, 0)
+            self.assertIn('check-in not sent', log)
+        self.assertEqual(self.spooled(), [])
+        code, log, _ = self.checkin('--result', 'ran', '--exit-code', '300', '--duration-ms', '-4',
+                                    '--error-file', os.path.join(self.tmp, 'missing'))
+        self.assertEqual(code, 0)
+        [event] = self.spooled()
+        self.assertEqual(event['data']['exit_code'], 255)
+        self.assertEqual(event['data']['duration_ms'], 0)
+        self.assertIn('could not read the output of ansible-pull', event['data']['error'])
+
+    def test_no_url_sends_nothing(self):
+        code, log, _ = self.checkin('--result', 'ran', '--exit-code', '0', '--duration-ms', '1',
+                                    env={'WEBHOOK_URL': ''})
+        self.assertEqual(code, 0)
+        self.assertIn('no url configured', log)
+        self.assertEqual(self.spooled(), [])
+
+
+class RunIdTest(unittest.TestCase):
+    def test_env_run_id(self):
+        for value, expected in (('0F9C3B52-8A4E-4D7E-9B1A-2C3D4E5F6A7B', '0f9c3b52-8a4e-4d7e-9b1a-2c3d4e5f6a7b'),
+                                (' 0f9c3b52-8a4e-4d7e-9b1a-2c3d4e5f6a7b\n', '0f9c3b52-8a4e-4d7e-9b1a-2c3d4e5f6a7b'),
+                                ('', None), ('not-a-uuid', None),
+                                ('00000000-0000-0000-0000-000000000000', None),  # nil: refused by the receiver
+                                ('0f9c3b52-8a4e-4d7e-cb1a-2c3d4e5f6a7b', None)):  # not the RFC variant
+            with mock.patch.dict(os.environ, {'WEBHOOK_RUN_ID': value}):
+                self.assertEqual(ws.env_run_id(), expected, value)
+
+    @unittest.skipUnless(ws.ANSIBLE_VERSION, 'ansible-core is not installed')
+    def test_the_plugin_uses_webhook_run_id(self):
+        run_id = '6a1e2d3c-4b5a-4f6e-8d7c-9b0a1f2e3d4c'
+        with mock.patch.dict(os.environ, {'WEBHOOK_RUN_ID': run_id}):
+            self.assertEqual(ws.CallbackModule()._run_id, run_id)
+        with mock.patch.dict(os.environ, {'WEBHOOK_RUN_ID': 'garbage'}):
+            self.assertRegex(ws.CallbackModule()._run_id, UUID4)
+        os.environ.pop('WEBHOOK_RUN_ID', None)
+        first, second = ws.CallbackModule()._run_id, ws.CallbackModule()._run_id
+        self.assertNotEqual(first, second)
+
+
 @unittest.skipUnless(yaml, 'PyYAML is not installed')
 class DocumentationTest(unittest.TestCase):
     def test_documentation_parses(self):
