@@ -105,7 +105,10 @@ export function createIngestStore(db: Db) {
   const noteCloudInit = db.prepare(
     `UPDATE hosts SET cloud_init_last_at = max(coalesce(cloud_init_last_at, 0), @now),
        cloud_init_failed_at = CASE WHEN @failed THEN @now ELSE cloud_init_failed_at END,
-       cloud_init_failed_name = CASE WHEN @failed THEN @name ELSE cloud_init_failed_name END
+       -- A stage's FAIL follows its failed sub-stage's: keep the more specific name.
+       cloud_init_failed_name = CASE WHEN NOT @failed THEN cloud_init_failed_name
+         WHEN substr(coalesce(cloud_init_failed_name, ''), 1, length(@name) + 1) = @name || '/' THEN cloud_init_failed_name
+         ELSE @name END
      WHERE id = @id`,
   );
 
