@@ -8,17 +8,16 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { eventually } from '../eventually.js';
 import { host, runEvents, tempDir } from '../helper.js';
 import { requireTool } from '../tools.js';
-import { freePort, ROOT, startServer, type ServerProcess } from './server-process.js';
+import { freePort, ROOT, serversKilledAfterEach } from './server-process.js';
 
 const SCRIPT = join(ROOT, 'scripts', 'wait-for-webhook.sh');
 
-let server: ServerProcess | undefined;
+const startServer = serversKilledAfterEach();
 let fake: Server | undefined;
 afterEach(async () => {
-  await server?.stop('SIGKILL');
-  server = undefined;
   await new Promise((resolve) => (fake ? fake.close(resolve) : resolve(undefined)));
   fake = undefined;
 });
@@ -48,11 +47,7 @@ function startScript(args: string[], env: Record<string, string> = {}): RunningS
     proc.once('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started })),
   );
   const stderrMatches = async (re: RegExp, timeoutMs = 10_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!re.test(stderr)) {
-      if (Date.now() > deadline) throw new Error(`stderr never matched ${re}: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await eventually(() => expect(stderr).toMatch(re), { timeout: timeoutMs, interval: 50 });
   };
   return { done, stderrMatches };
 }
@@ -105,7 +100,7 @@ describe.skipIf(!ready)('wait-for-webhook.sh', () => {
   });
 
   it('waits through a run in progress, shows progress on stderr and exits 0 when it succeeds', async () => {
-    server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
+    const server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
     const r = runEvents({ host: vm('web-07', 107) });
     await postEvents(server.url, [r.started({ commit: '3f2a9c1b7d4e5f60718293a4b5c6d7e8f9012345' }), r.task('ok'), r.task('changed')]);
 
@@ -128,7 +123,7 @@ describe.skipIf(!ready)('wait-for-webhook.sh', () => {
   });
 
   it('exits 1 on a failed run and prints its failed task with the message', async () => {
-    server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
+    const server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
     const r = runEvents({ host: vm('db-01', 102) });
     await postEvents(server.url, [
       r.started(),
@@ -149,7 +144,7 @@ describe.skipIf(!ready)('wait-for-webhook.sh', () => {
   });
 
   it('exits 2 at the timeout, saying how far the run got', async () => {
-    server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
+    const server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
     const r = runEvents({ host: vm('web-08', 108) });
     await postEvents(server.url, [r.started(), r.task('ok')]);
     const res = await runScript(['--url', server.url, '--timeout', '2', '--poll', '1', 'web-08']);
@@ -201,7 +196,7 @@ describe.skipIf(!ready)('wait-for-webhook.sh', () => {
   });
 
   it('--since ignores a run that started before it', async () => {
-    server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
+    const server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
     const hour = 3600_000;
     const old = runEvents({ host: vm('web-10', 110), start: Date.now() - hour });
     await postEvents(server.url, [old.started(), old.finished()]);
@@ -230,7 +225,7 @@ describe.skipIf(!ready)('wait-for-webhook.sh', () => {
   it('sends the read token from a file or the environment, never on a command line, and exits 4 without it', async () => {
     const token = 'read-token-0123456789abcdef';
     const dir = tempDir();
-    server = await startServer({ WEBHOOK_DB: join(dir, 'webhook.db'), WEBHOOK_READ_TOKEN: token });
+    const server = await startServer({ WEBHOOK_DB: join(dir, 'webhook.db'), WEBHOOK_READ_TOKEN: token });
     const r = runEvents({ host: vm('web-11', 111) });
     await postEvents(server.url, [r.started(), r.finished()]);
 

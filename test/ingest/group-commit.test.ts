@@ -5,6 +5,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { createWalSync } from '../../src/db/wal-sync.js';
 import { createGroupCommitter } from '../../src/ingest/group-commit.js';
 import { createIngestStore, type IncomingEvent } from '../../src/store/ingest-store.js';
+import { quietFor } from '../eventually.js';
 import { runEvents, tempDir } from '../helper.js';
 
 function setup(sync?: () => Promise<void>) {
@@ -52,7 +53,7 @@ describe('group commit', () => {
     const r = runEvents();
     let answered = false;
     const first = committer.submit(item(r.started())).then((o) => ((answered = true), o));
-    await new Promise((r) => setTimeout(r, 50));
+    await quietFor(50);
     expect(answered).toBe(false);
     release();
     expect(await first).toEqual(['stored']);
