@@ -27,7 +27,7 @@ import { runRoutes } from './routes/runs.js';
 import { webhookRoutes } from './routes/webhook.js';
 import { createIngestStore } from './store/ingest-store.js';
 import { createQueryStore } from './store/query-store.js';
-import { runStatusFromFinish } from './store/status.js';
+import { runStatusFromFinish } from './protocol/status.js';
 
 export interface AppDeps {
   /** An open, migrated database (see src/db). The app does not close it. */

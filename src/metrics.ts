@@ -5,8 +5,8 @@
 import { statSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Db } from './db/database.js';
-import { hostStatuses, type HostStatus } from './store/status.js';
-import { effectiveStatusSql } from './store/status.js';
+import { hostStatuses, type HostStatus } from './protocol/status.js';
+import { runStatusSql } from './store/status-sql.js';
 
 export const rejectReasons = [
   'invalid_json',
@@ -46,10 +46,10 @@ export function createMetrics({ db, dbPath, staleAfterMs, clock = Date.now, wait
   }
 
   const runCounts = db.prepare<{ stale_before: number }, { s: string; n: number }>(
-    `SELECT ${effectiveStatusSql('r')} AS s, count(*) AS n FROM runs r WHERE r.status = 'running' GROUP BY s`,
+    `SELECT ${runStatusSql('r')} AS s, count(*) AS n FROM runs r WHERE r.status = 'running' GROUP BY s`,
   );
   const hostRows = db.prepare<{ stale_before: number }, { hostname: string; last_seen_at: number; s: string | null }>(
-    `SELECT h.hostname, h.last_seen_at, ${effectiveStatusSql('r')} AS s
+    `SELECT h.hostname, h.last_seen_at, ${runStatusSql('r')} AS s
      FROM hosts h LEFT JOIN runs r ON r.run_id = h.latest_run_id ORDER BY h.last_seen_at`,
   );
 

@@ -1,6 +1,6 @@
 /** Small formatters shared by the pages; all return plain text (escaped where interpolated). */
 import type { HostSummary } from '../protocol/api.js';
-import type { HostStatus } from '../store/status.js';
+import type { HostStatus } from '../protocol/status.js';
 import { html, type Html } from './html.js';
 
 /** Problems first: what an operator must look at sorts to the top of the fleet. */

@@ -3,7 +3,7 @@
  * Tests parse real answers with these, so the documented shape and the served one cannot drift.
  */
 import { z } from 'zod';
-import { hostStatuses, runStatuses } from '../store/status.js';
+import { hostStatuses, runStatuses } from './status.js';
 import { hostStatsSchema, taskStatusSchema } from './events.js';
 
 /** Accepts ISO 8601 or Unix seconds, as operators and CI scripts write times. */

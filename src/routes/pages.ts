@@ -14,11 +14,11 @@ import { hostKey } from '../pages/format.js';
 import { hostPage } from '../pages/host.js';
 import type { Html } from '../pages/html.js';
 import { createLiveEvents } from '../pages/live-events.js';
-import { createPageAuth, sendTokenRedirect } from '../pages/page-auth.js';
+import { createPageAuth, sendTokenRedirect } from '../auth/read-credential.js';
 import { runPage } from '../pages/run.js';
 import { toAppError } from '../plugins/errors.js';
 import { hostParamsSchema, runParamsSchema } from '../protocol/api.js';
-import { hostStatuses } from '../store/status.js';
+import { hostStatuses } from '../protocol/status.js';
 import { parseOr } from '../validation.js';
 
 /** Everything a page loads comes from this origin; no inline script or style is needed. */

@@ -6,13 +6,14 @@
  */
 import type { Db } from '../db/database.js';
 import type { HostsQuery } from '../protocol/api.js';
-import { effectiveStatusSql, hostStatuses, type HostStatus } from './status.js';
+import { hostStatuses, type HostStatus } from '../protocol/status.js';
+import { runStatusSql } from './status-sql.js';
 
 const iso = (col: string) => `strftime('%Y-%m-%dT%H:%M:%fZ', ${col} / 1000.0, 'unixepoch')`;
 const isoOrNull = (col: string) => `CASE WHEN ${col} IS NULL THEN NULL ELSE ${iso(col)} END`;
 
 const RUN_JSON = `json_object(
-  'run_id', r.run_id, 'host_id', r.host_id, 'hostname', h.hostname, 'status', ${effectiveStatusSql('r')},
+  'run_id', r.run_id, 'host_id', r.host_id, 'hostname', h.hostname, 'status', ${runStatusSql('r')},
   'started_at', ${iso('r.started_at')}, 'finished_at', ${isoOrNull('r.finished_at')},
   'last_event_at', ${iso('r.last_event_at')}, 'playbook', r.playbook, 'repo_url', r.repo_url,
   'commit', r.commit_sha, 'ansible_version', r.ansible_version,
@@ -25,7 +26,7 @@ const RUN_JSON = `json_object(
 
 const HOST_JSON = `json_object(
   'id', h.id, 'hostname', h.hostname, 'machine_id', h.machine_id, 'instance_id', h.instance_id,
-  'vmid', h.vmid, 'ips', json(h.ips), 'status', coalesce(${effectiveStatusSql('r')}, 'never-reported'),
+  'vmid', h.vmid, 'ips', json(h.ips), 'status', coalesce(${runStatusSql('r')}, 'never-reported'),
   'first_seen_at', ${iso('h.first_seen_at')}, 'last_seen_at', ${iso('h.last_seen_at')},
   'last_address', h.last_address, 'registered_at', ${isoOrNull('h.registered_at')},
   'latest_run', CASE WHEN r.id IS NULL THEN NULL ELSE ${RUN_JSON} END)`;
@@ -53,7 +54,7 @@ export function identityMatches(h: { hostname: string; machine_id: string | null
 
 export function createFleetJson(db: Db, staleAfterMs: number, clock: () => number) {
   const rows = db.prepare<{ stale_before: number }, FleetRow>(
-    `SELECT ${HOST_JSON} AS json, coalesce(${effectiveStatusSql('r')}, 'never-reported') AS status,
+    `SELECT ${HOST_JSON} AS json, coalesce(${runStatusSql('r')}, 'never-reported') AS status,
        h.hostname, h.machine_id, h.instance_id, h.vmid, h.ips
      FROM hosts h LEFT JOIN runs r ON r.run_id = h.latest_run_id ORDER BY h.hostname, h.id`,
   );

@@ -7,7 +7,7 @@
 import type { Db } from '../db/database.js';
 import type { EventOutcome, TaskStatus, WebhookEvent } from '../protocol/events.js';
 import { createHostWriter, type PartialIdentity } from './host-writer.js';
-import { runStatusFromFinish } from './status.js';
+import { runStatusFromFinish } from '../protocol/status.js';
 
 export type { PartialIdentity } from './host-writer.js';
 

@@ -17,7 +17,8 @@ import type {
 } from '../protocol/api.js';
 import { AppError } from '../errors.js';
 import { createFleetJson, identityMatches } from './fleet-json.js';
-import { effectiveStatusSql, hostStatuses, type HostStatus, type RunStatus } from './status.js';
+import { hostStatuses, type HostStatus, type RunStatus } from '../protocol/status.js';
+import { runStatusSql } from './status-sql.js';
 
 interface RunRow {
   run_id: string;
@@ -66,7 +67,7 @@ type HostWithRun = HostRow & { [K in keyof RunRow]: RunRow[K] | null };
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
-const RUN_COLUMNS = `r.run_id, r.host_id, h.hostname, ${effectiveStatusSql('r')} AS eff_status, r.started_at,
+const RUN_COLUMNS = `r.run_id, r.host_id, h.hostname, ${runStatusSql('r')} AS eff_status, r.started_at,
   r.finished_at, r.last_event_at, r.playbook, r.repo_url, r.commit_sha, r.ansible_version, r.check_mode, r.result,
   r.exit_code, r.duration_ms, r.stats, r.tasks_total, r.tasks_ok, r.tasks_changed, r.tasks_failed, r.tasks_skipped,
   r.tasks_unreachable, r.tasks_rescued, r.tasks_ignored, r.source_address`;
@@ -176,7 +177,7 @@ export function createQueryStore(db: Db, staleAfterMs: number, clock: () => numb
   const pageFilters = `(@since IS NULL OR r.started_at >= @since)
        AND (@until IS NULL OR r.started_at < @until)
        AND (@c_started IS NULL OR r.started_at < @c_started OR (r.started_at = @c_started AND r.run_id < @c_id))
-       AND (@status IS NULL OR ${effectiveStatusSql('r')} = @status)`;
+       AND (@status IS NULL OR ${runStatusSql('r')} = @status)`;
   const runsPage = db.prepare<PageParams, RunRow>(
     `SELECT ${RUN_COLUMNS} FROM runs r JOIN hosts h ON h.id = r.host_id
      WHERE @host_id IS NULL AND ${pageFilters} ORDER BY r.started_at DESC, r.run_id DESC LIMIT @limit`,

@@ -1,5 +1,6 @@
 /**
- * The read token for status pages. Browsers cannot send a bearer header on a link or an
+ * Checking the read token, for the JSON API (src/plugins/read-auth.ts) and the status pages alike.
+ * Browsers cannot send a bearer header on a link or an
  * EventSource, so a page also accepts `?token=` once: it then sets a cookie and redirects to the
  * same address without the token, keeping it out of the address bar, history and page markup.
  */
@@ -27,7 +28,7 @@ export function readCookie(header: string | undefined, name: string): string | u
 
 /**
  * Whether a request carries the read token as `Authorization: Bearer`, or the sign-in cookie
- * derived from it. Shared by the pages and the JSON API (src/plugins/read-auth.ts).
+ * derived from it. Shared by the pages (createPageAuth below) and the JSON API (src/plugins/read-auth.ts).
  */
 export function createCredentialCheck(token: string): (request: FastifyRequest) => boolean {
   // Comparing digests keeps the comparison constant-time whatever length the caller sends.
