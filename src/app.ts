@@ -25,8 +25,11 @@ import { metricsRoutes } from './routes/metrics.js';
 import { pageRoutes } from './routes/pages.js';
 import { runRoutes } from './routes/runs.js';
 import { webhookRoutes } from './routes/webhook.js';
+import { createGaugeStore } from './store/gauge-store.js';
+import { createHealthStore } from './store/health-store.js';
 import { createIngestStore } from './store/ingest-store.js';
 import { createQueryStore } from './store/query-store.js';
+import { createRetentionStore } from './store/retention-store.js';
 import { runStatusFromFinish } from './protocol/status.js';
 
 export interface AppDeps {
@@ -96,19 +99,20 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const db = deps.db;
   const walSync = config.durability === 'full' && config.dbPath !== ':memory:' ? createWalSync(config.dbPath) : undefined;
   const waiters = createWaiters();
-  const metrics = createMetrics({ db, dbPath: config.dbPath, staleAfterMs: config.staleAfterMs, clock, waiting: () => waiters.size });
+  const gauges = createGaugeStore(db, config.staleAfterMs, clock);
+  const metrics = createMetrics({ gauges, dbPath: config.dbPath, waiting: () => waiters.size });
   const ingest = createIngestStore(db);
   const ctx: AppContext = {
     config,
-    db,
     ingest,
+    health: createHealthStore(db),
     query: createQueryStore(db, config.staleAfterMs, clock),
     waiters,
     metrics,
     clock,
     closing: { value: false },
     changes: new EventEmitter<{ change: [hostIds: number[]] }>(),
-    committer: createGroupCommitter(db, ingest, {
+    committer: createGroupCommitter(ingest, {
       grouping: deps.groupCommit ?? true,
       ...(walSync ? { sync: walSync.sync } : {}),
       onCommit: (committed, hosts) => {
@@ -142,7 +146,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     done();
   });
 
-  const retention = createRetention(ctx, logger);
+  const retention = createRetention({
+    store: createRetentionStore(db),
+    retentionDays: config.retentionDays,
+    intervalMs: config.pruneIntervalMs,
+    clock,
+    logger,
+  });
   app.decorate('retention', retention);
   app.addHook('onReady', async () => retention.start());
   // Shutdown: refuse new work, answer every waiting long-poll now, write what is queued.

@@ -49,14 +49,29 @@ export function errorBody(err: AppError): ErrorBody {
   return { statusCode: err.statusCode, code: err.code, error: STATUS_CODES[err.statusCode] ?? 'Error', message: err.message };
 }
 
-/** SQLite result codes and file-system errors (the durable-mode WAL sync) that mean "cannot write now, try later", not "bad request" or "bug". */
-const transientCodes = /^(SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|PROTOCOL)|EIO$|ENOSPC$|EDQUOT$|EROFS$)/;
+/**
+ * Errors the store raises without knowing about HTTP, each with the catalog code it answers as.
+ * The store maps SQLite's own errors to these (src/store/storage-errors.ts); the error handler
+ * turns them into an AppError with fromDomain.
+ */
+export const domainErrors = {
+  /** A runs cursor that this API did not hand out. */
+  BAD_CURSOR: 'INVALID_QUERY',
+  /** The database cannot take writes right now (locked, disk full, I/O error): retry later. */
+  STORAGE_UNAVAILABLE: 'STORAGE_UNAVAILABLE',
+} as const satisfies Record<string, ErrorCode>;
 
-/** Maps a storage failure to a domain error: transient ones become 503 with Retry-After. */
-export function storageError(err: unknown): AppError | undefined {
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && transientCodes.test(code)) {
-    return new AppError('STORAGE_UNAVAILABLE', `the database cannot take writes right now (${code})`, 5);
+export class DomainError extends Error {
+  constructor(
+    readonly kind: keyof typeof domainErrors,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
   }
-  return undefined;
+}
+
+/** The answer for a domain error: its catalog code; a transient storage failure says when to retry. */
+export function fromDomain(err: DomainError): AppError {
+  return new AppError(domainErrors[err.kind], err.message, err.kind === 'STORAGE_UNAVAILABLE' ? 5 : undefined);
 }

@@ -4,7 +4,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { AppError, errorBody, storageError } from '../errors.js';
+import { AppError, DomainError, errorBody, fromDomain } from '../errors.js';
 
 /** Fastify's own client errors, mapped into the catalog. */
 function fromFastify(err: FastifyError): AppError | undefined {
@@ -30,7 +30,8 @@ function fromFastify(err: FastifyError): AppError | undefined {
 
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
-  return storageError(err) ?? fromFastify(err as FastifyError) ?? new AppError('INTERNAL', 'internal error; see the receiver log');
+  if (err instanceof DomainError) return fromDomain(err);
+  return fromFastify(err as FastifyError) ?? new AppError('INTERNAL', 'internal error; see the receiver log');
 }
 
 /** Sends an AppError with its headers; shared by the error handler and routes that answer early. */

@@ -34,9 +34,7 @@ export async function cloudInitRoutes(app: FastifyInstance, { ctx }: RouteOption
   /** Stores one report in its own transaction and tells live views; returns the host id. */
   const record = (vm: string, identity: PartialIdentity, report: Omit<CloudInitReport, 'time'> & { time?: number }, address: string) => {
     const now = ctx.clock();
-    const hostId = ctx.db
-      .transaction(() => ctx.ingest.applyCloudInit(vm, identity, { ...report, time: report.time ?? now }, address, now))
-      .immediate();
+    const hostId = ctx.ingest.recordCloudInit(vm, identity, { ...report, time: report.time ?? now }, address, now);
     ctx.metrics.cloudInit.inc({ source: report.source });
     ctx.changes.emit('change', [hostId]);
     return hostId;

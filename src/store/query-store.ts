@@ -15,7 +15,7 @@ import type {
   RunSummary,
   TaskRow,
 } from '../protocol/api.js';
-import { AppError } from '../errors.js';
+import { DomainError } from '../errors.js';
 import { createFleetJson, identityMatches } from './fleet-json.js';
 import { hostStatuses, type HostStatus, type RunStatus } from '../protocol/status.js';
 import { runStatusSql } from './status-sql.js';
@@ -134,7 +134,7 @@ function decodeCursor(cursor: string): { started_at: number; run_id: string } {
   const [ms, id] = Buffer.from(cursor, 'base64url').toString().split(':');
   const started = Number(ms);
   if (!Number.isSafeInteger(started) || id === undefined || !/^[0-9a-f-]{36}$/.test(id)) {
-    throw new AppError('INVALID_QUERY', 'cursor: not a cursor this API handed out');
+    throw new DomainError('BAD_CURSOR', 'cursor: not a cursor this API handed out');
   }
   return { started_at: started, run_id: id };
 }
