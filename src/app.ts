@@ -124,6 +124,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   };
   app.decorate('ctx', ctx);
 
+  // Its reply.cacheControl and staticCache set every Cache-Control header the service sends.
   await app.register(sensible);
   await app.register(errorsPlugin);
   await app.register(securityHeaders);

@@ -7,16 +7,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { hostStatuses, type HostStatus } from './protocol/status.js';
 import type { GaugeStore } from './store/gauge-store.js';
 
-export const rejectReasons = [
-  'invalid_json',
-  'invalid_event',
-  'too_large',
-  'unsupported_media_type',
-  'unauthorized',
-  'rate_limited',
-  'storage_unavailable',
-] as const;
-export type RejectReason = (typeof rejectReasons)[number];
 
 /** Numeric code of a host's last run status, one series per host (see README, Metrics). */
 export const hostStatusCode: Record<HostStatus, number> = {

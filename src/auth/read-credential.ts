@@ -5,6 +5,7 @@
  * same address without the token, keeping it out of the address bar, history and page markup.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type {} from '@fastify/sensible';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 export const COOKIE = 'webhook_read';
@@ -68,5 +69,5 @@ export function createPageAuth(token: string | undefined) {
 
 /** Sends the redirect that swaps `?token=` for the cookie. */
 export function sendTokenRedirect(reply: FastifyReply, r: { redirect: string; cookie: string }): FastifyReply {
-  return reply.header('set-cookie', r.cookie).header('cache-control', 'no-store').redirect(r.redirect, 303);
+  return reply.header('set-cookie', r.cookie).cacheControl('no-store').redirect(r.redirect, 303);
 }

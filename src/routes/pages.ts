@@ -52,7 +52,9 @@ export async function pageRoutes(app: FastifyInstance, { ctx }: RouteOptions): P
     const asset = Object.hasOwn(assets, name) ? assets[name] : undefined;
     if (!asset) return reply.callNotFound();
     const { v } = request.query as { v?: string };
-    void reply.header('cache-control', v === asset.hash ? 'public, max-age=31536000, immutable' : 'no-cache');
+    // A versioned address never changes content; an unversioned one is checked every time.
+    if (v === asset.hash) void reply.staticCache(31_536_000);
+    else void reply.cacheControl('no-cache');
     return reply.type(asset.type).send(asset.body);
   });
 

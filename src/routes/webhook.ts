@@ -4,7 +4,6 @@ import type { RouteOptions } from '../context.js';
 import { AppError } from '../errors.js';
 import { secretKey, verifySignature } from '../ingest/signature.js';
 import { createRateLimiter } from '../ingest/rate-limit.js';
-import type { RejectReason } from '../metrics.js';
 import { toAppError } from '../plugins/errors.js';
 import type { DeliveryAnswer } from '../protocol/api.js';
 import { batchSchema, eventSchema, type WebhookEvent } from '../protocol/events.js';
@@ -16,18 +15,6 @@ declare module 'fastify' {
     rawBody?: string;
   }
 }
-
-const reasonOf: Partial<Record<AppError['code'], RejectReason>> = {
-  INVALID_JSON: 'invalid_json',
-  INVALID_EVENT: 'invalid_event',
-  BODY_TOO_LARGE: 'too_large',
-  UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
-  BAD_SIGNATURE: 'unauthorized',
-  TIMESTAMP_OUT_OF_WINDOW: 'unauthorized',
-  RATE_LIMITED: 'rate_limited',
-  STORAGE_UNAVAILABLE: 'storage_unavailable',
-  SHUTTING_DOWN: 'storage_unavailable',
-};
 
 /** A batch is recognised by its `events` key; anything else must be a single event. */
 function parseDelivery(body: unknown): WebhookEvent[] {
@@ -76,7 +63,7 @@ export async function webhookRoutes(app: FastifyInstance, { ctx }: RouteOptions)
   }
 
   app.addHook('onError', (_request: FastifyRequest, _reply: FastifyReply, error, done) => {
-    const reason = reasonOf[toAppError(error).code];
+    const { reason } = toAppError(error);
     if (reason) metrics.rejected.inc({ reason });
     done();
   });
