@@ -11,7 +11,8 @@ import type { Config } from './config.js';
 import type { AppContext } from './context.js';
 import type { Db } from './db/database.js';
 import { createWalSync } from './db/wal-sync.js';
-import { createGroupCommitter, type Committed } from './ingest/group-commit.js';
+import { createCommitEffects, type Changes } from './ingest/commit-effects.js';
+import { createGroupCommitter } from './ingest/group-commit.js';
 import { createWaiters } from './ingest/waiters.js';
 import { createLogger, lazyChildLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
@@ -30,7 +31,6 @@ import { createHealthStore } from './store/health-store.js';
 import { createIngestStore } from './store/ingest-store.js';
 import { createQueryStore } from './store/query-store.js';
 import { createRetentionStore } from './store/retention-store.js';
-import { runStatusFromFinish } from './protocol/status.js';
 
 export interface AppDeps {
   /** An open, migrated database (see src/db). The app does not close it. */
@@ -62,20 +62,6 @@ const bootId = randomUUID().slice(0, 8);
 let requestCounter = 0;
 const nextRequestId = () => `${bootId}-${(requestCounter++).toString(36)}`;
 
-function countCommitted(ctx: AppContext, committed: Committed[]): void {
-  for (const c of committed) {
-    c.items.forEach((item, i) => {
-      const outcome = c.outcomes[i]!;
-      ctx.metrics.events.inc({ kind: item.event.kind, outcome });
-      if (outcome !== 'stored') return;
-      if (item.event.kind === 'run_started') ctx.metrics.runsStarted.inc();
-      if (item.event.kind === 'run_finished') {
-        ctx.metrics.runsFinished.inc({ status: runStatusFromFinish(item.event.data) });
-      }
-    });
-  }
-}
-
 export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const clock = deps.clock ?? Date.now;
   const logger = deps.logger ?? createLogger(config.logLevel);
@@ -102,6 +88,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const gauges = createGaugeStore(db, config.staleAfterMs, clock);
   const metrics = createMetrics({ gauges, dbPath: config.dbPath, waiting: () => waiters.size });
   const ingest = createIngestStore(db);
+  const changes: Changes = new EventEmitter();
+  const effects = createCommitEffects({ metrics, waiters, changes });
   const ctx: AppContext = {
     config,
     ingest,
@@ -111,15 +99,12 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     metrics,
     clock,
     closing: { value: false },
-    changes: new EventEmitter<{ change: [hostIds: number[]] }>(),
+    changes,
+    effects,
     committer: createGroupCommitter(ingest, {
       grouping: deps.groupCommit ?? true,
       ...(walSync ? { sync: walSync.sync } : {}),
-      onCommit: (committed, hosts) => {
-        countCommitted(ctx, committed);
-        if (hosts.finishedHostIds.size > 0) waiters.notify(hosts.finishedHostIds);
-        if (hosts.touchedHostIds.size > 0) ctx.changes.emit('change', [...hosts.touchedHostIds]);
-      },
+      onCommit: effects.eventsCommitted,
     }),
   };
   app.decorate('ctx', ctx);

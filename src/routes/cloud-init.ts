@@ -31,12 +31,11 @@ export async function cloudInitRoutes(app: FastifyInstance, { ctx }: RouteOption
     if (ctx.closing.value) throw new AppError('SHUTTING_DOWN', 'the receiver is shutting down; retry shortly', 5);
   });
 
-  /** Stores one report in its own transaction and tells live views; returns the host id. */
+  /** Stores one report in its own transaction, then its effects; returns the host id. */
   const record = (vm: string, identity: PartialIdentity, report: Omit<CloudInitReport, 'time'> & { time?: number }, address: string) => {
     const now = ctx.clock();
     const hostId = ctx.ingest.recordCloudInit(vm, identity, { ...report, time: report.time ?? now }, address, now);
-    ctx.metrics.cloudInit.inc({ source: report.source });
-    ctx.changes.emit('change', [hostId]);
+    ctx.effects.cloudInitRecorded(report.source, hostId);
     return hostId;
   };
 

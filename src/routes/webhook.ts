@@ -26,7 +26,7 @@ function parseDelivery(body: unknown): WebhookEvent[] {
 }
 
 export async function webhookRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
-  const { config, metrics, committer } = ctx;
+  const { config, effects, committer } = ctx;
   const keys = config.secrets.map(secretKey);
   const limiter = createRateLimiter(config.rateLimitPerMinute, ctx.clock);
 
@@ -63,13 +63,12 @@ export async function webhookRoutes(app: FastifyInstance, { ctx }: RouteOptions)
   }
 
   app.addHook('onError', (_request: FastifyRequest, _reply: FastifyReply, error, done) => {
-    const { reason } = toAppError(error);
-    if (reason) metrics.rejected.inc({ reason });
+    effects.deliveryRefused(toAppError(error));
     done();
   });
 
   app.addHook('onResponse', (_request, reply, done) => {
-    metrics.ingestDuration.observe(reply.elapsedTime / 1000);
+    effects.deliveryAnswered(reply.elapsedTime);
     done();
   });
 
