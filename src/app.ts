@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type RawServerDefault } from 'fastify';
 import sensible from '@fastify/sensible';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
 import type { AppContext } from './context.js';
 import type { Db } from './db/database.js';
@@ -108,6 +109,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     }),
   };
   app.decorate('ctx', ctx);
+  // Route schemas are the zod schemas of src/protocol: they validate requests and serialize answers.
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
 
   // Its reply.cacheControl and staticCache set every Cache-Control header the service sends.
   await app.register(sensible);

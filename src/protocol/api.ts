@@ -159,3 +159,9 @@ export const errorBodySchema = z.strictObject({
   error: z.string(),
   message: z.string(),
 });
+
+/** Every route's error answers, for its response schema and the OpenAPI description. */
+export const errorResponses = { '4xx': errorBodySchema, '5xx': errorBodySchema } as const;
+
+export const healthSchema = z.strictObject({ status: z.literal('ok') });
+export const readySchema = z.strictObject({ status: z.literal('ready') });

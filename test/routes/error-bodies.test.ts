@@ -18,7 +18,7 @@ async function answers(reqs: Req[]): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const [i, r] of reqs.entries()) {
     const res = await t.app.inject({ ...r, headers: { 'content-type': 'application/json', ...r.headers } });
-    out[`${i} ${r.method} ${r.url.slice(0, 60)}`] = { status: res.statusCode, ...res.json() };
+    out[`${i} ${r.method} ${r.url.slice(0, 60)}`] = { status: res.statusCode, ...(res.json() as object) };
   }
   return out;
 }
