@@ -5,9 +5,10 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import Fastify, { LogController, type FastifyInstance, type RawServerDefault } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type RawServerDefault, type RouteOptions } from 'fastify';
 import sensible from '@fastify/sensible';
-import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import swagger from '@fastify/swagger';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
 import type { AppContext } from './context.js';
 import type { Db } from './db/database.js';
@@ -24,6 +25,7 @@ import { cloudInitRoutes } from './routes/cloud-init.js';
 import { healthRoutes } from './routes/health.js';
 import { hostRoutes } from './routes/hosts.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { openapiRoutes } from './routes/openapi.js';
 import { pageRoutes } from './routes/pages.js';
 import { runRoutes } from './routes/runs.js';
 import { webhookRoutes } from './routes/webhook.js';
@@ -40,6 +42,8 @@ export interface AppDeps {
   clock?: () => number;
   /** Group commit on (default); the benchmark turns it off to measure the naive baseline. */
   groupCommit?: boolean;
+  /** Sees every route as it is registered (tests check the OpenAPI description covers them all). */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 declare module 'fastify' {
@@ -114,6 +118,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   app.setSerializerCompiler(serializerCompiler);
 
   // Its reply.cacheControl and staticCache set every Cache-Control header the service sends.
+  if (deps.onRoute) app.addHook('onRoute', deps.onRoute);
   await app.register(sensible);
   await app.register(errorsPlugin);
   await app.register(securityHeaders);
@@ -155,6 +160,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
 
   app.addHook('onClose', async () => walSync?.close());
 
+  // Before the routes, so that it sees each one's schema as it is added.
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'webhook-receiver', description: 'Status receiver for ansible-pull runs on a Proxmox fleet', version: '1' },
+    },
+    transform: jsonSchemaTransform,
+  });
   await app.register(healthRoutes, { ctx });
   await app.register(webhookRoutes, { ctx });
   await app.register(cloudInitRoutes, { ctx });
@@ -162,5 +175,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   await app.register(hostRoutes, { ctx });
   await app.register(metricsRoutes, { ctx });
   await app.register(pageRoutes, { ctx });
+  await app.register(openapiRoutes, { ctx });
   return app;
 }
