@@ -1,5 +1,5 @@
 /**
- * Reads for the query API, metrics and waiters. Statements are prepared once; rows are shaped
+ * Reads for the query API, the pages and waiters. Statements are prepared once; rows are shaped
  * into the API schemas of src/protocol/api.ts here, so handlers only choose what to ask.
  */
 import type { Db } from '../db/database.js';
@@ -16,9 +16,9 @@ import type {
   TaskRow,
 } from '../protocol/api.js';
 import { DomainError } from '../errors.js';
-import { createFleetJson, identityMatches } from './fleet-json.js';
-import { hostStatuses, type HostStatus, type RunStatus } from '../protocol/status.js';
-import { runStatusSql } from './status-sql.js';
+import { createFleetJson } from './fleet-json.js';
+import type { HostStatus, RunStatus } from '../protocol/status.js';
+import { hostStatusSql, runStatusSql } from './status-sql.js';
 
 interface RunRow {
   run_id: string;
@@ -59,6 +59,7 @@ interface HostRow {
   last_seen_at: number;
   last_address: string | null;
   registered_at: number | null;
+  host_status: HostStatus;
 }
 
 /** A host row joined with its latest run's columns (all null when it has none); names do not clash. */
@@ -72,10 +73,11 @@ const RUN_COLUMNS = `r.run_id, r.host_id, h.hostname, ${runStatusSql('r')} AS ef
   r.exit_code, r.duration_ms, r.stats, r.tasks_total, r.tasks_ok, r.tasks_changed, r.tasks_failed, r.tasks_skipped,
   r.tasks_unreachable, r.tasks_rescued, r.tasks_ignored, r.source_address`;
 
+/** Needs the host's latest run joined as `r`, for its status. */
 const HOST_COLUMNS = `h.id, h.hostname, h.machine_id, h.instance_id, h.vmid, h.ips, h.first_seen_at, h.last_seen_at,
-  h.last_address, h.registered_at`;
+  h.last_address, h.registered_at, ${hostStatusSql('r')} AS host_status`;
 
-export function toRunSummary(r: RunRow): RunSummary {
+function toRunSummary(r: RunRow): RunSummary {
   return {
     run_id: r.run_id,
     host_id: r.host_id,
@@ -116,7 +118,7 @@ function toHostSummary(h: HostWithRun): HostSummary {
     instance_id: h.instance_id,
     vmid: h.vmid,
     ips: JSON.parse(h.ips) as string[],
-    status: run?.status ?? 'never-reported',
+    status: h.host_status,
     first_seen_at: iso(h.first_seen_at),
     last_seen_at: iso(h.last_seen_at),
     last_address: h.last_address,
@@ -141,6 +143,7 @@ function decodeCursor(cursor: string): { started_at: number; run_id: string } {
 
 export function createQueryStore(db: Db, staleAfterMs: number, clock: () => number = Date.now) {
   const staleBefore = () => clock() - staleAfterMs;
+  const fleetJson = createFleetJson(db, staleAfterMs, clock);
 
   const findHostIds = db.prepare<{ v: string; n: number | null }, { id: number }>(
     `SELECT id FROM (
@@ -151,7 +154,6 @@ export function createQueryStore(db: Db, staleAfterMs: number, clock: () => numb
   const hostWithRun = `SELECT ${HOST_COLUMNS}, ${RUN_COLUMNS}
      FROM hosts h LEFT JOIN runs r ON r.run_id = h.latest_run_id`;
   const hostById = db.prepare<{ id: number; stale_before: number }, HostWithRun>(`${hostWithRun} WHERE h.id = @id`);
-  const allHosts = db.prepare<{ stale_before: number }, HostWithRun>(`${hostWithRun} ORDER BY h.hostname, h.id`);
   const runById = db.prepare<{ id: string; stale_before: number }, RunRow>(
     `SELECT ${RUN_COLUMNS} FROM runs r JOIN hosts h ON h.id = r.host_id WHERE r.run_id = @id`,
   );
@@ -212,7 +214,12 @@ export function createQueryStore(db: Db, staleAfterMs: number, clock: () => numb
     findHostId,
 
     /** GET /hosts as a JSON string, built by SQLite for large fleets (see fleet-json.ts). */
-    fleetJson: createFleetJson(db, staleAfterMs, clock),
+    fleetJson,
+
+    /** The same fleet answer as objects, for the fleet page. */
+    fleet(query: HostsQuery = {}): Fleet {
+      return JSON.parse(fleetJson(query)) as Fleet;
+    },
 
 
     hostById(id: number): HostSummary | undefined {
@@ -228,19 +235,6 @@ export function createQueryStore(db: Db, staleAfterMs: number, clock: () => numb
       const runs = runsOfHost.all({ host_id: id, stale_before: staleBefore(), limit: 20 }).map(toRunSummary);
       const cloudInit = cloudInitOfHost.all(id).map((c) => ({ ...c, time: iso(c.time), received_at: iso(c.received_at) }));
       return { ...toHostSummary(row), runs, cloud_init: cloudInit };
-    },
-
-    fleet(query: HostsQuery = {}): Fleet {
-      const all = allHosts.all({ stale_before: staleBefore() }).map(toHostSummary);
-      const byStatus = Object.fromEntries(hostStatuses.map((s) => [s, 0])) as Record<HostStatus, number>;
-      for (const h of all) byStatus[h.status] += 1;
-      const q = query.q?.toLowerCase();
-      const hosts = all.filter(
-        (h) =>
-          (query.status === undefined || h.status === query.status) &&
-          (q === undefined || identityMatches(h, q)),
-      );
-      return { total: all.length, by_status: byStatus, hosts };
     },
 
     run(id: string): RunDetail | undefined {
