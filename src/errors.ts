@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import type { errorBodySchema } from './protocol/api.js';
 
 /** What a refused POST /webhook counts as in webhook_deliveries_rejected_total{reason}. */
-export const rejectReasons = [
+const rejectReasons = [
   'invalid_json',
   'invalid_event',
   'too_large',

@@ -9,7 +9,7 @@ import type { GaugeStore } from './store/gauge-store.js';
 
 
 /** Numeric code of a host's last run status, one series per host (see README, Metrics). */
-export const hostStatusCode: Record<HostStatus, number> = {
+const hostStatusCode: Record<HostStatus, number> = {
   succeeded: 0,
   failed: 1,
   running: 2,

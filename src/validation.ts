@@ -8,7 +8,7 @@ import { AppError, type ErrorCode } from './errors.js';
 const MAX_ISSUES = 5;
 
 /** `events[3].data.status`: the path as a reader of the JSON would write it. */
-export function formatPath(path: readonly PropertyKey[]): string {
+function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
   return out === '' ? '(body)' : out;

@@ -19,7 +19,7 @@ export function cookieValue(token: string): string {
   return createHmac('sha256', token).update('webhook status page').digest('base64url');
 }
 
-export function readCookie(header: string | undefined, name: string): string | undefined {
+function readCookie(header: string | undefined, name: string): string | undefined {
   for (const part of (header ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();

@@ -41,7 +41,6 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
   const grouping = options.grouping ?? true;
   let queue: Pending[] = [];
   let scheduled = false;
-  let inFlight = 0;
   // Durable mode: groups committed but not yet synced, and whether a sync is running.
   let unsynced: Unsynced[] = [];
   let syncing = false;
@@ -115,7 +114,6 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
   return {
     /** Resolves with one outcome per event once they are committed to disk. */
     submit(items: IncomingEvent[]): Promise<EventOutcome[]> {
-      inFlight += 1;
       return new Promise<EventOutcome[]>((resolve, reject) => {
         queue.push({ items, resolve, reject });
         if (!scheduled) {
@@ -123,15 +121,10 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
           // setImmediate runs after the I/O callbacks of this loop turn, so concurrent requests join.
           setImmediate(flush);
         }
-      }).finally(() => {
-        inFlight -= 1;
       });
     },
     /** Writes whatever is queued now; used at shutdown. */
     flushNow: flush,
-    get pending(): number {
-      return inFlight;
-    },
   };
 }
 

@@ -16,7 +16,7 @@ export interface FleetView {
 const rank = (s: HostStatus) => statusOrder.indexOf(s);
 
 /** Problems first; the store's hostname order is kept inside each status (sort is stable). */
-export function sortHosts(hosts: readonly HostSummary[]): HostSummary[] {
+function sortHosts(hosts: readonly HostSummary[]): HostSummary[] {
   return [...hosts].sort((a, b) => rank(a.status) - rank(b.status));
 }
 

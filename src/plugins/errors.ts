@@ -60,8 +60,8 @@ export function toAppError(err: unknown, request?: FastifyRequest): AppError {
   return fromValidation(err, request) ?? fromFastify(err as FastifyError) ?? new AppError('INTERNAL', 'internal error; see the receiver log');
 }
 
-/** Sends an AppError with its headers; shared by the error handler and routes that answer early. */
-export function sendError(reply: FastifyReply, err: AppError): FastifyReply {
+/** Sends an AppError with its headers. */
+function sendError(reply: FastifyReply, err: AppError): FastifyReply {
   if (err.retryAfter !== undefined) void reply.header('retry-after', String(err.retryAfter));
   return reply.code(err.statusCode).type('application/json; charset=utf-8').send(errorBody(err));
 }

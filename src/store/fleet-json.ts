@@ -6,6 +6,7 @@
  */
 import type { Db } from '../db/database.js';
 import type { HostsQuery } from '../protocol/api.js';
+import { taskStatuses } from '../protocol/events.js';
 import { hostStatuses, type HostStatus } from '../protocol/status.js';
 import { hostStatusSql, runStatusSql } from './status-sql.js';
 
@@ -19,9 +20,7 @@ const RUN_JSON = `json_object(
   'commit', r.commit_sha, 'ansible_version', r.ansible_version,
   'check_mode', CASE WHEN r.check_mode IS NULL THEN NULL WHEN r.check_mode THEN json('true') ELSE json('false') END,
   'result', r.result, 'exit_code', r.exit_code, 'duration_ms', r.duration_ms, 'stats', json(r.stats),
-  'tasks', json_object('total', r.tasks_total, 'ok', r.tasks_ok, 'changed', r.tasks_changed,
-    'failed', r.tasks_failed, 'skipped', r.tasks_skipped, 'unreachable', r.tasks_unreachable,
-    'rescued', r.tasks_rescued, 'ignored', r.tasks_ignored),
+  'tasks', json_object('total', r.tasks_total, ${taskStatuses.map((s) => `'${s}', r.tasks_${s}`).join(', ')}),
   'source_address', r.source_address)`;
 
 const HOST_JSON = `json_object(

@@ -5,7 +5,7 @@
  * write carries, so batches and grouped requests cost little more than their event rows.
  */
 import type { Db } from '../db/database.js';
-import type { EventOutcome, TaskStatus, WebhookEvent } from '../protocol/events.js';
+import { perTaskStatus, taskStatuses, type EventOutcome, type TaskStatus, type WebhookEvent } from '../protocol/events.js';
 import { createHostWriter, type PartialIdentity } from './host-writer.js';
 import { runStatusFromFinish } from '../protocol/status.js';
 import { mapStorageErrors } from './storage-errors.js';
@@ -48,7 +48,7 @@ interface RunDelta {
   touchesLatest: boolean;
 }
 
-const zeroCounts = (): Record<TaskStatus, number> => ({ ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0, rescued: 0, ignored: 0 });
+const zeroCounts = (): Record<TaskStatus, number> => perTaskStatus(() => 0);
 
 export function createIngestStore(db: Db) {
   const hosts = createHostWriter(db);
@@ -63,10 +63,7 @@ export function createIngestStore(db: Db) {
   );
   const applyDelta = db.prepare(
     `UPDATE runs SET last_event_at = max(last_event_at, @last), started_at = min(started_at, @min_time),
-       tasks_total = tasks_total + @total, tasks_ok = tasks_ok + @ok, tasks_changed = tasks_changed + @changed,
-       tasks_failed = tasks_failed + @failed, tasks_skipped = tasks_skipped + @skipped,
-       tasks_unreachable = tasks_unreachable + @unreachable, tasks_rescued = tasks_rescued + @rescued,
-       tasks_ignored = tasks_ignored + @ignored
+       tasks_total = tasks_total + @total, ${taskStatuses.map((s) => `tasks_${s} = tasks_${s} + @${s}`).join(', ')}
      WHERE id = @id`,
   );
   const runStarted = db.prepare(

@@ -3,6 +3,7 @@
  * into the API schemas of src/protocol/api.ts here, so handlers only choose what to ask.
  */
 import type { Db } from '../db/database.js';
+import { HOST_RUNS_SHOWN } from '../protocol/api.js';
 import type {
   CloudInitEvent,
   Fleet,
@@ -17,10 +18,14 @@ import type {
 } from '../protocol/api.js';
 import { DomainError } from '../errors.js';
 import { createFleetJson } from './fleet-json.js';
+import { perTaskStatus, taskStatuses, type TaskStatus } from '../protocol/events.js';
 import type { HostStatus, RunStatus } from '../protocol/status.js';
 import { hostStatusSql, runStatusSql } from './status-sql.js';
 
-interface RunRow {
+/** A run row: its columns, and one task counter per task status. */
+type RunRow = RunColumns & { [S in TaskStatus as `tasks_${S}`]: number };
+
+interface RunColumns {
   run_id: string;
   host_id: number;
   hostname: string;
@@ -38,13 +43,6 @@ interface RunRow {
   duration_ms: number | null;
   stats: string | null;
   tasks_total: number;
-  tasks_ok: number;
-  tasks_changed: number;
-  tasks_failed: number;
-  tasks_skipped: number;
-  tasks_unreachable: number;
-  tasks_rescued: number;
-  tasks_ignored: number;
   source_address: string | null;
 }
 
@@ -70,8 +68,7 @@ const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
 const RUN_COLUMNS = `r.run_id, r.host_id, h.hostname, ${runStatusSql('r')} AS eff_status, r.started_at,
   r.finished_at, r.last_event_at, r.playbook, r.repo_url, r.commit_sha, r.ansible_version, r.check_mode, r.result,
-  r.exit_code, r.duration_ms, r.stats, r.tasks_total, r.tasks_ok, r.tasks_changed, r.tasks_failed, r.tasks_skipped,
-  r.tasks_unreachable, r.tasks_rescued, r.tasks_ignored, r.source_address`;
+  r.exit_code, r.duration_ms, r.stats, r.tasks_total, ${taskStatuses.map((s) => `r.tasks_${s}`).join(', ')}, r.source_address`;
 
 /** Needs the host's latest run joined as `r`, for its status. */
 const HOST_COLUMNS = `h.id, h.hostname, h.machine_id, h.instance_id, h.vmid, h.ips, h.first_seen_at, h.last_seen_at,
@@ -95,16 +92,7 @@ function toRunSummary(r: RunRow): RunSummary {
     exit_code: r.exit_code,
     duration_ms: r.duration_ms,
     stats: r.stats === null ? null : (JSON.parse(r.stats) as RunSummary['stats']),
-    tasks: {
-      total: r.tasks_total,
-      ok: r.tasks_ok,
-      changed: r.tasks_changed,
-      failed: r.tasks_failed,
-      skipped: r.tasks_skipped,
-      unreachable: r.tasks_unreachable,
-      rescued: r.tasks_rescued,
-      ignored: r.tasks_ignored,
-    },
+    tasks: { total: r.tasks_total, ...perTaskStatus((s) => r[`tasks_${s}`]) },
     source_address: r.source_address,
   };
 }
@@ -232,7 +220,7 @@ export function createQueryStore(db: Db, staleAfterMs: number, clock: () => numb
       if (id === undefined) return undefined;
       const row = hostById.get({ id, stale_before: staleBefore() });
       if (!row) return undefined;
-      const runs = runsOfHost.all({ host_id: id, stale_before: staleBefore(), limit: 20 }).map(toRunSummary);
+      const runs = runsOfHost.all({ host_id: id, stale_before: staleBefore(), limit: HOST_RUNS_SHOWN }).map(toRunSummary);
       const cloudInit = cloudInitOfHost.all(id).map((c) => ({ ...c, time: iso(c.time), received_at: iso(c.received_at) }));
       return { ...toHostSummary(row), runs, cloud_init: cloudInit };
     },
