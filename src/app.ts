@@ -83,6 +83,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     },
     // Fastify hands back the pino logger it was given; its type here is the narrower base interface.
     childLoggerFactory: (parent, bindings, options) => lazyChildLogger(parent as Logger, bindings, options),
+    // Paths carry identities of up to 253 characters (a hostname); the default of 100 answered 414.
+    // 1024 leaves room for one percent-encoded in full.
+    maxParamLength: 1024,
     // Long-polls may hold a connection for up to WEBHOOK_MAX_WAIT_SECONDS.
     requestTimeout: (config.maxWaitSeconds + 30) * 1000,
   });
