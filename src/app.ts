@@ -85,7 +85,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     childLoggerFactory: (parent, bindings, options) => lazyChildLogger(parent as Logger, bindings, options),
     // Paths carry identities of up to 253 characters (a hostname); the default of 100 answered 414.
     // 1024 leaves room for one percent-encoded in full.
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     // Long-polls may hold a connection for up to WEBHOOK_MAX_WAIT_SECONDS.
     requestTimeout: (config.maxWaitSeconds + 30) * 1000,
   });
