@@ -120,8 +120,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
-  // Its reply.cacheControl and staticCache set every Cache-Control header the service sends.
   if (deps.onRoute) app.addHook('onRoute', deps.onRoute);
+  // Its reply.cacheControl and staticCache set every Cache-Control header the service sends.
   await app.register(sensible);
   await app.register(errorsPlugin);
   await app.register(securityHeaders);

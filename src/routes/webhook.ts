@@ -98,8 +98,8 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
       bodyLimit: config.bodyLimit,
       validatorCompiler: deliveryValidator,
       // The hot path: the answer is built right here from typed values, so checking it against the
-      // schema again buys nothing. With the schema's zod serializer, batches of 100 went from
-      // 43,500 to 28,500 events/s in the ingest benchmark (single events 7,300 → 6,400/s).
+      // schema again buys nothing. With the schema's zod serializer, the ingest benchmark's batches
+      // of 100 ran at 28,500 events/s, against 40,000–52,000 with plain JSON.stringify (2 cores).
       serializerCompiler: () => (data) => JSON.stringify(data),
       schema: { summary: 'One event or a batch; answered once committed', body: deliverySchema, response: { 200: deliveryAnswerSchema, ...errorResponses } },
     },
