@@ -4,23 +4,12 @@
  */
 import { statSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Db } from './db/database.js';
-import { hostStatuses, type HostStatus } from './store/status.js';
-import { effectiveStatusSql } from './store/status.js';
+import { hostStatuses, type HostStatus } from './protocol/status.js';
+import type { GaugeStore } from './store/gauge-store.js';
 
-export const rejectReasons = [
-  'invalid_json',
-  'invalid_event',
-  'too_large',
-  'unsupported_media_type',
-  'unauthorized',
-  'rate_limited',
-  'storage_unavailable',
-] as const;
-export type RejectReason = (typeof rejectReasons)[number];
 
 /** Numeric code of a host's last run status, one series per host (see README, Metrics). */
-export const hostStatusCode: Record<HostStatus, number> = {
+const hostStatusCode: Record<HostStatus, number> = {
   succeeded: 0,
   failed: 1,
   running: 2,
@@ -29,29 +18,20 @@ export const hostStatusCode: Record<HostStatus, number> = {
 };
 
 export interface MetricsOptions {
-  db: Db;
+  /** Where the gauges read runs and hosts at scrape time. */
+  gauges: GaugeStore;
   dbPath: string;
-  staleAfterMs: number;
-  clock?: () => number;
   /** Number of long-polls waiting right now. */
   waiting?: () => number;
 }
 
-export function createMetrics({ db, dbPath, staleAfterMs, clock = Date.now, waiting = () => 0 }: MetricsOptions) {
+export function createMetrics({ gauges, dbPath, waiting = () => 0 }: MetricsOptions) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // prom-client names these gauges with a counter's _total suffix, which promtool rightly flags.
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
     registry.removeSingleMetric(name);
   }
-
-  const runCounts = db.prepare<{ stale_before: number }, { s: string; n: number }>(
-    `SELECT ${effectiveStatusSql('r')} AS s, count(*) AS n FROM runs r WHERE r.status = 'running' GROUP BY s`,
-  );
-  const hostRows = db.prepare<{ stale_before: number }, { hostname: string; last_seen_at: number; s: string | null }>(
-    `SELECT h.hostname, h.last_seen_at, ${effectiveStatusSql('r')} AS s
-     FROM hosts h LEFT JOIN runs r ON r.run_id = h.latest_run_id ORDER BY h.last_seen_at`,
-  );
 
   const events = new Counter({
     name: 'webhook_events_received_total',
@@ -104,7 +84,7 @@ export function createMetrics({ db, dbPath, staleAfterMs, clock = Date.now, wait
       this.reset();
       this.set({ status: 'running' }, 0);
       this.set({ status: 'stale' }, 0);
-      for (const r of runCounts.all({ stale_before: clock() - staleAfterMs })) this.set({ status: r.s }, r.n);
+      for (const r of gauges.unfinishedRuns()) this.set({ status: r.status }, r.n);
     },
   });
 
@@ -137,11 +117,10 @@ export function createMetrics({ db, dbPath, staleAfterMs, clock = Date.now, wait
       lastRunStatus.reset();
       const counts = Object.fromEntries(hostStatuses.map((s) => [s, 0])) as Record<HostStatus, number>;
       // Ordered by last_seen_at, so when two hosts share a hostname the newest one wins the series.
-      for (const h of hostRows.all({ stale_before: clock() - staleAfterMs })) {
-        const status = (h.s ?? 'never-reported') as HostStatus;
-        counts[status] += 1;
+      for (const h of gauges.hosts()) {
+        counts[h.status] += 1;
         lastReport.set({ host: h.hostname }, h.last_seen_at / 1000);
-        lastRunStatus.set({ host: h.hostname }, hostStatusCode[status]);
+        lastRunStatus.set({ host: h.hostname }, hostStatusCode[h.status]);
       }
       for (const s of hostStatuses) hostsByStatus.set({ status: s }, counts[s]);
   }

@@ -12,7 +12,7 @@ function setup(sync?: () => Promise<void>) {
   const db = openDatabase(join(tempDir(), 'gc.db'));
   migrate(db);
   const commits: number[] = [];
-  const committer = createGroupCommitter(db, createIngestStore(db), {
+  const committer = createGroupCommitter(createIngestStore(db), {
     onCommit: (committed) => commits.push(committed.length),
     ...(sync ? { sync } : {}),
   });
@@ -57,7 +57,7 @@ describe('group commit', () => {
     expect(answered).toBe(false);
     release();
     expect(await first).toEqual(['stored']);
-    await expect(committer.submit(item(r.task()))).rejects.toMatchObject({ code: 'EIO' });
+    await expect(committer.submit(item(r.task()))).rejects.toMatchObject({ kind: 'STORAGE_UNAVAILABLE', cause: { code: 'EIO' } });
   });
 
   it('fsyncs the real WAL file', async () => {

@@ -1,8 +1,12 @@
-/** Run and host status rules, in one place so the API, metrics and waiters agree. */
-import type { RunFinishedEvent } from '../protocol/events.js';
+/**
+ * The statuses the API speaks of, and the rule that turns a run's finish into one. Below the store,
+ * so the protocol, the store, the metrics and the pages all take them from here.
+ */
+import type { RunFinishedEvent } from './events.js';
 
 export const runStatuses = ['running', 'succeeded', 'failed', 'stale'] as const;
 export type RunStatus = (typeof runStatuses)[number];
+/** A host's status: its latest run's, or never-reported when it is known only from cloud-init. */
 export const hostStatuses = [...runStatuses, 'never-reported'] as const;
 export type HostStatus = (typeof hostStatuses)[number];
 
@@ -14,9 +18,5 @@ export function runStatusFromFinish(data: RunFinishedEvent['data']): 'succeeded'
   return hostFailed ? 'failed' : 'succeeded';
 }
 
-/**
- * Stale is not stored: a running run with no event for the timeout is stale until it speaks again.
- * The rule as SQL, with @stale_before (now minus the timeout) bound by the caller.
- */
-export const effectiveStatusSql = (alias: string) =>
-  `CASE WHEN ${alias}.status = 'running' AND ${alias}.last_event_at < @stale_before THEN 'stale' ELSE ${alias}.status END`;
+/** Whether a run status is final: a long-poll answers 200 on it. */
+export const isFinished = (status: RunStatus): boolean => status === 'succeeded' || status === 'failed';
