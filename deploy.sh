@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs, upgrades or removes the webhook receiver as a systemd service on a Debian 12 host.
+# Installs, upgrades or removes the webhook receiver as a systemd service on a Debian 12 or 13 host
+# (Proxmox VE 8 or 9).
 # Run as root from a git checkout or an unpacked release folder; see --help.
 set -Eeuo pipefail
 
@@ -25,6 +26,8 @@ ACTION=install
 PURGE=0
 BUILD=auto
 NODE_BIN=""
+NODE_VERSION=""
+NODE_PROBLEM=""
 NEW_SECRET=""
 
 usage() {
@@ -33,7 +36,9 @@ Usage: deploy.sh [--root DIR] [--no-build | --build]
        deploy.sh --uninstall [--purge] [--root DIR]
 
 Installs the webhook receiver as $UNIT_NAME, or upgrades it in place. Run as root on a
-Debian 12 host from a git checkout or an unpacked release folder.
+Debian 12 or 13 host (Proxmox VE 8 or 9) from a git checkout or an unpacked release folder.
+Node.js >= $NODE_MIN_MAJOR.$NODE_MIN_MINOR must be on PATH; on Debian 13, whose own is recent enough,
+a missing or older node is replaced by Debian's (apt-get install nodejs npm).
 
   $APP_PATH      the application (replaced on every run; the one before is kept
                               as $APP_PATH.previous for a manual rollback)
@@ -56,7 +61,7 @@ Options:
                '$SERVICE_USER' user. This deletes the database.
   -h, --help   show this help.
 
-A release folder is an installed tree: on a build host of the same kind (Debian 12, amd64,
+A release folder is an installed tree: on a build host of the same kind (Debian release, amd64,
 the same Node major, for better-sqlite3's native addon), run deploy.sh --root DIR, then ship
   tar -C DIR/opt -czf webhook-receiver.tgz webhook-receiver
 and on the target run webhook-receiver/deploy.sh from the unpacked folder.
@@ -119,31 +124,94 @@ preflight() {
   fi
 }
 
+# The major release of Debian this host runs (Proxmox VE 8 is Debian 12, 9 is Debian 13), or
+# nothing on another distribution. DEPLOY_OS_RELEASE names another os-release file, for tests.
+debian_release() {
+  local file=${DEPLOY_OS_RELEASE:-/etc/os-release} id version
+  [[ -r $file ]] || return 0
+  id=$(sed -n 's/^ID=//p' "$file" | tr -d "\"'")
+  version=$(sed -n 's/^VERSION_ID=//p' "$file" | tr -d "\"'")
+  if [[ $id == debian && $version =~ ^[0-9]+ ]]; then printf '%s' "${BASH_REMATCH[0]}"; fi
+}
+
 node_help() {
-  cat >&2 <<EOF
-error: $1
+  local release
+  release=$(debian_release)
+  {
+    printf 'error: %s\n' "$1"
+    if [[ -n $release ]] && ((release >= 13)); then
+      cat <<EOF
+The receiver needs Node.js >= $NODE_MIN_MAJOR.$NODE_MIN_MINOR. Debian $release's own nodejs package (20.19) is enough, as root:
+
+  apt-get install -y nodejs npm
+
+If an older node is still found after that, it comes from elsewhere: a node earlier on PATH, or
+another apt source for nodejs (see apt-cache policy nodejs), such as NodeSource's from before
+the upgrade to Debian 13.
+EOF
+    else
+      cat <<EOF
 The receiver needs Node.js >= $NODE_MIN_MAJOR.$NODE_MIN_MINOR. Debian 12's own nodejs package is 18.x, too old.
-Install Node.js 20 from NodeSource, as root:
+On Debian 12 (Proxmox VE 8), install Node.js 20 from NodeSource, as root:
 
   apt-get install -y ca-certificates curl
   curl -fsSL https://deb.nodesource.com/setup_20.x -o /root/nodesource_setup.sh
   bash /root/nodesource_setup.sh
   apt-get install -y nodejs
 
-then run deploy.sh again. Any node >= $NODE_MIN_MAJOR.$NODE_MIN_MINOR on a system path (/usr/bin,
+(Debian 13, Proxmox VE 9, needs no NodeSource: deploy.sh installs Debian's own nodejs and npm.)
+EOF
+    fi
+    cat <<EOF
+Then run deploy.sh again. Any node >= $NODE_MIN_MAJOR.$NODE_MIN_MINOR on a system path (/usr/bin,
 /usr/local/bin) will do; not one under /home or /root (nvm), which the hardened service cannot see.
 EOF
+  } >&2
   exit 1
 }
 
-check_node() {
+# Finds node on PATH: sets NODE_BIN and NODE_VERSION, and NODE_PROBLEM when it will not do.
+find_node() {
+  NODE_PROBLEM=""
+  hash -r
   NODE_BIN=$(command -v node || true)
-  [[ -n $NODE_BIN ]] || node_help "node was not found on PATH"
-  local version major minor
-  version=$("$NODE_BIN" -p 'process.versions.node') || node_help "$NODE_BIN does not run"
-  IFS=. read -r major minor _ <<<"$version"
-  if ((major < NODE_MIN_MAJOR || (major == NODE_MIN_MAJOR && minor < NODE_MIN_MINOR))); then
-    node_help "$NODE_BIN is Node.js $version"
+  if [[ -z $NODE_BIN ]]; then
+    NODE_PROBLEM="node was not found on PATH"
+  elif ! NODE_VERSION=$("$NODE_BIN" -p 'process.versions.node' 2>/dev/null) || [[ ! $NODE_VERSION =~ ^[0-9]+\.[0-9]+ ]]; then
+    NODE_PROBLEM="$NODE_BIN does not run"
+  else
+    local major minor
+    IFS=. read -r major minor _ <<<"$NODE_VERSION"
+    if ((major < NODE_MIN_MAJOR || (major == NODE_MIN_MAJOR && minor < NODE_MIN_MINOR))); then
+      NODE_PROBLEM="$NODE_BIN is Node.js $NODE_VERSION"
+    fi
+  fi
+}
+
+# Debian 13 ships a Node.js recent enough: a hypervisor needs no third-party apt repository then.
+install_debian_node() {
+  log "$NODE_PROBLEM; installing Debian's nodejs and npm (apt-get install -y nodejs npm)"
+  command -v apt-get >/dev/null || node_help "$NODE_PROBLEM, and apt-get was not found"
+  # Without a subscription, Proxmox VE's enterprise repository refuses the update; Debian's own still work.
+  DEBIAN_FRONTEND=noninteractive apt-get update -q ||
+    warn "apt-get update reported errors; installing from the package lists at hand"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm ||
+    node_help "apt-get install -y nodejs npm failed (deploy.sh must run as root to install them)"
+}
+
+# Leaves NODE_BIN at a node that can run the receiver, installing Debian's own where it is enough.
+check_node() {
+  find_node
+  if [[ -n $NODE_PROBLEM ]]; then
+    local release
+    release=$(debian_release)
+    if [[ -n $release ]] && ((release >= 13)); then
+      install_debian_node
+      find_node
+      [[ -z $NODE_PROBLEM ]] || node_help "after apt-get install nodejs npm, $NODE_PROBLEM"
+    else
+      node_help "$NODE_PROBLEM"
+    fi
   fi
   case $NODE_BIN in
     /home/* | /root/* | /tmp/* | /var/tmp/*)
@@ -153,7 +221,7 @@ check_node() {
       warn "$NODE_BIN would not be visible to the service on a real host"
       ;;
   esac
-  log "using Node.js $version at $NODE_BIN"
+  log "using Node.js $NODE_VERSION at $NODE_BIN"
 }
 
 # Leaves a built tree (dist/ and node_modules/) in SRC_DIR, building it if needed.
@@ -164,7 +232,7 @@ prepare_build() {
     if ((checkout)); then BUILD=yes; else BUILD=no; fi
   fi
   if [[ $BUILD == yes ]]; then
-    command -v npm >/dev/null || die "npm not found (it comes with the NodeSource nodejs package)"
+    command -v npm >/dev/null || die "npm not found (NodeSource's nodejs package includes it; on Debian 13 it is the npm package)"
     log "building in $SRC_DIR (npm ci && npm run build; --no-build reuses an existing build)"
     (cd "$SRC_DIR" && npm ci --no-audit --no-fund && npm run build) ||
       die "build failed. better-sqlite3 may need a compiler when no prebuilt binary fits: apt-get install -y python3 make g++"
@@ -172,7 +240,7 @@ prepare_build() {
     log "reusing the build in $SRC_DIR"
   fi
   local f
-  for f in package.json package-lock.json dist/src/server.js dist/src/cli.js migrations \
+  for f in package.json package-lock.json dist/src/server.js dist/src/cli.js dist/browser/live.js migrations \
     node_modules/better-sqlite3 systemd/webhook.service systemd/wait-ready.mjs; do
     [[ -e $SRC_DIR/$f ]] || die "$SRC_DIR/$f is missing: not a built checkout or release folder (run without --no-build)"
   done

@@ -45,7 +45,6 @@ export function generateHistory(path: string, shape: HistoryShape): History {
   const db = openDatabase(path);
   migrate(db);
   const store = createIngestStore(db);
-  const write = db.transaction((items: IncomingEvent[]) => store.applyEvents(items));
   const now = Date.now();
   const hostnames: string[] = [];
   const runIds: string[] = [];
@@ -58,12 +57,12 @@ export function generateHistory(path: string, shape: HistoryShape): History {
       const receivedAt = Date.parse(run.events[run.events.length - 1]!.time);
       for (const event of run.events) pending.push({ event, address: `10.${h >> 8}.${h & 255}.10`, receivedAt });
       if (pending.length >= 20_000) {
-        write.immediate(pending);
+        store.writeEvents(pending);
         pending = [];
       }
     }
   }
-  if (pending.length > 0) write.immediate(pending);
+  if (pending.length > 0) store.writeEvents(pending);
   db.pragma('wal_checkpoint(TRUNCATE)');
   db.pragma('optimize');
   db.close();

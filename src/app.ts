@@ -5,13 +5,16 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import Fastify, { LogController, type FastifyInstance, type RawServerDefault } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type RawServerDefault, type RouteOptions } from 'fastify';
 import sensible from '@fastify/sensible';
+import swagger from '@fastify/swagger';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
 import type { AppContext } from './context.js';
 import type { Db } from './db/database.js';
 import { createWalSync } from './db/wal-sync.js';
-import { createGroupCommitter, type Committed } from './ingest/group-commit.js';
+import { createCommitEffects, type Changes } from './ingest/commit-effects.js';
+import { createGroupCommitter } from './ingest/group-commit.js';
 import { createWaiters } from './ingest/waiters.js';
 import { createLogger, lazyChildLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
@@ -23,15 +26,19 @@ import { healthRoutes } from './routes/health.js';
 import { hostRoutes } from './routes/hosts.js';
 import { fleetRoutes } from './routes/fleet.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { openapiRoutes } from './routes/openapi.js';
 import { pageRoutes } from './routes/pages.js';
 import { runRoutes } from './routes/runs.js';
 import { webhookRoutes } from './routes/webhook.js';
+import { createGaugeStore } from './store/gauge-store.js';
+import { createHealthStore } from './store/health-store.js';
 import { createIngestStore } from './store/ingest-store.js';
 import { createQueryStore } from './store/query-store.js';
-import { createFleetStore, statusParams } from './store/fleet-store.js';
+import { createRetentionStore } from './store/retention-store.js';
+import { createFleetStore } from './store/fleet-store.js';
+import { statusParams } from './store/status-sql.js';
 import { createFleetView } from './fleet/fleet-view.js';
 import { createProxmoxDiscovery } from './fleet/proxmox-discovery.js';
-import { runStatusFromFinish } from './store/status.js';
 
 export interface AppDeps {
   /** An open, migrated database (see src/db). The app does not close it. */
@@ -40,6 +47,8 @@ export interface AppDeps {
   clock?: () => number;
   /** Group commit on (default); the benchmark turns it off to measure the naive baseline. */
   groupCommit?: boolean;
+  /** Sees every route as it is registered (tests check the OpenAPI description covers them all). */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 declare module 'fastify' {
@@ -63,20 +72,6 @@ const bootId = randomUUID().slice(0, 8);
 let requestCounter = 0;
 const nextRequestId = () => `${bootId}-${(requestCounter++).toString(36)}`;
 
-function countCommitted(ctx: AppContext, committed: Committed[]): void {
-  for (const c of committed) {
-    c.items.forEach((item, i) => {
-      const outcome = c.outcomes[i]!;
-      ctx.metrics.events.inc({ kind: item.event.kind, outcome });
-      if (outcome !== 'stored') return;
-      if (item.event.kind === 'run_started') ctx.metrics.runsStarted.inc();
-      if (item.event.kind === 'run_finished') {
-        ctx.metrics.runsFinished.inc({ status: runStatusFromFinish(item.event.data) });
-      }
-    });
-  }
-}
-
 export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const clock = deps.clock ?? Date.now;
   const logger = deps.logger ?? createLogger(config.logLevel);
@@ -93,6 +88,9 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     },
     // Fastify hands back the pino logger it was given; its type here is the narrower base interface.
     childLoggerFactory: (parent, bindings, options) => lazyChildLogger(parent as Logger, bindings, options),
+    // Paths carry identities of up to 253 characters (a hostname); the default of 100 answered 414.
+    // 1024 leaves room for one percent-encoded in full.
+    routerOptions: { maxParamLength: 1024 },
     // Long-polls may hold a connection for up to WEBHOOK_MAX_WAIT_SECONDS.
     requestTimeout: (config.maxWaitSeconds + 30) * 1000,
   });
@@ -101,22 +99,19 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const walSync = config.durability === 'full' && config.dbPath !== ':memory:' ? createWalSync(config.dbPath) : undefined;
   const waiters = createWaiters();
   const fleet = createFleetStore(db);
+  // The clock and thresholds every status query binds; `since` only for waits.
   const params = (since = 0) =>
     statusParams({ now: clock(), since, staleAfterMs: config.staleAfterMs, expectGraceMs: config.expectGraceMs, outOfSyncGraceMs: config.outOfSyncGraceMs });
-  const metrics = createMetrics({
-    db,
-    dbPath: config.dbPath,
-    staleAfterMs: config.staleAfterMs,
-    clock,
-    waiting: () => waiters.size,
-    series: { hosts: () => fleet.hostStatuses(params()), expected: () => fleet.expected(params()) },
-  });
+  const gauges = createGaugeStore(db, () => params());
+  const metrics = createMetrics({ gauges, dbPath: config.dbPath, waiting: () => waiters.size });
   const ingest = createIngestStore(db);
   const query = createQueryStore(db, () => params());
+  const changes: Changes = new EventEmitter();
+  const effects = createCommitEffects({ metrics, waiters, changes });
   const ctx: AppContext = {
     config,
-    db,
     ingest,
+    health: createHealthStore(db),
     query,
     fleet,
     fleetView: createFleetView(config, fleet, query, params),
@@ -124,19 +119,21 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     metrics,
     clock,
     closing: { value: false },
-    changes: new EventEmitter<{ change: [hostIds: number[]] }>(),
-    committer: createGroupCommitter(db, ingest, {
+    changes,
+    effects,
+    committer: createGroupCommitter(ingest, {
       grouping: deps.groupCommit ?? true,
       ...(walSync ? { sync: walSync.sync } : {}),
-      onCommit: (committed, hosts) => {
-        countCommitted(ctx, committed);
-        if (hosts.finishedHostIds.size > 0) waiters.notify(hosts.finishedHostIds);
-        if (hosts.touchedHostIds.size > 0) ctx.changes.emit('change', [...hosts.touchedHostIds]);
-      },
+      onCommit: effects.eventsCommitted,
     }),
   };
   app.decorate('ctx', ctx);
+  // Route schemas are the zod schemas of src/protocol: they validate requests and serialize answers.
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
 
+  if (deps.onRoute) app.addHook('onRoute', deps.onRoute);
+  // Its reply.cacheControl and staticCache set every Cache-Control header the service sends.
   await app.register(sensible);
   await app.register(errorsPlugin);
   await app.register(securityHeaders);
@@ -159,7 +156,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     done();
   });
 
-  const retention = createRetention(ctx, logger);
+  const retention = createRetention({
+    store: createRetentionStore(db),
+    retentionDays: config.retentionDays,
+    intervalMs: config.pruneIntervalMs,
+    clock,
+    logger,
+  });
   app.decorate('retention', retention);
   app.addHook('onReady', async () => retention.start());
   // Shutdown: refuse new work, answer every waiting long-poll now, write what is queued.
@@ -182,7 +185,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
       clock,
       onInventory: (vms) => {
         fleet.discover(vms, clock());
-        ctx.changes.emit('change', []);
+        effects.fleetChanged();
       },
     });
   if (discovery) {
@@ -190,6 +193,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     app.addHook('preClose', async () => discovery.stop());
   }
 
+  // Before the routes, so that it sees each one's schema as it is added.
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'webhook-receiver', description: 'Status receiver for ansible-pull runs on a Proxmox fleet', version: '1' },
+    },
+    transform: jsonSchemaTransform,
+  });
   await app.register(healthRoutes, { ctx });
   await app.register(webhookRoutes, { ctx });
   await app.register(cloudInitRoutes, { ctx });
@@ -198,5 +209,6 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   await app.register(fleetRoutes, { ctx });
   await app.register(metricsRoutes, { ctx });
   await app.register(pageRoutes, { ctx });
+  await app.register(openapiRoutes, { ctx });
   return app;
 }

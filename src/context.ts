@@ -1,10 +1,10 @@
 /** What route plugins share: built once per app in buildApp, passed as plugin options. */
-import type { EventEmitter } from 'node:events';
 import type { Config } from './config.js';
-import type { Db } from './db/database.js';
+import type { Changes, CommitEffects } from './ingest/commit-effects.js';
 import type { GroupCommitter } from './ingest/group-commit.js';
 import type { Waiters } from './ingest/waiters.js';
 import type { Metrics } from './metrics.js';
+import type { HealthStore } from './store/health-store.js';
 import type { IngestStore } from './store/ingest-store.js';
 import type { QueryStore } from './store/query-store.js';
 import type { FleetStore } from './store/fleet-store.js';
@@ -12,8 +12,8 @@ import type { FleetView } from './fleet/fleet-view.js';
 
 export interface AppContext {
   config: Config;
-  db: Db;
   ingest: IngestStore;
+  health: HealthStore;
   query: QueryStore;
   fleet: FleetStore;
   fleetView: FleetView;
@@ -25,7 +25,9 @@ export interface AppContext {
    * Emits 'change' with the ids of hosts whose data changed, after each commit (ingest and
    * cloud-init). For live views; listeners must be cheap and never throw.
    */
-  changes: EventEmitter<{ change: [hostIds: number[]] }>;
+  changes: Changes;
+  /** Metrics, waiters and live changes after each write (src/ingest/commit-effects.ts). */
+  effects: CommitEffects;
   /** Set when the app starts closing: long-polls answer and new work is refused. */
   closing: { value: boolean };
 }

@@ -1,35 +1,58 @@
 /**
  * The one error catalog: every error the service answers with has a stable code and status here.
- * Handlers throw AppError; the error handler turns it into {statusCode, code, error, message}.
+ * Each names its HTTP status and, for refused deliveries, its metric reason. Handlers throw
+ * AppError; the error handler turns it into {statusCode, code, error, message}.
  */
 import { STATUS_CODES } from 'node:http';
+import type { z } from 'zod';
+import type { errorBodySchema } from './protocol/api.js';
 
-export const errorCodes = {
-  INVALID_JSON: 400,
-  INVALID_EVENT: 400,
-  INVALID_QUERY: 400,
-  INVALID_PARAMS: 400,
-  INVALID_REPORT: 400,
-  INVALID_FLEET: 400,
-  UNAUTHORIZED: 401,
-  BAD_SIGNATURE: 401,
-  /** PUT /fleet needs WEBHOOK_ADMIN_TOKEN configured on the receiver. */
-  ADMIN_DISABLED: 403,
+/** What a refused POST /webhook counts as in webhook_deliveries_rejected_total{reason}. */
+const rejectReasons = [
+  'invalid_json',
+  'invalid_event',
+  'too_large',
+  'unsupported_media_type',
+  'unauthorized',
+  'rate_limited',
+  'storage_unavailable',
+] as const;
+export type RejectReason = (typeof rejectReasons)[number];
+
+interface CatalogEntry {
+  status: number;
+  /** The metric reason when this error refuses a delivery; none for errors a delivery never gets. */
+  reason?: RejectReason;
+}
+
+export const errorCatalog = {
+  INVALID_JSON: { status: 400, reason: 'invalid_json' },
+  INVALID_EVENT: { status: 400, reason: 'invalid_event' },
+  INVALID_QUERY: { status: 400 },
+  INVALID_PARAMS: { status: 400 },
+  INVALID_REPORT: { status: 400 },
+  INVALID_FLEET: { status: 400 },
+  UNAUTHORIZED: { status: 401 },
+  BAD_SIGNATURE: { status: 401, reason: 'unauthorized' },
   /** The signature's timestamp is outside ±5 minutes: often a VM clock not yet synced at first boot. */
-  TIMESTAMP_OUT_OF_WINDOW: 401,
-  NOT_FOUND: 404,
-  BODY_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  RATE_LIMITED: 429,
-  INTERNAL: 500,
-  STORAGE_UNAVAILABLE: 503,
-  SHUTTING_DOWN: 503,
-} as const;
+  TIMESTAMP_OUT_OF_WINDOW: { status: 401, reason: 'unauthorized' },
+  /** PUT /fleet needs WEBHOOK_ADMIN_TOKEN configured on the receiver. */
+  ADMIN_DISABLED: { status: 403 },
+  NOT_FOUND: { status: 404 },
+  BODY_TOO_LARGE: { status: 413, reason: 'too_large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, reason: 'unsupported_media_type' },
+  RATE_LIMITED: { status: 429, reason: 'rate_limited' },
+  INTERNAL: { status: 500 },
+  STORAGE_UNAVAILABLE: { status: 503, reason: 'storage_unavailable' },
+  SHUTTING_DOWN: { status: 503, reason: 'storage_unavailable' },
+} as const satisfies Record<string, CatalogEntry>;
 
-export type ErrorCode = keyof typeof errorCodes;
+export type ErrorCode = keyof typeof errorCatalog;
 
 export class AppError extends Error {
   readonly statusCode: number;
+  /** The rejected-deliveries metric's reason, from the catalog. */
+  readonly reason: RejectReason | undefined;
   constructor(
     readonly code: ErrorCode,
     message: string,
@@ -37,29 +60,41 @@ export class AppError extends Error {
     readonly retryAfter?: number,
   ) {
     super(message);
-    this.statusCode = errorCodes[code];
+    const entry: CatalogEntry = errorCatalog[code];
+    this.statusCode = entry.status;
+    this.reason = entry.reason;
   }
 }
 
-export interface ErrorBody {
-  statusCode: number;
-  code: ErrorCode;
-  error: string;
-  message: string;
-}
+export type ErrorBody = z.infer<typeof errorBodySchema>;
 
 export function errorBody(err: AppError): ErrorBody {
   return { statusCode: err.statusCode, code: err.code, error: STATUS_CODES[err.statusCode] ?? 'Error', message: err.message };
 }
 
-/** SQLite result codes and file-system errors (the durable-mode WAL sync) that mean "cannot write now, try later", not "bad request" or "bug". */
-const transientCodes = /^(SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|PROTOCOL)|EIO$|ENOSPC$|EDQUOT$|EROFS$)/;
+/**
+ * Errors the store raises without knowing about HTTP, each with the catalog code it answers as.
+ * The store maps SQLite's own errors to these (src/store/storage-errors.ts); the error handler
+ * turns them into an AppError with fromDomain.
+ */
+export const domainErrors = {
+  /** A runs cursor that this API did not hand out. */
+  BAD_CURSOR: 'INVALID_QUERY',
+  /** The database cannot take writes right now (locked, disk full, I/O error): retry later. */
+  STORAGE_UNAVAILABLE: 'STORAGE_UNAVAILABLE',
+} as const satisfies Record<string, ErrorCode>;
 
-/** Maps a storage failure to a domain error: transient ones become 503 with Retry-After. */
-export function storageError(err: unknown): AppError | undefined {
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && transientCodes.test(code)) {
-    return new AppError('STORAGE_UNAVAILABLE', `the database cannot take writes right now (${code})`, 5);
+export class DomainError extends Error {
+  constructor(
+    readonly kind: keyof typeof domainErrors,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
   }
-  return undefined;
+}
+
+/** The answer for a domain error: its catalog code; a transient storage failure says when to retry. */
+export function fromDomain(err: DomainError): AppError {
+  return new AppError(domainErrors[err.kind], err.message, err.kind === 'STORAGE_UNAVAILABLE' ? 5 : undefined);
 }

@@ -4,23 +4,12 @@
  */
 import { statSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Db } from './db/database.js';
-import { hostStatuses, type HostStatus } from './store/status.js';
-import { effectiveStatusSql } from './store/status.js';
+import { hostStatuses, type HostStatus } from './protocol/status.js';
+import type { GaugeStore } from './store/gauge-store.js';
 
-export const rejectReasons = [
-  'invalid_json',
-  'invalid_event',
-  'too_large',
-  'unsupported_media_type',
-  'unauthorized',
-  'rate_limited',
-  'storage_unavailable',
-] as const;
-export type RejectReason = (typeof rejectReasons)[number];
 
 /** Numeric code of a host's last run status, one series per host (see README, Metrics). */
-export const hostStatusCode: Record<HostStatus, number> = {
+const hostStatusCode: Record<HostStatus, number> = {
   succeeded: 0,
   failed: 1,
   running: 2,
@@ -35,33 +24,21 @@ export const hostStatusCode: Record<HostStatus, number> = {
   stopped: 11,
 };
 
-/** What the per-host series are filled from, at scrape time. */
-export interface HostSeries {
-  hosts: () => Iterable<{ hostname: string; last_seen_at: number; placeholder: number; status: HostStatus }>;
-  expected: () => Iterable<{ status: HostStatus }>;
-}
-
 export interface MetricsOptions {
-  db: Db;
+  /** Where the gauges read runs and hosts at scrape time. */
+  gauges: GaugeStore;
   dbPath: string;
-  staleAfterMs: number;
-  clock?: () => number;
   /** Number of long-polls waiting right now. */
   waiting?: () => number;
-  series: HostSeries;
 }
 
-export function createMetrics({ db, dbPath, staleAfterMs, clock = Date.now, waiting = () => 0, series }: MetricsOptions) {
+export function createMetrics({ gauges, dbPath, waiting = () => 0 }: MetricsOptions) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // prom-client names these gauges with a counter's _total suffix, which promtool rightly flags.
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
     registry.removeSingleMetric(name);
   }
-
-  const runCounts = db.prepare<{ stale_before: number }, { s: string; n: number }>(
-    `SELECT ${effectiveStatusSql('r')} AS s, count(*) AS n FROM runs r WHERE r.status = 'running' GROUP BY s`,
-  );
 
   const events = new Counter({
     name: 'webhook_events_received_total',
@@ -114,7 +91,7 @@ export function createMetrics({ db, dbPath, staleAfterMs, clock = Date.now, wait
       this.reset();
       this.set({ status: 'running' }, 0);
       this.set({ status: 'stale' }, 0);
-      for (const r of runCounts.all({ stale_before: clock() - staleAfterMs })) this.set({ status: r.s }, r.n);
+      for (const r of gauges.unfinishedRuns()) this.set({ status: r.status }, r.n);
     },
   });
 
@@ -149,7 +126,7 @@ export function createMetrics({ db, dbPath, staleAfterMs, clock = Date.now, wait
       lastRunStatus.reset();
       const counts = Object.fromEntries(hostStatuses.map((s) => [s, 0])) as Record<HostStatus, number>;
       // Ordered by last_seen_at, so when two hosts share a hostname the newest one wins the series.
-      for (const h of series.hosts()) {
+      for (const h of gauges.hosts()) {
         counts[h.status] += 1;
         // A placeholder has never reported: no last-report time to show.
         if (h.placeholder === 0) lastReport.set({ host: h.hostname }, h.last_seen_at / 1000);
@@ -165,7 +142,7 @@ export function createMetrics({ db, dbPath, staleAfterMs, clock = Date.now, wait
     registers: [registry],
     collect() {
       const counts = Object.fromEntries(hostStatuses.map((s) => [s, 0])) as Record<HostStatus, number>;
-      for (const vm of series.expected()) counts[vm.status] += 1;
+      for (const vm of gauges.expected()) counts[vm.status] += 1;
       for (const s of hostStatuses) this.set({ status: s }, counts[s]);
     },
   });

@@ -1,11 +1,14 @@
-/** zod parsing for request parts, with errors that name the field and what was expected. */
+/**
+ * Messages for input that fails its zod schema, naming the field and what was expected. Used by the
+ * error handler for route schemas, and by the webhook route's own body check.
+ */
 import type { z } from 'zod';
 import { AppError, type ErrorCode } from './errors.js';
 
 const MAX_ISSUES = 5;
 
 /** `events[3].data.status`: the path as a reader of the JSON would write it. */
-export function formatPath(path: readonly PropertyKey[]): string {
+function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const p of path) out += typeof p === 'number' ? `[${p}]` : out === '' ? String(p) : `.${String(p)}`;
   return out === '' ? '(body)' : out;
@@ -22,21 +25,28 @@ function isMissing(input: unknown, path: readonly PropertyKey[]): boolean {
   return last !== undefined && node !== null && typeof node === 'object' && !(last in node);
 }
 
-function formatIssue(issue: z.core.$ZodIssue, input: unknown): string {
+/** What formatting needs of an issue: zod's own, or one the route schemas' validator reported. */
+export interface Issue {
+  path: readonly PropertyKey[];
+  message: string;
+}
+
+function formatIssue(issue: Issue, input: unknown): string {
   let message = issue.message.replace(/^Invalid input: /, '').replace(/^Invalid option: /, '');
   if (isMissing(input, issue.path)) message = `required, ${message.replace(/, received undefined$/, '')}`;
   return `${formatPath(issue.path)}: ${message}`;
 }
 
-export function formatZodError(error: z.ZodError, input?: unknown): string {
-  const issues = error.issues.slice(0, MAX_ISSUES).map((i) => formatIssue(i, input));
-  const more = error.issues.length - MAX_ISSUES;
+/** One message for every problem (the first few), each naming its field; `input` tells a missing key from a bad one. */
+export function formatIssues(all: readonly Issue[], input?: unknown): string {
+  const issues = all.slice(0, MAX_ISSUES).map((i) => formatIssue(i, input));
+  const more = all.length - MAX_ISSUES;
   return issues.join('; ') + (more > 0 ? `; and ${more} more problem(s)` : '');
 }
 
 /** Parses `value` or throws an AppError with the given code naming every bad field. */
 export function parseOr<S extends z.ZodType>(schema: S, value: unknown, code: ErrorCode): z.infer<S> {
   const result = schema.safeParse(value);
-  if (!result.success) throw new AppError(code, formatZodError(result.error, value));
+  if (!result.success) throw new AppError(code, formatIssues(result.error.issues, value));
   return result.data;
 }

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { secretKey, sign } from '../src/ingest/signature.js';
 import { makeApp, post, runEvents, type TestApp } from './helper.js';
-import { cookieValue } from '../src/pages/page-auth.js';
+import { cookieValue } from '../src/auth/read-credential.js';
 
 let t: TestApp | undefined;
 afterEach(async () => {

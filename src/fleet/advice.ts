@@ -2,7 +2,7 @@
  * What is known about a VM and what to check next, in the words of the troubleshooting steps
  * operators follow. One function, used by GET /fleet, GET /hosts/:host, /fleet/wait and the pages.
  */
-import type { HostStatus } from '../store/status.js';
+import type { HostStatus } from '../protocol/status.js';
 import { isoTime } from '../protocol/time.js';
 
 export interface AdviceFacts {

@@ -7,7 +7,7 @@ import type { ExpectedVm, FleetAnswer, FleetWaitAnswer, FleetWaitVm } from '../p
 import type { QueryStore } from '../store/query-store.js';
 import type { CheckinRow, ExpectedRow, FactsColumns, FleetStore, StatusParams } from '../store/fleet-store.js';
 import type { CheckinSummary, HostDetail } from '../protocol/api.js';
-import { failedHostStatuses, hostStatuses, okHostStatuses, type HostStatus } from '../store/status.js';
+import { failedHostStatuses, hostStatuses, okHostStatuses, type HostStatus } from '../protocol/status.js';
 import { adviceFor, type Advice } from './advice.js';
 import { isoTime } from '../protocol/time.js';
 

@@ -4,9 +4,9 @@
  * append) then serves many requests, which is what lets ingest run near the framework's own speed,
  * and makes synchronous=FULL affordable.
  */
-import type { Db } from '../db/database.js';
 import type { EventOutcome } from '../protocol/events.js';
 import type { ApplyResult, IncomingEvent, IngestStore } from '../store/ingest-store.js';
+import { storageFailure } from '../store/storage-errors.js';
 
 interface Pending {
   items: IncomingEvent[];
@@ -36,21 +36,14 @@ interface Unsynced {
   result: ApplyResult;
 }
 
-export function createGroupCommitter(db: Db, store: IngestStore, options: GroupCommitOptions) {
+export function createGroupCommitter(store: IngestStore, options: GroupCommitOptions) {
   const maxEvents = options.maxEvents ?? 5000;
   const grouping = options.grouping ?? true;
   let queue: Pending[] = [];
   let scheduled = false;
-  let inFlight = 0;
   // Durable mode: groups committed but not yet synced, and whether a sync is running.
   let unsynced: Unsynced[] = [];
   let syncing = false;
-
-  const writeGroup = db.transaction((group: Pending[]) => {
-    const all = group.flatMap((p) => p.items);
-    const result = store.applyEvents(all);
-    return result;
-  });
 
   function flush(): void {
     scheduled = false;
@@ -74,7 +67,7 @@ export function createGroupCommitter(db: Db, store: IngestStore, options: GroupC
 
   function commitGroup(group: Pending[]): void {
     try {
-      const result = writeGroup.immediate(group);
+      const result = store.writeEvents(group.length === 1 ? group[0]!.items : group.flatMap((p) => p.items));
       if (options.sync) {
         unsynced.push({ group, result });
         if (!syncing) void syncLoop(options.sync);
@@ -101,7 +94,7 @@ export function createGroupCommitter(db: Db, store: IngestStore, options: GroupC
       } catch (err) {
         // Committed, but not known to be on stable storage: refuse, and the client's retry of the
         // same event ids is answered as duplicates once it is.
-        for (const s of batch) for (const p of s.group) p.reject(err);
+        for (const s of batch) for (const p of s.group) p.reject(storageFailure(err));
       }
     }
     syncing = false;
@@ -121,7 +114,6 @@ export function createGroupCommitter(db: Db, store: IngestStore, options: GroupC
   return {
     /** Resolves with one outcome per event once they are committed to disk. */
     submit(items: IncomingEvent[]): Promise<EventOutcome[]> {
-      inFlight += 1;
       return new Promise<EventOutcome[]>((resolve, reject) => {
         queue.push({ items, resolve, reject });
         if (!scheduled) {
@@ -129,15 +121,10 @@ export function createGroupCommitter(db: Db, store: IngestStore, options: GroupC
           // setImmediate runs after the I/O callbacks of this loop turn, so concurrent requests join.
           setImmediate(flush);
         }
-      }).finally(() => {
-        inFlight -= 1;
       });
     },
     /** Writes whatever is queued now; used at shutdown. */
     flushNow: flush,
-    get pending(): number {
-      return inFlight;
-    },
   };
 }
 

@@ -37,12 +37,14 @@ export function verifySignature(
     return { ok: false, reason: 'webhook-timestamp is outside the ±5 minute window of the receiver clock', skew: true };
   }
   // The header may carry several space-separated signatures (the sender's own rotation).
+  // They are compared as text, as the reference libraries do: decoding first would let Node's
+  // lenient base64 accept a signature with junk after its padding.
   const offered = sig
     .split(' ')
     .filter((s) => s.startsWith('v1,'))
-    .map((s) => Buffer.from(s.slice(3), 'base64'));
+    .map((s) => Buffer.from(s.slice(3)));
   for (const key of keys) {
-    const expected = Buffer.from(sign(key, id, ts, body), 'base64');
+    const expected = Buffer.from(sign(key, id, ts, body));
     if (offered.some((o) => o.length === expected.length && timingSafeEqual(o, expected))) return { ok: true };
   }
   return { ok: false, reason: 'no valid v1 signature for the configured secrets' };

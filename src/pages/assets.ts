@@ -1,10 +1,22 @@
 /**
- * Static assets of the status pages, kept as strings in the code so the built service needs no
- * extra files. Each URL carries a content hash, so browsers may cache it for good.
+ * Static assets of the status pages, read into memory once at start, so each answer is a
+ * string already held. Each URL carries a content hash, so browsers may cache it for good.
  */
 import { createHash } from 'node:crypto';
-import { js } from './script.js';
-import { css } from './style.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// `npm run build` compiles browser/live.ts and copies browser/style.css into dist/browser/,
+// found from src/pages (tests run the sources) or dist/src/pages (the built service).
+const BROWSER_DIR = ['../../dist/browser/', '../../browser/']
+  .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
+  .find((dir) => existsSync(join(dir, 'live.js')) && existsSync(join(dir, 'style.css')));
+
+function built(file: string): string {
+  if (BROWSER_DIR === undefined) throw new Error(`the pages' ${file} is not built: run npm run build`);
+  return readFileSync(join(BROWSER_DIR, file), 'utf8');
+}
 
 export interface Asset {
   type: string;
@@ -20,8 +32,8 @@ function asset(type: string, body: string): Asset {
 const icon = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7" fill="#1a7f37"/></svg>';
 
 export const assets: Readonly<Record<string, Asset>> = {
-  'app.css': asset('text/css; charset=utf-8', css),
-  'app.js': asset('text/javascript; charset=utf-8', js),
+  'app.css': asset('text/css; charset=utf-8', built('style.css')),
+  'app.js': asset('text/javascript; charset=utf-8', built('live.js')),
   'icon.svg': asset('image/svg+xml', icon),
 };
 

@@ -1,6 +1,6 @@
 /** The fleet page (`/`): counts by status, a filter form and one row per host, problems first. */
 import type { Fleet, HostSummary } from '../protocol/api.js';
-import type { HostStatus } from '../store/status.js';
+import type { HostStatus } from '../protocol/status.js';
 import { badge, duration, hostKey, shortCommit, statusLabel, statusOrder, timeAgo } from './format.js';
 import { html, query, seg, type Html } from './html.js';
 import { layout } from './layout.js';
@@ -25,7 +25,7 @@ export function coverageLine(c: { expected: number; reported: number } | undefin
 const rank = (s: HostStatus) => statusOrder.indexOf(s);
 
 /** Problems first; the store's hostname order is kept inside each status (sort is stable). */
-export function sortHosts(hosts: readonly HostSummary[]): HostSummary[] {
+function sortHosts(hosts: readonly HostSummary[]): HostSummary[] {
   return [...hosts].sort((a, b) => rank(a.status) - rank(b.status));
 }
 

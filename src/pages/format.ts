@@ -1,7 +1,8 @@
 /** Small formatters shared by the pages; all return plain text (escaped where interpolated). */
 import type { HostSummary } from '../protocol/api.js';
-import type { HostStatus } from '../store/status.js';
+import type { HostStatus } from '../protocol/status.js';
 import { html, type Html } from './html.js';
+import { ago } from './relative-time.js';
 
 /** Problems first: what an operator must look at sorts to the top of the fleet. */
 export const statusOrder: readonly HostStatus[] = [
@@ -45,15 +46,6 @@ export function duration(ms: number | null | undefined): string {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-/** `just now`, `5 min ago`, `3 h ago`, `2 d ago`; the page script keeps it current. */
-export function ago(iso: string, now: number): string {
-  const s = Math.round((now - Date.parse(iso)) / 1000);
-  if (s < 0) return 'in the future';
-  if (s < 45) return 'just now';
-  if (s < 3600) return `${Math.max(1, Math.round(s / 60))} min ago`;
-  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
-  return `${Math.round(s / 86400)} d ago`;
-}
 
 /** `2026-11-26 08:00:03 UTC`: one unambiguous absolute form for titles and detail lists. */
 export function absolute(iso: string): string {

@@ -1,11 +1,9 @@
 /** The host page (`/ui/hosts/:host`): identities, then runs and cloud-init events, newest first. */
-import type { CheckinSummary, CloudInitEvent, HostDetail, RunSummary } from '../protocol/api.js';
+import { HOST_RUNS_SHOWN, type CheckinSummary, type CloudInitEvent, type HostDetail, type RunSummary } from '../protocol/api.js';
 import { absolute, badge, duration, hostKey, shortCommit, timeAgo } from './format.js';
 import { html, query, seg, type Html } from './html.js';
 import { layout } from './layout.js';
 
-/** How many runs the query store's hostDetail returns. */
-const RUNS_SHOWN = 20;
 
 type Entry = { at: string; run: RunSummary } | { at: string; event: CloudInitEvent } | { at: string; checkin: CheckinSummary };
 
@@ -80,7 +78,7 @@ ${fact('Expected since', host.expected_since ? absolute(host.expected_since) : n
 ${entries.length === 0
   ? html`<p class="empty">Nothing reported yet.</p>`
   : html`<ol class="timeline">${entries.map((e) => ('run' in e ? runEntry(e.run, now) : 'checkin' in e ? checkinEntry(e.checkin, now) : cloudInitEntry(e.event, now)))}</ol>
-${host.runs.length >= RUNS_SHOWN ? html`<p class="muted">Only the latest ${RUNS_SHOWN} runs are shown; <a href="/runs${query({ host: key })}">the runs JSON</a> pages through all of them.</p>` : ''}`}
+${host.runs.length >= HOST_RUNS_SHOWN ? html`<p class="muted">Only the latest ${HOST_RUNS_SHOWN} runs are shown; <a href="/runs${query({ host: key })}">the runs JSON</a> pages through all of them.</p>` : ''}`}
 </div>`;
   return layout({ title: host.hostname, body, live: { kind: 'host', hostId: host.id }, api: `/hosts/${seg(key)}` });
 }

@@ -53,7 +53,8 @@ export function createLiveEvents(changes: EventEmitter<{ change: [hostIds: numbe
     debounce ??= setTimeout(flush, debounceMs).unref();
   };
 
-  // Subscribed only while a page is open: the app skips working out changed hosts when nobody listens.
+  // Subscribed only while a page is open, so with none open a commit's change event reaches no one
+  // and no heartbeat timer runs.
   function start(): void {
     changes.on('change', onChange);
     heartbeat = setInterval(() => broadcast(': ping\n\n'), heartbeatMs).unref();

@@ -18,7 +18,7 @@ interface Axis {
  * The axis covers the run from its start to its last known moment, all by the VM's clock
  * (last_event_at is the receiver's clock, so it is left out).
  */
-export function axisOf(run: RunDetail): Axis {
+function axisOf(run: RunDetail): Axis {
   const t0 = Date.parse(run.started_at);
   let end = Math.max(run.duration_ms ?? 0, run.finished_at ? Date.parse(run.finished_at) - t0 : 0);
   for (const t of run.task_results) end = Math.max(end, Date.parse(t.time) - t0);

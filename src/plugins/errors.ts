@@ -4,7 +4,32 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { AppError, errorBody, storageError } from '../errors.js';
+import { hasZodFastifySchemaValidationErrors, type ZodFastifySchemaValidationError } from 'fastify-type-provider-zod';
+import { AppError, DomainError, errorBody, fromDomain, type ErrorCode } from '../errors.js';
+import { formatIssues, type Issue } from '../validation.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The code a body failing the route's schema answers with (default INVALID_EVENT). */
+    invalidBody?: ErrorCode;
+  }
+}
+
+/** The validator reports a path as `/events/3/seq`; numeric steps are array indices again. */
+function toIssue(v: ZodFastifySchemaValidationError): Issue {
+  const steps = v.instancePath === '/' ? [] : v.instancePath.slice(1).split('/');
+  return { path: steps.map((p) => (/^\d+$/.test(p) ? Number(p) : p)), message: v.message ?? 'invalid' };
+}
+
+/** A request part that failed its route schema: INVALID_PARAMS, INVALID_QUERY or the route's body code. */
+function fromValidation(err: unknown, request: FastifyRequest | undefined): AppError | undefined {
+  if (!hasZodFastifySchemaValidationErrors(err)) return undefined;
+  const part = (err as FastifyError).validationContext;
+  const input = part === 'body' ? request?.body : part === 'params' ? request?.params : request?.query;
+  const code: ErrorCode =
+    part === 'body' ? (request?.routeOptions.config.invalidBody ?? 'INVALID_EVENT') : part === 'params' ? 'INVALID_PARAMS' : 'INVALID_QUERY';
+  return new AppError(code, formatIssues(err.validation.map(toIssue), input));
+}
 
 /** Fastify's own client errors, mapped into the catalog. */
 function fromFastify(err: FastifyError): AppError | undefined {
@@ -28,13 +53,15 @@ function fromFastify(err: FastifyError): AppError | undefined {
   return undefined;
 }
 
-export function toAppError(err: unknown): AppError {
+/** Any failure as a catalog error; `request` lets a schema failure name its field and code. */
+export function toAppError(err: unknown, request?: FastifyRequest): AppError {
   if (err instanceof AppError) return err;
-  return storageError(err) ?? fromFastify(err as FastifyError) ?? new AppError('INTERNAL', 'internal error; see the receiver log');
+  if (err instanceof DomainError) return fromDomain(err);
+  return fromValidation(err, request) ?? fromFastify(err as FastifyError) ?? new AppError('INTERNAL', 'internal error; see the receiver log');
 }
 
-/** Sends an AppError with its headers; shared by the error handler and routes that answer early. */
-export function sendError(reply: FastifyReply, err: AppError): FastifyReply {
+/** Sends an AppError with its headers. */
+function sendError(reply: FastifyReply, err: AppError): FastifyReply {
   if (err.retryAfter !== undefined) void reply.header('retry-after', String(err.retryAfter));
   return reply.code(err.statusCode).type('application/json; charset=utf-8').send(errorBody(err));
 }
@@ -47,7 +74,7 @@ function logFailure(request: FastifyRequest, err: AppError, cause: unknown): voi
 
 export const errorsPlugin = fp(async (app: FastifyInstance) => {
   app.setErrorHandler((cause, request, reply) => {
-    const err = toAppError(cause);
+    const err = toAppError(cause, request);
     logFailure(request, err, cause);
     return sendError(reply, err);
   });

@@ -1,7 +1,7 @@
 /** Optional bearer token for the read API and /metrics; separate from the ingest secrets. */
 import type { FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { AppError } from '../errors.js';
-import { createCredentialCheck } from '../pages/page-auth.js';
+import { createCredentialCheck } from '../auth/read-credential.js';
 
 /** Registers an onRequest hook that refuses requests without the token; nothing when none is set. */
 export function requireReadToken(app: FastifyInstance, token: string | undefined): void {

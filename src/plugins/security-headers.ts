@@ -1,4 +1,5 @@
 /** Conservative security headers on every answer; the API serves JSON and nothing to frame. */
+import type {} from '@fastify/sensible';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -12,7 +13,7 @@ export const securityHeaders = fp(async (app: FastifyInstance) => {
     if (!reply.hasHeader('content-security-policy')) {
       void reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
     }
-    if (!reply.hasHeader('cache-control')) void reply.header('cache-control', 'no-store');
+    if (!reply.hasHeader('cache-control')) void reply.cacheControl('no-store');
     done(null, payload);
   });
 });

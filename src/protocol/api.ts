@@ -3,8 +3,8 @@
  * Tests parse real answers with these, so the documented shape and the served one cannot drift.
  */
 import { z } from 'zod';
-import { hostStatuses, runStatuses } from '../store/status.js';
-import { hostStatsSchema, taskStatusSchema } from './events.js';
+import { hostStatuses, runStatuses } from './status.js';
+import { eventOutcomes, hostStatsSchema, perTaskStatus, taskStatusSchema } from './events.js';
 import { inTimeRange, TIME_RANGE_TEXT } from './time.js';
 
 /** Accepts ISO 8601 or Unix seconds, as operators and CI scripts write times. */
@@ -49,16 +49,7 @@ export const runParamsSchema = z.strictObject({ id: z.uuid({ message: 'expected 
 
 const iso = z.string();
 
-export const taskCountsSchema = z.object({
-  total: z.number(),
-  ok: z.number(),
-  changed: z.number(),
-  failed: z.number(),
-  skipped: z.number(),
-  unreachable: z.number(),
-  rescued: z.number(),
-  ignored: z.number(),
-});
+export const taskCountsSchema = z.object({ total: z.number(), ...perTaskStatus(() => z.number()) });
 
 export const runSummarySchema = z.object({
   run_id: z.string(),
@@ -126,6 +117,9 @@ export const cloudInitEventSchema = z.object({
 });
 export type CloudInitEvent = z.infer<typeof cloudInitEventSchema>;
 
+/** How many of its latest runs GET /hosts/:host (and the host page) shows; /runs pages through all. */
+export const HOST_RUNS_SHOWN = 20;
+
 export const checkinSummarySchema = z.object({
   event_id: z.string(),
   run_id: z.string(),
@@ -183,7 +177,7 @@ export const deliveryAnswerSchema = z.strictObject({
   accepted: z.number(),
   stored: z.number(),
   duplicates: z.number(),
-  results: z.array(z.strictObject({ event_id: z.string(), outcome: z.enum(['stored', 'duplicate']) })),
+  results: z.array(z.strictObject({ event_id: z.string(), outcome: z.enum(eventOutcomes) })),
 });
 export type DeliveryAnswer = z.infer<typeof deliveryAnswerSchema>;
 
@@ -193,3 +187,9 @@ export const errorBodySchema = z.strictObject({
   error: z.string(),
   message: z.string(),
 });
+
+/** Every route's error answers, for its response schema and the OpenAPI description. */
+export const errorResponses = { '4xx': errorBodySchema, '5xx': errorBodySchema } as const;
+
+export const healthSchema = z.strictObject({ status: z.literal('ok') });
+export const readySchema = z.strictObject({ status: z.literal('ready') });

@@ -29,3 +29,6 @@ export type PhoneHome = z.infer<typeof phoneHomeSchema>;
 export const vmParamsSchema = z.strictObject({
   vm: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$/, 'expected a hostname, instance id, IP or VMID'),
 });
+
+export const reportAnswerSchema = z.strictObject({ host_id: z.number(), stored: z.literal(true) });
+export const phoneHomeAnswerSchema = z.strictObject({ host_id: z.number(), registered: z.literal(true) });

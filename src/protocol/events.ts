@@ -46,19 +46,17 @@ export const hostIdentitySchema = z.strictObject({
   ips: z.array(z.union([z.ipv4(), z.ipv6()])).max(LIMITS.ips).optional(),
 });
 
+/** Ansible's task outcomes: the one list behind task results, host stats and a run's task counters. */
 export const taskStatuses = ['ok', 'changed', 'failed', 'skipped', 'unreachable', 'rescued', 'ignored'] as const;
 export const taskStatusSchema = z.enum(taskStatuses);
 
+/** An object with one `value` per task status, e.g. a zero counter or a schema per counter. */
+export function perTaskStatus<T>(value: (status: (typeof taskStatuses)[number]) => T): Record<(typeof taskStatuses)[number], T> {
+  return Object.fromEntries(taskStatuses.map((s) => [s, value(s)])) as Record<(typeof taskStatuses)[number], T>;
+}
+
 /** Ansible's per-host stats, as `stats.summarize(host)` returns them. */
-export const hostStatsSchema = z.strictObject({
-  ok: count,
-  changed: count,
-  failed: count,
-  skipped: count,
-  unreachable: count,
-  rescued: count,
-  ignored: count,
-});
+export const hostStatsSchema = z.strictObject(perTaskStatus(() => count));
 
 const runStartedData = z.strictObject({
   playbook: name,

@@ -3,7 +3,7 @@
  * GET /fleet/wait (one long-poll for many VMs). The only source of these types.
  */
 import { z } from 'zod';
-import { hostStatuses } from '../store/status.js';
+import { hostStatuses } from './status.js';
 import { timeParam } from './api.js';
 import { safeRecord } from './events.js';
 

@@ -3,14 +3,25 @@
  * with its status and the coverage, GET /fleet/wait holds one long-poll for many VMs.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { RouteOptions } from '../context.js';
 import { AppError } from '../errors.js';
 import { createFleetWaits } from '../fleet/fleet-waits.js';
 import { waitAnswerText } from '../fleet/fleet-view.js';
-import { createCredentialCheck } from '../pages/page-auth.js';
+import { createCredentialCheck } from '../auth/read-credential.js';
 import { readAuth } from '../plugins/read-auth.js';
-import { fleetBodySchema, fleetQuerySchema, fleetWaitQuerySchema, type FleetWaitAnswer } from '../protocol/fleet.js';
-import { parseOr } from '../validation.js';
+import { errorResponses } from '../protocol/api.js';
+import {
+  fleetAnswerSchema,
+  fleetBodySchema,
+  fleetQuerySchema,
+  fleetWaitAnswerSchema,
+  fleetWaitQuerySchema,
+  type FleetWaitAnswer,
+} from '../protocol/fleet.js';
+
+const declaredSchema = z.object({ expected: z.number(), reported: z.number(), coverage: z.number() });
 
 /** Bearer check for writes; the read token's cookie does not count here. */
 function adminAuth(token: string | undefined) {
@@ -27,28 +38,50 @@ function adminAuth(token: string | undefined) {
 
 const wantsText = (request: FastifyRequest) => /^text\/plain/i.test(request.headers.accept ?? '');
 
-export async function fleetRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+export async function fleetRoutes(fastify: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   const waits = createFleetWaits(ctx.changes);
   app.addHook('preClose', async () => waits.wakeAll());
   const read = ctx.config.readToken === undefined ? [] : [readAuth(ctx.config.readToken)];
 
-  app.put('/fleet', { onRequest: adminAuth(ctx.config.adminToken), bodyLimit: 8 * 1024 * 1024 }, async (request) => {
-    const body = parseOr(fleetBodySchema, request.body, 'INVALID_FLEET');
-    ctx.fleet.declare(body.vms, ctx.clock());
-    request.log.info({ vms: body.vms.length }, 'expected fleet declared');
-    ctx.changes.emit('change', []);
-    const answer = ctx.fleetView.fleetAnswer();
-    return { expected: answer.expected, reported: answer.reported, coverage: answer.coverage };
-  });
+  app.put(
+    '/fleet',
+    {
+      onRequest: adminAuth(ctx.config.adminToken),
+      bodyLimit: 8 * 1024 * 1024,
+      config: { invalidBody: 'INVALID_FLEET' },
+      schema: { summary: 'Declare the expected fleet (admin token); replaces the declared set', body: fleetBodySchema, response: { 200: declaredSchema, ...errorResponses } },
+    },
+    async (request) => {
+      const { vms } = request.body;
+      ctx.fleet.declare(vms, ctx.clock());
+      request.log.info({ vms: vms.length }, 'expected fleet declared');
+      ctx.effects.fleetChanged();
+      const answer = ctx.fleetView.fleetAnswer();
+      return { expected: answer.expected, reported: answer.reported, coverage: answer.coverage };
+    },
+  );
 
-  app.get('/fleet', { onRequest: read }, async (request) => {
-    const query = parseOr(fleetQuerySchema, request.query, 'INVALID_QUERY');
-    return ctx.fleetView.fleetAnswer(query.status);
-  });
+  app.get(
+    '/fleet',
+    { onRequest: read, schema: { summary: 'Every expected VM with its status, and the coverage', querystring: fleetQuerySchema, response: { 200: fleetAnswerSchema, ...errorResponses } } },
+    async (request) => ctx.fleetView.fleetAnswer(request.query.status),
+  );
 
   // 200 once the answer is known (state succeeded or failed), 202 at the timeout (state pending).
-  app.get('/fleet/wait', { onRequest: read }, (request, reply) => {
-    const query = parseOr(fleetWaitQuerySchema, request.query, 'INVALID_QUERY');
+  // With Accept: text/plain the answer is one line per VM (see waitAnswerText), for shell scripts.
+  app.get(
+    '/fleet/wait',
+    {
+      onRequest: read,
+      schema: {
+        summary: 'One long-poll for many VMs (vm=… repeated, or all=1): answers as soon as all succeeded or one failed',
+        querystring: fleetWaitQuerySchema,
+        response: { 200: fleetWaitAnswerSchema, 202: fleetWaitAnswerSchema, ...errorResponses },
+      },
+    },
+    (request, reply) => {
+    const query = request.query;
     const vms = query.all === true ? 'all' : [query.vm ?? []].flat();
     const startedAt = ctx.clock();
     const deadline = startedAt + Math.min(query.timeout, ctx.config.maxWaitSeconds) * 1000;
@@ -80,11 +113,12 @@ export async function fleetRoutes(app: FastifyInstance, { ctx }: RouteOptions): 
       remove = waits.add({ check });
       timer = setTimeout(check, deadline - startedAt);
     }
-    return reply;
-  });
+  },
+  );
 }
 
+/** Pre-serialised text either way: the response schema documents the JSON, it does not re-check it. */
 function send(reply: FastifyReply, answer: FleetWaitAnswer, text: boolean): void {
   if (text) void reply.type('text/plain; charset=utf-8').send(waitAnswerText(answer));
-  else void reply.type('application/json; charset=utf-8').send(answer);
+  else void reply.type('application/json; charset=utf-8').send(JSON.stringify(answer));
 }

@@ -1,12 +1,19 @@
 /** GET /hosts (fleet), GET /hosts/:host (any identity) and the long-poll GET /hosts/:host/wait. */
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { AppContext, RouteOptions } from '../context.js';
 import { AppError } from '../errors.js';
 import { requireReadToken } from '../plugins/read-auth.js';
-import { hostParamsSchema, hostsQuerySchema, waitQuerySchema } from '../protocol/api.js';
-import { parseOr } from '../validation.js';
-
-const isFinished = (status: string) => status === 'succeeded' || status === 'failed';
+import {
+  errorResponses,
+  fleetSchema,
+  hostDetailSchema,
+  hostParamsSchema,
+  hostsQuerySchema,
+  waitAnswerSchema,
+  waitQuerySchema,
+} from '../protocol/api.js';
+import { isFinished } from '../protocol/status.js';
 
 interface WaitState {
   hostId: number | undefined;
@@ -43,6 +50,14 @@ function createLookup(ctx: AppContext) {
   return { lookup, invalidate: () => cache.clear() };
 }
 
+/**
+ * Sends a body that is already JSON text: strings skip the response serializer, so the route's
+ * schema documents the answer without parsing it again.
+ */
+function sendJsonText(reply: FastifyReply, status: number, json: string): FastifyReply {
+  return reply.code(status).type('application/json; charset=utf-8').send(json);
+}
+
 /** Adds this waiter's own waited_ms to the shared body. */
 const withWaited = (json: string, ms: number) => `{"waited_ms":${ms},${json.slice(1)}`;
 
@@ -77,10 +92,7 @@ function longPoll(ctx: AppContext, look: ReturnType<typeof createLookup>, reply:
       return;
     }
     done = true;
-    void reply
-      .code(state.finished ? 200 : 202)
-      .type('application/json; charset=utf-8')
-      .send(withWaited(state.json, now - p.startedAt));
+    void sendJsonText(reply, state.finished ? 200 : 202, withWaited(state.json, now - p.startedAt));
   };
   // Woken synchronously with every other waiter of the host; look again only once all are woken.
   const waiter = {
@@ -97,30 +109,46 @@ function longPoll(ctx: AppContext, look: ReturnType<typeof createLookup>, reply:
   check();
 }
 
-export async function hostRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+export async function hostRoutes(fastify: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   const look = createLookup(ctx);
   requireReadToken(app, ctx.config.readToken);
 
-  app.get('/hosts', async (request, reply) => {
-    const query = parseOr(hostsQuerySchema, request.query, 'INVALID_QUERY');
-    return reply.type('application/json; charset=utf-8').send(ctx.query.fleetJson(query));
-  });
+  // The fleet answer is built as JSON by SQLite (src/store/fleet-json.ts); the schema documents it.
+  app.get(
+    '/hosts',
+    { schema: { summary: 'The fleet: counts by status and one row per host', querystring: hostsQuerySchema, response: { 200: fleetSchema, ...errorResponses } } },
+    async (request, reply) => sendJsonText(reply, 200, ctx.query.fleetJson(request.query)),
+  );
 
-  app.get('/hosts/:host', async (request) => {
-    const { host } = parseOr(hostParamsSchema, request.params, 'INVALID_PARAMS');
-    const found = ctx.fleetView.hostDetail(host);
-    if (!found) throw new AppError('NOT_FOUND', `no host known by ${JSON.stringify(host)} (hostname, IP, machine-id, instance-id or VMID)`);
-    return found;
-  });
+  app.get(
+    '/hosts/:host',
+    { schema: { summary: 'A host by any identity: its last runs, check-ins and cloud-init timeline, and what to check next', params: hostParamsSchema, response: { 200: hostDetailSchema, ...errorResponses } } },
+    async (request) => {
+      const { host } = request.params;
+      const found = ctx.fleetView.hostDetail(host);
+      if (!found) throw new AppError('NOT_FOUND', `no host known by ${JSON.stringify(host)} (hostname, IP, machine-id, instance-id or VMID)`);
+      return found;
+    },
+  );
 
   // 200: a finished run (its status says succeeded or failed). 202: still waiting at the timeout;
   // the body shows progress. A host not known yet is waited for, since VMs report after they boot.
-  app.get('/hosts/:host/wait', (request, reply) => {
-    const { host } = parseOr(hostParamsSchema, request.params, 'INVALID_PARAMS');
-    const query = parseOr(waitQuerySchema, request.query, 'INVALID_QUERY');
-    const startedAt = ctx.clock();
-    const deadline = startedAt + Math.min(query.timeout, ctx.config.maxWaitSeconds) * 1000;
-    longPoll(ctx, look, reply, { host, since: query.since ?? 0, startedAt, deadline });
-    return reply;
-  });
+  // The body is serialised once for every waiter of a host (createLookup); the schema documents it.
+  app.get(
+    '/hosts/:host/wait',
+    {
+      schema: {
+        summary: 'Long-poll until the host has a finished run started after `since`',
+        params: hostParamsSchema,
+        querystring: waitQuerySchema,
+        response: { 200: waitAnswerSchema, 202: waitAnswerSchema, ...errorResponses },
+      },
+    },
+    (request, reply) => {
+      const startedAt = ctx.clock();
+      const deadline = startedAt + Math.min(request.query.timeout, ctx.config.maxWaitSeconds) * 1000;
+      longPoll(ctx, look, reply, { host: request.params.host, since: request.query.since ?? 0, startedAt, deadline });
+    },
+  );
 }

@@ -4,6 +4,7 @@
  * Pages are rendered on the server from the same query store as the JSON API.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { RouteOptions } from '../context.js';
 import { AppError } from '../errors.js';
@@ -14,12 +15,11 @@ import { hostKey } from '../pages/format.js';
 import { hostPage } from '../pages/host.js';
 import type { Html } from '../pages/html.js';
 import { createLiveEvents } from '../pages/live-events.js';
-import { createPageAuth, sendTokenRedirect } from '../pages/page-auth.js';
+import { createPageAuth, sendTokenRedirect } from '../auth/read-credential.js';
 import { runPage } from '../pages/run.js';
 import { toAppError } from '../plugins/errors.js';
-import { hostParamsSchema, runParamsSchema } from '../protocol/api.js';
-import { hostStatuses } from '../store/status.js';
-import { parseOr } from '../validation.js';
+import { errorResponses, runParamsSchema } from '../protocol/api.js';
+import { hostStatuses } from '../protocol/status.js';
 
 /** Everything a page loads comes from this origin; no inline script or style is needed. */
 export const PAGE_CSP =
@@ -32,6 +32,15 @@ const fleetQuerySchema = z.object({
   status: z.union([z.literal(''), z.enum(hostStatuses)]).optional(),
   q: z.string().max(253).optional(),
 });
+// A bad address is a page that does not exist (404), not a bad request: any string is taken and looked up.
+const hostPageParams = z.object({ host: z.string() });
+const runPageParams = z.object({ id: z.string() });
+const assetParams = z.object({ name: z.string() });
+const assetQuery = z.object({ v: z.string().optional() });
+
+const html = (description: string) => ({ description, content: { 'text/html': { schema: z.string() } } });
+/** Every page answers HTML, its errors included. */
+const pageResponses = (description: string) => ({ 200: html(description), '4xx': html('error page'), '5xx': html('error page') });
 
 function sendPage(reply: FastifyReply, statusCode: number, page: Html): FastifyReply {
   return reply
@@ -41,22 +50,27 @@ function sendPage(reply: FastifyReply, statusCode: number, page: Html): FastifyR
     .send(page.value);
 }
 
-export async function pageRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+export async function pageRoutes(fastify: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
   const live = createLiveEvents(ctx.changes);
   // preClose runs before the server stops listening, so open streams never hold close() up.
   app.addHook('preClose', async () => live.close());
 
   // Assets are public: they hold nothing about the fleet, and the 401 page needs its stylesheet.
-  app.get('/ui/assets/:name', async (request, reply) => {
-    const { name } = request.params as { name: string };
+  const assetResponse = { description: 'stylesheet, script or icon', content: { 'text/css': { schema: z.string() }, 'text/javascript': { schema: z.string() }, 'image/svg+xml': { schema: z.string() } } };
+  app.get('/ui/assets/:name', { schema: { summary: 'Page assets', params: assetParams, querystring: assetQuery, response: { 200: assetResponse, ...errorResponses } } }, async (request, reply) => {
+    const { name } = request.params;
     const asset = Object.hasOwn(assets, name) ? assets[name] : undefined;
     if (!asset) return reply.callNotFound();
-    const { v } = request.query as { v?: string };
-    void reply.header('cache-control', v === asset.hash ? 'public, max-age=31536000, immutable' : 'no-cache');
+    const { v } = request.query;
+    // A versioned address never changes content; an unversioned one is checked every time.
+    if (v === asset.hash) void reply.staticCache(31_536_000);
+    else void reply.cacheControl('no-cache');
     return reply.type(asset.type).send(asset.body);
   });
 
-  await app.register(async (ui) => {
+  await app.register(async (scope) => {
+    const ui = scope.withTypeProvider<ZodTypeProvider>();
     const auth = createPageAuth(ctx.config.readToken);
     ui.addHook('onRequest', async (request, reply) => {
       const verdict = auth(request);
@@ -66,7 +80,7 @@ export async function pageRoutes(app: FastifyInstance, { ctx }: RouteOptions): P
     });
 
     ui.setErrorHandler((cause, request, reply) => {
-      const err = toAppError(cause);
+      const err = toAppError(cause, request);
       const fields = { code: err.code, statusCode: err.statusCode, address: request.ip, route: request.routeOptions.url };
       if (err.statusCode >= 500) request.log.error({ ...fields, err: cause }, err.message);
       else request.log.warn(fields, err.message);
@@ -74,8 +88,8 @@ export async function pageRoutes(app: FastifyInstance, { ctx }: RouteOptions): P
       return sendPage(reply, err.statusCode, errorPage(err.statusCode, err.message));
     });
 
-    ui.get('/', async (request, reply) => {
-      const query = parseOr(fleetQuerySchema, request.query, 'INVALID_QUERY');
+    ui.get('/', { schema: { summary: 'Fleet page', querystring: fleetQuerySchema, response: pageResponses('fleet page') } }, async (request, reply) => {
+      const query = request.query;
       const status = query.status === '' ? undefined : query.status;
       const q = query.q?.trim() === '' ? undefined : query.q?.trim();
       const fleet = ctx.query.fleet({ ...(status ? { status } : {}), ...(q ? { q } : {}) });
@@ -84,26 +98,27 @@ export async function pageRoutes(app: FastifyInstance, { ctx }: RouteOptions): P
       return sendPage(reply, 200, fleetPage(fleet, { status, q, now: ctx.clock(), receiverUrl, coverage: { expected, reported } }));
     });
 
-    ui.get('/ui/hosts/:host', async (request, reply) => {
-      const params = hostParamsSchema.safeParse(request.params);
-      const found = params.success ? ctx.fleetView.hostDetail(params.data.host) : undefined;
+    ui.get('/ui/hosts/:host', { schema: { summary: 'Host page', params: hostPageParams, response: pageResponses('host page') } }, async (request, reply) => {
+      const asked = request.params.host;
+      const found = asked.length > 0 && asked.length <= 253 ? ctx.fleetView.hostDetail(asked) : undefined;
       if (!found) {
-        const asked = (request.params as { host?: string }).host ?? '';
         throw new AppError('NOT_FOUND', `No host is known by “${asked}” (hostname, IP address, machine-id, instance id or VMID).`);
       }
       return sendPage(reply, 200, hostPage(found, ctx.clock()));
     });
 
-    ui.get('/ui/runs/:id', async (request, reply) => {
-      const params = runParamsSchema.safeParse(request.params);
-      const run = params.success ? ctx.query.run(params.data.id) : undefined;
-      if (!run) throw new AppError('NOT_FOUND', `No run has the id “${(request.params as { id?: string }).id ?? ''}”.`);
+    ui.get('/ui/runs/:id', { schema: { summary: 'Run page', params: runPageParams, response: pageResponses('run page') } }, async (request, reply) => {
+      const { id } = request.params;
+      const run = runParamsSchema.safeParse({ id }).success ? ctx.query.run(id) : undefined;
+      if (!run) throw new AppError('NOT_FOUND', `No run has the id “${id}”.`);
       const host = ctx.query.hostById(run.host_id);
       return sendPage(reply, 200, runPage(run, host ? hostKey(host) : run.hostname, run.host_id, ctx.clock()));
     });
 
     // One stream per open page; see src/pages/live-events.ts for what flows on it.
-    ui.get('/events', async (_request, reply) => {
+    const stream = { description: 'server-sent events: `changed` with the ids of hosts that changed', content: { 'text/event-stream': { schema: z.string() } } };
+    // The stream is written to the socket as it goes; the schema documents it.
+    ui.get('/events', { schema: { summary: 'Live changes for open pages', response: { ...pageResponses('error page'), 200: stream } } }, async (_request, reply) => {
       if (ctx.closing.value) throw new AppError('SHUTTING_DOWN', 'the receiver is shutting down', 5);
       if (live.size >= live.maxClients) throw new AppError('RATE_LIMITED', 'too many open status pages', 30);
       reply.hijack();

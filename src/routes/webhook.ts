@@ -1,13 +1,14 @@
 /** POST /webhook: validates a delivery (one event or a batch) and answers once it is committed. */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { RouteOptions } from '../context.js';
 import { AppError } from '../errors.js';
 import { secretKey, verifySignature } from '../ingest/signature.js';
 import { createRateLimiter } from '../ingest/rate-limit.js';
-import type { RejectReason } from '../metrics.js';
 import { toAppError } from '../plugins/errors.js';
-import type { DeliveryAnswer } from '../protocol/api.js';
-import { batchSchema, eventSchema, type WebhookEvent } from '../protocol/events.js';
+import { deliveryAnswerSchema, errorResponses } from '../protocol/api.js';
+import { batchSchema, eventSchema } from '../protocol/events.js';
 import { parseOr } from '../validation.js';
 
 declare module 'fastify' {
@@ -17,29 +18,34 @@ declare module 'fastify' {
   }
 }
 
-const reasonOf: Partial<Record<AppError['code'], RejectReason>> = {
-  INVALID_JSON: 'invalid_json',
-  INVALID_EVENT: 'invalid_event',
-  BODY_TOO_LARGE: 'too_large',
-  UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
-  BAD_SIGNATURE: 'unauthorized',
-  TIMESTAMP_OUT_OF_WINDOW: 'unauthorized',
-  RATE_LIMITED: 'rate_limited',
-  STORAGE_UNAVAILABLE: 'storage_unavailable',
-  SHUTTING_DOWN: 'storage_unavailable',
-};
+/** What POST /webhook accepts: one event, or a batch of them. */
+const deliverySchema = z.union([eventSchema, batchSchema]);
+type Delivery = z.infer<typeof deliverySchema>;
 
 /** A batch is recognised by its `events` key; anything else must be a single event. */
-function parseDelivery(body: unknown): WebhookEvent[] {
+function parseDelivery(body: unknown): Delivery {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new AppError('INVALID_EVENT', '(body): expected a JSON object: one event, or {"events": [...]}');
   }
-  if ('events' in body) return parseOr(batchSchema, body, 'INVALID_EVENT').events;
-  return [parseOr(eventSchema, body, 'INVALID_EVENT')];
+  if ('events' in body) return parseOr(batchSchema, body, 'INVALID_EVENT');
+  return parseOr(eventSchema, body, 'INVALID_EVENT');
 }
 
-export async function webhookRoutes(app: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
-  const { config, metrics, committer } = ctx;
+/**
+ * The body is checked against the one schema its shape calls for, not the union: zod's union
+ * error would list the problems of both alternatives, where this names the field that is wrong.
+ */
+const deliveryValidator: FastifySchemaCompiler<unknown> = () => (body) => {
+  try {
+    return { value: parseDelivery(body) };
+  } catch (err) {
+    return { error: err as Error };
+  }
+};
+
+export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const { config, effects, committer } = ctx;
   const keys = config.secrets.map(secretKey);
   const limiter = createRateLimiter(config.rateLimitPerMinute, ctx.clock);
 
@@ -67,8 +73,9 @@ export async function webhookRoutes(app: FastifyInstance, { ctx }: RouteOptions)
     done();
   });
 
+  // Before validation, so an unsigned delivery is refused as such whatever its body says.
   if (keys.length > 0) {
-    app.addHook('preHandler', (request, _reply, done) => {
+    app.addHook('preValidation', (request, _reply, done) => {
       const check = verifySignature(keys, request.headers, request.rawBody ?? '', Math.floor(ctx.clock() / 1000));
       if (check.ok) return done();
       done(new AppError(check.skew ? 'TIMESTAMP_OUT_OF_WINDOW' : 'BAD_SIGNATURE', check.reason));
@@ -76,27 +83,36 @@ export async function webhookRoutes(app: FastifyInstance, { ctx }: RouteOptions)
   }
 
   app.addHook('onError', (_request: FastifyRequest, _reply: FastifyReply, error, done) => {
-    const reason = reasonOf[toAppError(error).code];
-    if (reason) metrics.rejected.inc({ reason });
+    effects.deliveryRefused(toAppError(error));
     done();
   });
 
   app.addHook('onResponse', (_request, reply, done) => {
-    metrics.ingestDuration.observe(reply.elapsedTime / 1000);
+    effects.deliveryAnswered(reply.elapsedTime);
     done();
   });
 
-  app.post('/webhook', { bodyLimit: config.bodyLimit }, async (request, reply) => {
-    const events = parseDelivery(request.body);
+  app.post(
+    '/webhook',
+    {
+      bodyLimit: config.bodyLimit,
+      validatorCompiler: deliveryValidator,
+      // The hot path: the answer is built right here from typed values, so checking it against the
+      // schema again buys nothing. With the schema's zod serializer, the ingest benchmark's batches
+      // of 100 ran at 28,500 events/s, against 40,000–52,000 with plain JSON.stringify (2 cores).
+      serializerCompiler: () => (data) => JSON.stringify(data),
+      schema: { summary: 'One event or a batch; answered once committed', body: deliverySchema, response: { 200: deliveryAnswerSchema, ...errorResponses } },
+    },
+    async (request, reply) => {
+    const events = 'events' in request.body ? request.body.events : [request.body];
     const receivedAt = ctx.clock();
     const outcomes = await committer.submit(events.map((event) => ({ event, address: request.ip, receivedAt })));
     const stored = outcomes.filter((o) => o === 'stored').length;
-    const answer: DeliveryAnswer = {
+    return reply.code(200).send({
       accepted: events.length,
       stored,
       duplicates: events.length - stored,
       results: events.map((e, i) => ({ event_id: e.event_id, outcome: outcomes[i]! })),
-    };
-    return reply.code(200).send(answer);
+    });
   });
 }

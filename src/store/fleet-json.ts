@@ -1,27 +1,26 @@
 /**
- * GET /hosts for a large fleet: SQLite builds each host's JSON (json_object, in C) and the
- * stored JSON columns are spliced in as they are, instead of parsing them into objects and
- * stringifying them again. The shape is the API's hostSummarySchema, the same as
- * query-store's fleet(); a test holds the two equal.
+ * The one builder of the fleet answer (GET /hosts, and the fleet page, which parses it): SQLite
+ * builds each host's JSON (json_object, in C) and the stored JSON columns are spliced in as they
+ * are, instead of parsing them into objects and stringifying them again. The shape is the API's
+ * fleetSchema; a test parses answers with it.
  */
 import type { Db } from '../db/database.js';
 import type { HostsQuery } from '../protocol/api.js';
-import { STATUS_JOINS, type StatusParams } from './fleet-store.js';
-import { effectiveStatusSql, hostStatusSql, hostStatuses, type HostStatus } from './status.js';
+import { taskStatuses } from '../protocol/events.js';
+import { hostStatuses, type HostStatus } from '../protocol/status.js';
+import { hostStatusSql, runStatusSql, STATUS_JOINS, type StatusParams } from './status-sql.js';
 
 const iso = (col: string) => `strftime('%Y-%m-%dT%H:%M:%fZ', ${col} / 1000.0, 'unixepoch')`;
 const isoOrNull = (col: string) => `CASE WHEN ${col} IS NULL THEN NULL ELSE ${iso(col)} END`;
 
 const RUN_JSON = `json_object(
-  'run_id', r.run_id, 'host_id', r.host_id, 'hostname', h.hostname, 'status', ${effectiveStatusSql('r')},
+  'run_id', r.run_id, 'host_id', r.host_id, 'hostname', h.hostname, 'status', ${runStatusSql('r')},
   'started_at', ${iso('r.started_at')}, 'finished_at', ${isoOrNull('r.finished_at')},
   'last_event_at', ${iso('r.last_event_at')}, 'playbook', r.playbook, 'repo_url', r.repo_url,
   'commit', r.commit_sha, 'ansible_version', r.ansible_version,
   'check_mode', CASE WHEN r.check_mode IS NULL THEN NULL WHEN r.check_mode THEN json('true') ELSE json('false') END,
   'result', r.result, 'exit_code', r.exit_code, 'duration_ms', r.duration_ms, 'stats', json(r.stats),
-  'tasks', json_object('total', r.tasks_total, 'ok', r.tasks_ok, 'changed', r.tasks_changed,
-    'failed', r.tasks_failed, 'skipped', r.tasks_skipped, 'unreachable', r.tasks_unreachable,
-    'rescued', r.tasks_rescued, 'ignored', r.tasks_ignored),
+  'tasks', json_object('total', r.tasks_total, ${taskStatuses.map((s) => `'${s}', r.tasks_${s}`).join(', ')}),
   'source_address', r.source_address)`;
 
 const HOST_JSON = `json_object(
@@ -41,8 +40,8 @@ interface FleetRow {
   ips: string;
 }
 
-/** True when a search term matches any of the host's identities (the same rule as the pages). */
-export function identityMatches(h: { hostname: string; machine_id: string | null; instance_id: string | null; vmid: number | null; ips: readonly string[] }, q: string): boolean {
+/** True when a search term matches any of the host's identities. */
+function identityMatches(h: { hostname: string; machine_id: string | null; instance_id: string | null; vmid: number | null; ips: readonly string[] }, q: string): boolean {
   return (
     h.hostname.toLowerCase().includes(q) ||
     h.machine_id === q ||

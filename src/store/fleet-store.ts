@@ -4,31 +4,10 @@
  */
 import type { Db } from '../db/database.js';
 import type { DeclaredVm, DiscoveredVm } from '../protocol/fleet.js';
-import { hostStatusSql, type HostStatus } from './status.js';
+import type { HostStatus } from '../protocol/status.js';
+import { hostStatusSql, STATUS_JOINS, type StatusParams } from './status-sql.js';
 
-export interface StatusTimes {
-  now: number;
-  /** Ignore what was heard before this (ms); 0 for all time. */
-  since?: number;
-  staleAfterMs: number;
-  expectGraceMs: number;
-  outOfSyncGraceMs: number;
-}
-
-/** The named parameters hostStatusSql() binds. */
-export function statusParams(t: StatusTimes) {
-  return {
-    now: t.now,
-    stale_before: t.now - t.staleAfterMs,
-    missing_before: t.now - t.expectGraceMs,
-    sync_grace_ms: t.outOfSyncGraceMs,
-    since: t.since ?? 0,
-  };
-}
-export type StatusParams = ReturnType<typeof statusParams>;
-
-/** Joins hostStatusSql() needs, from `hosts h`. */
-export const STATUS_JOINS = `LEFT JOIN runs r ON r.run_id = h.latest_run_id LEFT JOIN expected_vms e ON e.host_id = h.id`;
+export { statusParams, type StatusParams } from './status-sql.js';
 
 /** What advice and status need of a host, from one row. */
 export interface FactsColumns {

@@ -1,13 +1,14 @@
 /**
  * Writes: turns protocol events into rows and keeps the derived run and host state current.
- * Callers wrap calls in a transaction (see group-commit.ts). Work is aggregated per write: a host
+ * Each write is one transaction; a transient SQLite failure leaves as STORAGE_UNAVAILABLE. Work is aggregated per write: a host
  * is resolved once per identity and a run's counters are updated once, however many events the
  * write carries, so batches and grouped requests cost little more than their event rows.
  */
 import type { Db } from '../db/database.js';
-import type { CheckinEvent, EventOutcome, TaskStatus, WebhookEvent } from '../protocol/events.js';
+import { perTaskStatus, taskStatuses, type CheckinEvent, type EventOutcome, type TaskStatus, type WebhookEvent } from '../protocol/events.js';
 import { createHostWriter, type PartialIdentity } from './host-writer.js';
-import { runStatusFromFinish } from './status.js';
+import { runStatusFromFinish } from '../protocol/status.js';
+import { mapStorageErrors } from './storage-errors.js';
 
 export type { PartialIdentity } from './host-writer.js';
 
@@ -47,7 +48,7 @@ interface RunDelta {
   touchesLatest: boolean;
 }
 
-const zeroCounts = (): Record<TaskStatus, number> => ({ ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0, rescued: 0, ignored: 0 });
+const zeroCounts = (): Record<TaskStatus, number> => perTaskStatus(() => 0);
 
 export function createIngestStore(db: Db) {
   const hosts = createHostWriter(db);
@@ -62,10 +63,7 @@ export function createIngestStore(db: Db) {
   );
   const applyDelta = db.prepare(
     `UPDATE runs SET last_event_at = max(last_event_at, @last), started_at = min(started_at, @min_time),
-       tasks_total = tasks_total + @total, tasks_ok = tasks_ok + @ok, tasks_changed = tasks_changed + @changed,
-       tasks_failed = tasks_failed + @failed, tasks_skipped = tasks_skipped + @skipped,
-       tasks_unreachable = tasks_unreachable + @unreachable, tasks_rescued = tasks_rescued + @rescued,
-       tasks_ignored = tasks_ignored + @ignored
+       tasks_total = tasks_total + @total, ${taskStatuses.map((s) => `tasks_${s} = tasks_${s} + @${s}`).join(', ')}
      WHERE id = @id`,
   );
   const runStarted = db.prepare(
@@ -89,13 +87,13 @@ export function createIngestStore(db: Db) {
      VALUES (@host_id, @source, @name, @event_type, @result, @description, @time, @now)`,
   );
 
+  const checkinExists = db.prepare<[string], { 1: number }>('SELECT 1 FROM checkins WHERE event_id = ?');
   const insertCheckin = db.prepare(
     `INSERT INTO checkins (event_id, host_id, run_id, result, exit_code, commit_before, commit_after, duration_ms,
        interval_seconds, repo_url, playbook, error, time, received_at)
      VALUES (@event_id, @host_id, @run_id, @result, @exit_code, @commit_before, @commit_after, @duration_ms,
        @interval_seconds, @repo_url, @playbook, @error, @time, @now) ON CONFLICT (event_id) DO NOTHING`,
   );
-  const checkinExists = db.prepare<[string], { 1: number }>('SELECT 1 FROM checkins WHERE event_id = ?');
   // A late redelivery of an older check-in must not replace the newest one.
   const setLatestCheckin = db.prepare(
     `UPDATE hosts SET last_checkin_id = @event_id, last_checkin_at = @now, checkin_interval_s = @interval,
@@ -113,9 +111,9 @@ export function createIngestStore(db: Db) {
   );
 
   /** Stores a check-in: it belongs to its host, not to a run (the playbook may never have started). */
-  function applyCheckin(e: CheckinEvent, hostId: number, time: number, receivedAt: number): boolean {
+  function applyCheckin(e: CheckinEvent, hostId: number, time: number, receivedAt: number): void {
     const d = e.data;
-    const stored = insertCheckin.run({
+    insertCheckin.run({
       event_id: e.event_id,
       host_id: hostId,
       run_id: e.run_id,
@@ -130,10 +128,8 @@ export function createIngestStore(db: Db) {
       error: d.error ?? null,
       time,
       now: receivedAt,
-    }).changes;
-    if (stored === 0) return false;
+    });
     setLatestCheckin.run({ event_id: e.event_id, host_id: hostId, now: receivedAt, interval: d.interval_seconds || null, result: d.result });
-    return true;
   }
 
   const delta = (key: { id: number; host_id: number }, runId: string, created: boolean): RunDelta => ({
@@ -170,64 +166,77 @@ export function createIngestStore(db: Db) {
     if (run.touchesLatest) setLatestRun.run({ run_id: run.runId, host_id: run.hostId, id: run.id });
   }
 
-  return {
-    /** Stores events; must run inside a transaction. A duplicate touches nothing, not even its host. */
-    applyEvents(items: IncomingEvent[]): ApplyResult {
-      const finishedHostIds = new Set<number>();
-      const touchedHosts = new Map<string, number>();
-      const runs = new Map<string, RunDelta>();
-      const hostOf = (item: IncomingEvent): number => {
-        const key = JSON.stringify(item.event.host) + item.address;
-        let id = touchedHosts.get(key);
-        if (id === undefined) {
-          id = hosts.resolve(item.event.host, item.address, item.receivedAt);
-          touchedHosts.set(key, id);
-        }
-        return id;
-      };
-      const outcomes = items.map((item): EventOutcome => {
-        const e = item.event;
-        const time = Date.parse(e.time);
-        if (e.kind === 'checkin') {
-          if (checkinExists.get(e.event_id)) return 'duplicate';
-          const hostId = hostOf(item);
-          if (!applyCheckin(e, hostId, time, item.receivedAt)) return 'duplicate';
-          // Waiters look again: a failed pull is an answer, even with no run.
-          finishedHostIds.add(hostId);
-          return 'stored';
-        }
-        let run = runs.get(e.run_id);
-        if (run === undefined) {
-          const existing = runKey.get(e.run_id);
-          if (existing) run = delta(existing, e.run_id, false);
-          else {
-            insertRun.run({ run_id: e.run_id, host_id: hostOf(item), time, now: item.receivedAt, address: item.address });
-            run = delta(runKey.get(e.run_id)!, e.run_id, true);
-          }
-          runs.set(e.run_id, run);
-        }
-        // The event id is the idempotency key: an insert that changes nothing is a redelivery.
-        if (insertEvent.run(e.event_id, run.id, e.seq, e.kind, time, item.receivedAt, JSON.stringify(e.data)).changes === 0) {
-          return 'duplicate';
-        }
-        hostOf(item);
-        run.stored += 1;
-        run.minTime = Math.min(run.minTime, time);
-        run.lastEventAt = Math.max(run.lastEventAt, item.receivedAt);
-        applyKind(e, run, time, finishedHostIds);
+  /** Stores events; runs inside a transaction. A duplicate touches nothing, not even its host. */
+  function applyEvents(items: IncomingEvent[]): ApplyResult {
+    const finishedHostIds = new Set<number>();
+    const touchedHosts = new Map<string, number>();
+    const runs = new Map<string, RunDelta>();
+    const hostOf = (item: IncomingEvent): number => {
+      const key = JSON.stringify(item.event.host) + item.address;
+      let id = touchedHosts.get(key);
+      if (id === undefined) {
+        id = hosts.resolve(item.event.host, item.address, item.receivedAt);
+        touchedHosts.set(key, id);
+      }
+      return id;
+    };
+    const outcomes = items.map((item): EventOutcome => {
+      const e = item.event;
+      const time = Date.parse(e.time);
+      if (e.kind === 'checkin') {
+        // Looked up first, so a redelivered check-in touches nothing, not even its host.
+        if (checkinExists.get(e.event_id)) return 'duplicate';
+        const hostId = hostOf(item);
+        applyCheckin(e, hostId, time, item.receivedAt);
+        // Waiters look again: a failed pull is an answer, even with no run.
+        finishedHostIds.add(hostId);
         return 'stored';
-      });
-      for (const run of runs.values()) flushRun(run);
-      return { outcomes, finishedHostIds, touchedHostIds: new Set(touchedHosts.values()) };
+      }
+      let run = runs.get(e.run_id);
+      if (run === undefined) {
+        const existing = runKey.get(e.run_id);
+        if (existing) run = delta(existing, e.run_id, false);
+        else {
+          insertRun.run({ run_id: e.run_id, host_id: hostOf(item), time, now: item.receivedAt, address: item.address });
+          run = delta(runKey.get(e.run_id)!, e.run_id, true);
+        }
+        runs.set(e.run_id, run);
+      }
+      // The event id is the idempotency key: an insert that changes nothing is a redelivery.
+      if (insertEvent.run(e.event_id, run.id, e.seq, e.kind, time, item.receivedAt, JSON.stringify(e.data)).changes === 0) {
+        return 'duplicate';
+      }
+      hostOf(item);
+      run.stored += 1;
+      run.minTime = Math.min(run.minTime, time);
+      run.lastEventAt = Math.max(run.lastEventAt, item.receivedAt);
+      applyKind(e, run, time, finishedHostIds);
+      return 'stored';
+    });
+    for (const run of runs.values()) flushRun(run);
+    return { outcomes, finishedHostIds, touchedHostIds: new Set(touchedHosts.values()) };
+  }
+
+  function applyCloudInit(vm: string, identity: PartialIdentity, report: CloudInitReport, address: string, now: number): number {
+    const id = hosts.resolveByName(vm, identity, address, now);
+    if (report.source === 'phone_home') hosts.register(id, now);
+    insertCloudInit.run({ host_id: id, source: report.source, name: report.name, event_type: report.event_type ?? null, result: report.result ?? null, description: report.description ?? null, time: report.time, now });
+    noteCloudInit.run({ id, now, failed: report.result === 'FAIL' ? 1 : 0, name: report.name });
+    return id;
+  }
+
+  const writeEvents = db.transaction(applyEvents);
+  const writeCloudInit = db.transaction(applyCloudInit);
+
+  return {
+    /** Stores the events of one or more deliveries in one transaction (see src/ingest/group-commit.ts). */
+    writeEvents(items: IncomingEvent[]): ApplyResult {
+      return mapStorageErrors(() => writeEvents.immediate(items));
     },
 
-    /** Records a cloud-init report for the VM named in the URL; creates the host if new. */
-    applyCloudInit(vm: string, identity: PartialIdentity, report: CloudInitReport, address: string, now: number): number {
-      const id = hosts.resolveByName(vm, identity, address, now);
-      if (report.source === 'phone_home') hosts.register(id, now);
-      insertCloudInit.run({ host_id: id, source: report.source, name: report.name, event_type: report.event_type ?? null, result: report.result ?? null, description: report.description ?? null, time: report.time, now });
-      noteCloudInit.run({ id, now, failed: report.result === 'FAIL' ? 1 : 0, name: report.name });
-      return id;
+    /** Records a cloud-init report for the VM named in the URL, in its own transaction; creates the host if new. Returns the host id. */
+    recordCloudInit(vm: string, identity: PartialIdentity, report: CloudInitReport, address: string, now: number): number {
+      return mapStorageErrors(() => writeCloudInit.immediate(vm, identity, report, address, now));
     },
   };
 }

@@ -1,8 +1,9 @@
 /**
- * Reads for the query API, metrics and waiters. Statements are prepared once; rows are shaped
+ * Reads for the query API, the pages and waiters. Statements are prepared once; rows are shaped
  * into the API schemas of src/protocol/api.ts here, so handlers only choose what to ask.
  */
 import type { Db } from '../db/database.js';
+import { HOST_RUNS_SHOWN } from '../protocol/api.js';
 import type {
   CloudInitEvent,
   Fleet,
@@ -15,13 +16,17 @@ import type {
   RunSummary,
   TaskRow,
 } from '../protocol/api.js';
-import { AppError } from '../errors.js';
-import { createFleetJson, identityMatches } from './fleet-json.js';
-import { STATUS_JOINS, type StatusParams } from './fleet-store.js';
-import { effectiveStatusSql, hostStatusSql, hostStatuses, type HostStatus, type RunStatus } from './status.js';
+import { DomainError } from '../errors.js';
+import { createFleetJson } from './fleet-json.js';
+import { perTaskStatus, taskStatuses, type TaskStatus } from '../protocol/events.js';
+import type { HostStatus, RunStatus } from '../protocol/status.js';
 import { isoTime } from '../protocol/time.js';
+import { hostStatusSql, runStatusSql, STATUS_JOINS, type StatusParams } from './status-sql.js';
 
-interface RunRow {
+/** A run row: its columns, and one task counter per task status. */
+type RunRow = RunColumns & { [S in TaskStatus as `tasks_${S}`]: number };
+
+interface RunColumns {
   run_id: string;
   host_id: number;
   hostname: string;
@@ -39,13 +44,6 @@ interface RunRow {
   duration_ms: number | null;
   stats: string | null;
   tasks_total: number;
-  tasks_ok: number;
-  tasks_changed: number;
-  tasks_failed: number;
-  tasks_skipped: number;
-  tasks_unreachable: number;
-  tasks_rescued: number;
-  tasks_ignored: number;
   source_address: string | null;
 }
 
@@ -60,23 +58,24 @@ interface HostRow {
   last_seen_at: number;
   last_address: string | null;
   registered_at: number | null;
+  host_status: HostStatus;
 }
 
 /** A host row joined with its latest run's columns (all null when it has none); names do not clash. */
-type HostWithRun = HostRow & { [K in keyof RunRow]: RunRow[K] | null } & { host_status: HostStatus };
+type HostWithRun = HostRow & { [K in keyof RunRow]: RunRow[K] | null };
 
 const iso = isoTime;
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
-const RUN_COLUMNS = `r.run_id, r.host_id, h.hostname, ${effectiveStatusSql('r')} AS eff_status, r.started_at,
+const RUN_COLUMNS = `r.run_id, r.host_id, h.hostname, ${runStatusSql('r')} AS eff_status, r.started_at,
   r.finished_at, r.last_event_at, r.playbook, r.repo_url, r.commit_sha, r.ansible_version, r.check_mode, r.result,
-  r.exit_code, r.duration_ms, r.stats, r.tasks_total, r.tasks_ok, r.tasks_changed, r.tasks_failed, r.tasks_skipped,
-  r.tasks_unreachable, r.tasks_rescued, r.tasks_ignored, r.source_address`;
+  r.exit_code, r.duration_ms, r.stats, r.tasks_total, ${taskStatuses.map((s) => `r.tasks_${s}`).join(', ')}, r.source_address`;
 
+/** Needs STATUS_JOINS (the host's latest run as `r`, its expected VM as `e`), for its status. */
 const HOST_COLUMNS = `h.id, h.hostname, h.machine_id, h.instance_id, h.vmid, h.ips, h.first_seen_at, h.last_seen_at,
-  h.last_address, h.registered_at`;
+  h.last_address, h.registered_at, ${hostStatusSql()} AS host_status`;
 
-export function toRunSummary(r: RunRow): RunSummary {
+function toRunSummary(r: RunRow): RunSummary {
   return {
     run_id: r.run_id,
     host_id: r.host_id,
@@ -94,16 +93,7 @@ export function toRunSummary(r: RunRow): RunSummary {
     exit_code: r.exit_code,
     duration_ms: r.duration_ms,
     stats: r.stats === null ? null : (JSON.parse(r.stats) as RunSummary['stats']),
-    tasks: {
-      total: r.tasks_total,
-      ok: r.tasks_ok,
-      changed: r.tasks_changed,
-      failed: r.tasks_failed,
-      skipped: r.tasks_skipped,
-      unreachable: r.tasks_unreachable,
-      rescued: r.tasks_rescued,
-      ignored: r.tasks_ignored,
-    },
+    tasks: { total: r.tasks_total, ...perTaskStatus((s) => r[`tasks_${s}`]) },
     source_address: r.source_address,
   };
 }
@@ -135,13 +125,14 @@ function decodeCursor(cursor: string): { started_at: number; run_id: string } {
   const [ms, id] = Buffer.from(cursor, 'base64url').toString().split(':');
   const started = Number(ms);
   if (!Number.isSafeInteger(started) || id === undefined || !/^[0-9a-f-]{36}$/.test(id)) {
-    throw new AppError('INVALID_QUERY', 'cursor: not a cursor this API handed out');
+    throw new DomainError('BAD_CURSOR', 'cursor: not a cursor this API handed out');
   }
   return { started_at: started, run_id: id };
 }
 
 export function createQueryStore(db: Db, params: () => StatusParams) {
   const staleBefore = () => params().stale_before;
+  const fleetJson = createFleetJson(db, params);
 
   const findHostIds = db.prepare<{ v: string; n: number | null }, { id: number }>(
     `SELECT id FROM (
@@ -149,10 +140,8 @@ export function createQueryStore(db: Db, params: () => StatusParams) {
        UNION SELECT h.id, h.last_seen_at FROM host_ips i JOIN hosts h ON h.id = i.host_id WHERE i.ip = @v
      ) ORDER BY last_seen_at DESC LIMIT 1`,
   );
-  const hostWithRun = `SELECT ${HOST_COLUMNS}, ${RUN_COLUMNS}, ${hostStatusSql()} AS host_status
-     FROM hosts h ${STATUS_JOINS}`;
+  const hostWithRun = `SELECT ${HOST_COLUMNS}, ${RUN_COLUMNS} FROM hosts h ${STATUS_JOINS}`;
   const hostById = db.prepare<StatusParams & { id: number }, HostWithRun>(`${hostWithRun} WHERE h.id = @id`);
-  const allHosts = db.prepare<StatusParams, HostWithRun>(`${hostWithRun} ORDER BY h.hostname, h.id`);
   const runById = db.prepare<{ id: string; stale_before: number }, RunRow>(
     `SELECT ${RUN_COLUMNS} FROM runs r JOIN hosts h ON h.id = r.host_id WHERE r.run_id = @id`,
   );
@@ -178,7 +167,7 @@ export function createQueryStore(db: Db, params: () => StatusParams) {
   const pageFilters = `(@since IS NULL OR r.started_at >= @since)
        AND (@until IS NULL OR r.started_at < @until)
        AND (@c_started IS NULL OR r.started_at < @c_started OR (r.started_at = @c_started AND r.run_id < @c_id))
-       AND (@status IS NULL OR ${effectiveStatusSql('r')} = @status)`;
+       AND (@status IS NULL OR ${runStatusSql('r')} = @status)`;
   const runsPage = db.prepare<PageParams, RunRow>(
     `SELECT ${RUN_COLUMNS} FROM runs r JOIN hosts h ON h.id = r.host_id
      WHERE @host_id IS NULL AND ${pageFilters} ORDER BY r.started_at DESC, r.run_id DESC LIMIT @limit`,
@@ -213,7 +202,12 @@ export function createQueryStore(db: Db, params: () => StatusParams) {
     findHostId,
 
     /** GET /hosts as a JSON string, built by SQLite for large fleets (see fleet-json.ts). */
-    fleetJson: createFleetJson(db, params),
+    fleetJson,
+
+    /** The same fleet answer as objects, for the fleet page. */
+    fleet(query: HostsQuery = {}): Fleet {
+      return JSON.parse(fleetJson(query)) as Fleet;
+    },
 
 
     hostById(id: number): HostSummary | undefined {
@@ -226,22 +220,9 @@ export function createQueryStore(db: Db, params: () => StatusParams) {
       if (id === undefined) return undefined;
       const row = hostById.get({ ...params(), id });
       if (!row) return undefined;
-      const runs = runsOfHost.all({ host_id: id, stale_before: staleBefore(), limit: 20 }).map(toRunSummary);
+      const runs = runsOfHost.all({ host_id: id, stale_before: staleBefore(), limit: HOST_RUNS_SHOWN }).map(toRunSummary);
       const cloudInit = cloudInitOfHost.all(id).map((c) => ({ ...c, time: iso(c.time), received_at: iso(c.received_at) }));
       return { ...toHostSummary(row), runs, cloud_init: cloudInit };
-    },
-
-    fleet(query: HostsQuery = {}): Fleet {
-      const all = allHosts.all(params()).map(toHostSummary);
-      const byStatus = Object.fromEntries(hostStatuses.map((s) => [s, 0])) as Record<HostStatus, number>;
-      for (const h of all) byStatus[h.status] += 1;
-      const q = query.q?.toLowerCase();
-      const hosts = all.filter(
-        (h) =>
-          (query.status === undefined || h.status === query.status) &&
-          (q === undefined || identityMatches(h, q)),
-      );
-      return { total: all.length, by_status: byStatus, hosts };
     },
 
     run(id: string): RunDetail | undefined {

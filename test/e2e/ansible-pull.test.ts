@@ -4,20 +4,19 @@
  * every task, Ansible's own recap, the no_log promise, signed delivery and the spool across a
  * receiver outage are checked against what Ansible printed and what the receiver stored.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { hostDetailSchema, runDetailSchema, type RunDetail } from '../../src/protocol/api.js';
+import { eventually } from '../eventually.js';
 import { tempDir } from '../helper.js';
 import { requireTool } from '../tools.js';
-import { freePort, ROOT, startServer, type ServerProcess } from './server-process.js';
+import { ansiblePullCommand, debug, freePort, play, playbookRepo, PLUGIN_DIR, ROOT, serversKilledAfterEach } from './server-process.js';
 
-const ANSIBLE_PULL = '/usr/bin/ansible-pull';
-const PLUGIN_DIR = join(ROOT, 'ansible', 'callback_plugins');
 const WAIT_SCRIPT = join(ROOT, 'scripts', 'wait-for-webhook.sh');
 const HOSTNAME = osHostname(); // what the plugin reports: socket.gethostname()
 const NO_LOG_SECRET = `no-log-secret-${randomUUID()}`;
@@ -28,10 +27,6 @@ const work = tempDir('webhook-ansible-pull-');
 const repo = join(work, 'repo');
 const proofFile = join(work, 'no-log-proof');
 let commit = '';
-
-const play = (name: string, tasks: string, extra = '') =>
-  `- name: ${name}\n  hosts: localhost\n  connection: local\n  gather_facts: false\n${extra}  tasks:\n${tasks}`;
-const debug = (name: string, msg: string) => `    - name: ${name}\n      ansible.builtin.debug:\n        msg: ${msg}\n`;
 
 const PLAYBOOKS: Record<string, string> = {
   // Every kind of outcome, a loop, a block with rescue, a handler and two no_log tasks.
@@ -89,25 +84,12 @@ let enabled = false;
 beforeAll(() => {
   enabled = requireTool('ansible-pull') && requireTool('git');
   if (!enabled) return;
-  mkdirSync(repo);
-  for (const [name, text] of Object.entries(PLAYBOOKS)) writeFileSync(join(repo, name), text);
-  const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim();
-  git('init', '-q', '-b', 'main');
-  git('add', '.');
-  git('-c', 'user.name=test', '-c', 'user.email=test@example.com', 'commit', '-qm', 'test playbooks');
-  commit = git('rev-parse', 'HEAD');
+  commit = playbookRepo(repo, PLAYBOOKS);
 });
 
-let servers: ServerProcess[] = [];
-afterEach(async () => {
-  await Promise.all(servers.map((s) => s.stop('SIGKILL')));
-  servers = [];
-});
-
+const startServer = serversKilledAfterEach();
 async function receiver(env: Record<string, string> = {}, db = join(tempDir(), 'webhook.db')) {
-  const server = await startServer({ WEBHOOK_DB: db, ...env });
-  servers.push(server);
-  return { server, db };
+  return { server: await startServer({ WEBHOOK_DB: db, ...env }), db };
 }
 
 
@@ -120,23 +102,8 @@ interface PullResult {
 /** Runs ansible-pull on the test repository with the plugin enabled through the environment. */
 function ansiblePull(playbook: string, opts: { url: string; spool: string; checkout: string; env?: Record<string, string> }): Promise<PullResult> {
   const started = Date.now();
-  const proc = spawn(ANSIBLE_PULL, ['-U', `file://${repo}`, '-C', 'main', '-d', opts.checkout, '-i', 'localhost,', playbook], {
-    cwd: work,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: work,
-      LC_ALL: 'C.UTF-8',
-      ANSIBLE_NOCOLOR: '1',
-      ANSIBLE_LOCALHOST_WARNING: 'false',
-      ANSIBLE_CALLBACK_PLUGINS: PLUGIN_DIR,
-      ANSIBLE_CALLBACKS_ENABLED: 'webhook_status',
-      WEBHOOK_URL: opts.url,
-      WEBHOOK_SPOOL_DIR: opts.spool,
-      // No detached sender outlives the test; spooled batches wait for the next run.
-      WEBHOOK_RETRY_FOR: '0',
-      ...opts.env,
-    },
-  });
+  const cmd = ansiblePullCommand(repo, playbook, { ...opts, home: work });
+  const proc = spawn(cmd.file, cmd.args, { cwd: cmd.cwd, env: cmd.env });
   // Kept apart and joined at the end: Ansible writes warnings to stderr while stdout is still
   // printing, and interleaved chunks would cut through the recap and the warning text.
   let stdout = '';
@@ -322,11 +289,8 @@ describe('ansible-pull with the webhook_status plugin', () => {
     const { server, db } = await receiver({ WEBHOOK_PORT: String(port) });
     expect(server.url).toBe(url);
     const log = join(spool, 'flush.log');
-    const deadline = Date.now() + 20_000;
-    while (!(existsSync(log) && readFileSync(log, 'utf8').includes('done, exit 0'))) {
-      if (Date.now() > deadline) throw new Error(`the detached sender did not deliver: ${existsSync(log) ? readFileSync(log, 'utf8') : 'no log'}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    // The detached sender logs its end; until then the log may not exist yet.
+    await eventually(() => expect(existsSync(log) ? readFileSync(log, 'utf8') : 'no log').toContain('done, exit 0'), { timeout: 20_000, interval: 200 });
     expect(spoolFiles(spool)).toEqual([]);
     const host = await hostDetail(url);
     expect(host.latest_run).toMatchObject({ status: 'succeeded', commit, tasks: expect.objectContaining({ total: 2 }) });
@@ -345,13 +309,11 @@ describe('ansible-pull with the webhook_status plugin', () => {
 
     const slow = ansiblePull('slow.yml', { url, spool, checkout, env: { WEBHOOK_FLUSH_TIMEOUT: '1' } });
     // Stop the receiver once the run has reached it; the play goes on.
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const res = await fetch(`${url}/hosts/${HOSTNAME}`).catch(() => undefined);
-      if (res?.status === 200 && hostDetailSchema.parse(await res.json()).latest_run) break;
-      if (Date.now() > deadline) throw new Error('the slow run never reached the receiver');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await eventually(async () => {
+      const res = await fetch(`${url}/hosts/${HOSTNAME}`);
+      expect(res.status, 'the slow run reached the receiver').toBe(200);
+      expect(hostDetailSchema.parse(await res.json()).latest_run, 'the slow run reached the receiver').not.toBeNull();
+    }, { timeout: 20_000, interval: 100 });
     expect(await server.stop('SIGTERM')).toBe(0);
     const outage = await slow;
     expect(outage.status, outage.output).toBe(0);

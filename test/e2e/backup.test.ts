@@ -3,25 +3,23 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { eventually } from '../eventually.js';
 import { tempDir } from '../helper.js';
 import { startLoad } from './load.js';
-import { ROOT, startServer, type ServerProcess } from './server-process.js';
+import { ROOT, serversKilledAfterEach } from './server-process.js';
 
 const run = promisify(execFile);
-let server: ServerProcess | undefined;
-afterEach(async () => {
-  await server?.stop('SIGKILL');
-  server = undefined;
-});
+const startServer = serversKilledAfterEach();
 
 describe('backup', () => {
   it('writes a consistent copy while the receiver takes load, and the copy serves after a restore', async () => {
     const dir = tempDir();
     const dbPath = join(dir, 'webhook.db');
-    server = await startServer({ WEBHOOK_DB: dbPath });
+    let server = await startServer({ WEBHOOK_DB: dbPath });
     const load = startLoad(server.url, 8);
-    await new Promise((r) => setTimeout(r, 500));
+    // The copy is taken while writes are landing.
+    await eventually(() => expect(load.result.acked.size).toBeGreaterThan(100), { timeout: 10_000 });
     const copy = join(dir, 'copy.db');
     const { stdout } = await run(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), 'backup', copy], {
       env: { PATH: process.env.PATH ?? '', WEBHOOK_DB: dbPath },

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostDetailSchema, runDetailSchema } from '../../src/protocol/api.js';
 import { tempDir } from '../helper.js';
 import { hasTool, requireTool } from '../tools.js';
-import { startServer, type ServerProcess } from './server-process.js';
+import { debug, play, playbookRepo, ROOT, startServer, type ServerProcess } from './server-process.js';
 import {
   envFile,
   fileContent,
@@ -198,18 +198,8 @@ print(json.dumps(sorted(keys)))`], { encoding: 'utf8' });
 
     // A repository for ansible-pull to clone, standing in for ansible_repo_url.
     const repo = join(work, 'repo');
-    mkdirSync(repo);
-    writeFileSync(
-      join(repo, 'site.yml'),
-      '- name: First boot\n  hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n' +
-        '    - name: Say hello\n      ansible.builtin.debug:\n        msg: hello from first boot\n' +
-        '    - name: Touch a file\n      ansible.builtin.command: "true"\n',
-    );
-    const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim();
-    git('init', '-q', '-b', 'main');
-    git('add', 'site.yml');
-    git('-c', 'user.name=test', '-c', 'user.email=test@example.com', 'commit', '-qm', 'first boot playbook');
-    const commit = git('rev-parse', 'HEAD');
+    const site = play('First boot', debug('Say hello', 'hello from first boot') + '    - name: Touch a file\n      ansible.builtin.command: "true"\n');
+    const commit = playbookRepo(repo, { 'site.yml': site }, 'first boot playbook');
 
     const { config } = renderTo(join(work, 'run.yaml'), { ansible_repo_url: `file://${repo}` });
 

@@ -4,18 +4,13 @@
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { eventually, quietFor } from '../eventually.js';
 import { tempDir } from '../helper.js';
 import { startLoad } from './load.js';
-import { startServer, type ServerProcess } from './server-process.js';
+import { serversKilledAfterEach } from './server-process.js';
 
-let server: ServerProcess | undefined;
-afterEach(async () => {
-  await server?.stop('SIGKILL');
-  server = undefined;
-});
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const startServer = serversKilledAfterEach();
 
 function storedIds(dbPath: string): { ids: Set<string>; integrity: string } {
   const db = new Database(dbPath);
@@ -31,9 +26,11 @@ describe('durability', () => {
       const dbPath = join(tempDir(), 'webhook.db');
       const allAcked = new Set<string>();
       for (const killAfterMs of [150, 500, 1100]) {
-        server = await startServer({ WEBHOOK_DB: dbPath, WEBHOOK_DURABILITY: durability });
+        let server = await startServer({ WEBHOOK_DB: dbPath, WEBHOOK_DURABILITY: durability });
         const load = startLoad(server.url, 24);
-        await sleep(killAfterMs);
+        // Points after the load is flowing: on a busy machine the first answers can take a while.
+        await eventually(() => expect(load.result.acked.size).toBeGreaterThan(0), { timeout: 10_000 });
+        await quietFor(killAfterMs);
         server.proc.kill('SIGKILL');
         await server.exited;
         const result = await load.stop();
@@ -54,9 +51,9 @@ describe('durability', () => {
 
   it('SIGTERM under load exits 0 promptly and keeps every acknowledged event', async () => {
     const dbPath = join(tempDir(), 'webhook.db');
-    server = await startServer({ WEBHOOK_DB: dbPath });
+    const server = await startServer({ WEBHOOK_DB: dbPath });
     const load = startLoad(server.url, 24);
-    await sleep(700);
+    await eventually(() => expect(load.result.acked.size).toBeGreaterThan(100), { timeout: 10_000 });
     const started = Date.now();
     server.proc.kill('SIGTERM');
     const code = await server.exited;

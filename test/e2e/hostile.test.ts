@@ -9,16 +9,12 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { Pool } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { secretKey, sign } from '../../src/ingest/signature.js';
 import { runEvents, host, tempDir } from '../helper.js';
-import { startServer, type ServerProcess } from './server-process.js';
+import { serversKilledAfterEach } from './server-process.js';
 
-let server: ServerProcess | undefined;
-afterEach(async () => {
-  await server?.stop('SIGKILL');
-  server = undefined;
-});
+const startServer = serversKilledAfterEach();
 
 const secret = `whsec_${randomBytes(32).toString('base64')}`;
 const key = secretKey(secret);
@@ -98,7 +94,7 @@ async function rawRequest(url: string, payload: string): Promise<string> {
 
 describe('hostile input', () => {
   it('10,000 generated bad requests: no 5xx, bounded memory, valid events kept', async () => {
-    server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db'), WEBHOOK_SECRETS: secret });
+    const server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db'), WEBHOOK_SECRETS: secret });
     const pool = new Pool(server.url, { connections: 16 });
     const samples = fc.sample(badRequests, { numRuns: 10_000, seed: 20261126 });
     const statuses = new Map<number, number>();

@@ -1,4 +1,5 @@
 /** A small load generator for end-to-end tests: concurrent ingest, remembering what was acknowledged. */
+import { setTimeout as delay } from 'node:timers/promises';
 import { Pool } from 'undici';
 import { runEvents, host } from '../helper.js';
 
@@ -42,7 +43,7 @@ export function startLoad(url: string, clients = 16, maxRequests = 1_000_000): L
         // Connection refused or reset: the server is gone; the events were not acknowledged.
         result.errors++;
         if (result.errors > clients * 3) running = false;
-        await new Promise((r) => setTimeout(r, 20));
+        await delay(20);
       }
     }
   };

@@ -1,13 +1,9 @@
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runEvents, host, tempDir } from '../helper.js';
-import { startServer, type ServerProcess } from './server-process.js';
+import { serversKilledAfterEach } from './server-process.js';
 
-let server: ServerProcess | undefined;
-afterEach(async () => {
-  await server?.stop('SIGKILL');
-  server = undefined;
-});
+const startServer = serversKilledAfterEach();
 
 async function postJson(url: string, body: unknown) {
   const res = await fetch(`${url}/webhook`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
@@ -17,7 +13,7 @@ async function postJson(url: string, body: unknown) {
 describe('restart keeps everything', () => {
   it('answers the same queries after a stop and a start', async () => {
     const db = join(tempDir(), 'webhook.db');
-    server = await startServer({ WEBHOOK_DB: db });
+    let server = await startServer({ WEBHOOK_DB: db });
     for (let i = 0; i < 5; i++) {
       const r = runEvents({ host: host({ hostname: `vm-${i}`, machine_id: undefined, vmid: 200 + i }) });
       const events = [r.started(), r.task('ok'), r.task(i === 3 ? 'failed' : 'changed')];
@@ -37,7 +33,7 @@ describe('restart keeps everything', () => {
 
   it('refuses to start on a database from a newer release', async () => {
     const db = join(tempDir(), 'webhook.db');
-    server = await startServer({ WEBHOOK_DB: db });
+    const server = await startServer({ WEBHOOK_DB: db });
     await server.stop();
     const Database = (await import('better-sqlite3')).default;
     const raw = new Database(db);

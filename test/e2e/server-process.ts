@@ -1,8 +1,14 @@
-/** Runs the built service (dist/src/server.js) as a real process on a free port, for end-to-end tests. */
-import { spawn, type ChildProcess } from 'node:child_process';
+/**
+ * The end-to-end tests' shared fixture: the built service (dist/src/server.js) as a real process
+ * on a free port, and the git repository of playbooks that Debian's ansible-pull clones and runs
+ * with the webhook_status callback plugin.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { afterEach } from 'vitest';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 const SERVER = join(ROOT, 'dist', 'src', 'server.js');
@@ -62,4 +68,73 @@ export async function freePort(): Promise<number> {
   const { port } = probe.address() as { port: number };
   await new Promise((resolve) => probe.close(resolve));
   return port;
+}
+
+/**
+ * Starts receivers (as startServer does) that are killed after each test of the calling file,
+ * however the test ended; a test may still stop one itself to check how it exits.
+ */
+export function serversKilledAfterEach(): (env: Record<string, string>) => Promise<ServerProcess> {
+  const started: ServerProcess[] = [];
+  afterEach(async () => {
+    await Promise.all(started.splice(0).map((s) => s.stop('SIGKILL')));
+  });
+  return async (env) => {
+    const server = await startServer(env);
+    started.push(server);
+    return server;
+  };
+}
+
+export const ANSIBLE_PULL = '/usr/bin/ansible-pull'; // Debian's, run by its /usr/bin/python3
+export const PLUGIN_DIR = join(ROOT, 'ansible', 'callback_plugins');
+
+/** A play on localhost without facts, as the test playbooks are written. */
+export const play = (name: string, tasks: string, extra = '') =>
+  `- name: ${name}\n  hosts: localhost\n  connection: local\n  gather_facts: false\n${extra}  tasks:\n${tasks}`;
+/** A debug task, for a play's task list. */
+export const debug = (name: string, msg: string) => `    - name: ${name}\n      ansible.builtin.debug:\n        msg: ${msg}\n`;
+
+/** Creates a git repository at `dir` holding `files` in one commit on main; returns the commit. */
+export function playbookRepo(dir: string, files: Record<string, string>, message = 'test playbooks'): string {
+  mkdirSync(dir, { recursive: true });
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  const git = (...args: string[]) => execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8' }).trim();
+  git('init', '-q', '-b', 'main');
+  git('add', '.');
+  git('-c', 'user.name=test', '-c', 'user.email=test@example.com', 'commit', '-qm', message);
+  return git('rev-parse', 'HEAD');
+}
+
+export interface PullOptions {
+  /** The receiver the plugin reports to. */
+  url: string;
+  spool: string;
+  checkout: string;
+  /** HOME for Ansible's own files; also the working directory. */
+  home: string;
+  env?: Record<string, string>;
+}
+
+/** The ansible-pull command line and environment that run `playbook` from `repo` with the plugin. */
+export function ansiblePullCommand(repo: string, playbook: string, opts: PullOptions) {
+  return {
+    file: ANSIBLE_PULL,
+    args: ['-U', `file://${repo}`, '-C', 'main', '-d', opts.checkout, '-i', 'localhost,', playbook],
+    cwd: opts.home,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: opts.home,
+      LC_ALL: 'C.UTF-8',
+      ANSIBLE_NOCOLOR: '1',
+      ANSIBLE_LOCALHOST_WARNING: 'false',
+      ANSIBLE_CALLBACK_PLUGINS: PLUGIN_DIR,
+      ANSIBLE_CALLBACKS_ENABLED: 'webhook_status',
+      WEBHOOK_URL: opts.url,
+      WEBHOOK_SPOOL_DIR: opts.spool,
+      // No detached sender outlives the test; spooled batches wait for the next run.
+      WEBHOOK_RETRY_FOR: '0',
+      ...opts.env,
+    },
+  };
 }

@@ -9,17 +9,16 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { eventually } from '../eventually.js';
 import { host, runEvents, tempDir } from '../helper.js';
 import { requireTool } from '../tools.js';
-import { freePort, ROOT, startServer, type ServerProcess } from './server-process.js';
+import { freePort, ROOT, serversKilledAfterEach } from './server-process.js';
 
 const SCRIPT = join(ROOT, 'scripts', 'wait-for-webhook.sh');
 
-let server: ServerProcess | undefined;
+const startServer = serversKilledAfterEach();
 let fake: Server | undefined;
 afterEach(async () => {
-  await server?.stop('SIGKILL');
-  server = undefined;
   await new Promise((resolve) => (fake ? fake.close(resolve) : resolve(undefined)));
   fake = undefined;
 });
@@ -49,11 +48,7 @@ function startScript(args: string[], env: Record<string, string> = {}): RunningS
     proc.once('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started })),
   );
   const stderrMatches = async (re: RegExp, timeoutMs = 10_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (!re.test(stderr)) {
-      if (Date.now() > deadline) throw new Error(`stderr never matched ${re}: ${stderr}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await eventually(() => expect(stderr).toMatch(re), { timeout: timeoutMs, interval: 50 });
   };
   return { done, stderrMatches };
 }
@@ -129,7 +124,7 @@ describe.skipIf(!ready)('wait-for-webhook.sh', () => {
   });
 
   it('waits through a run in progress, shows progress on stderr and exits 0 when it succeeds', async () => {
-    server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
+    const server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
     const r = runEvents({ host: vm('web-07', 107) });
     await postEvents(server.url, [r.started({ commit: '3f2a9c1b7d4e5f60718293a4b5c6d7e8f9012345' }), r.task('ok'), r.task('changed')]);
 
@@ -152,7 +147,7 @@ describe.skipIf(!ready)('wait-for-webhook.sh', () => {
   });
 
   it('exits 1 on a failed run and prints its failed task with the message', async () => {
-    server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
+    const server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
     const r = runEvents({ host: vm('db-01', 102) });
     await postEvents(server.url, [
       r.started(),
@@ -173,7 +168,7 @@ describe.skipIf(!ready)('wait-for-webhook.sh', () => {
   });
 
   it('exits 2 at the timeout, saying how far the run got', async () => {
-    server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
+    const server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
     const r = runEvents({ host: vm('web-08', 108) });
     await postEvents(server.url, [r.started(), r.task('ok')]);
     const res = await runScript(['--url', server.url, '--timeout', '2', '--poll', '1', 'web-08']);
@@ -225,7 +220,7 @@ describe.skipIf(!ready)('wait-for-webhook.sh', () => {
   });
 
   it('--since ignores a run that started before it', async () => {
-    server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
+    const server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
     const hour = 3600_000;
     const old = runEvents({ host: vm('web-10', 110), start: Date.now() - hour });
     await postEvents(server.url, [old.started(), old.finished()]);
@@ -254,7 +249,7 @@ describe.skipIf(!ready)('wait-for-webhook.sh', () => {
   it('sends the read token from a file or the environment, never on a command line, and exits 4 without it', async () => {
     const token = 'read-token-0123456789abcdef';
     const dir = tempDir();
-    server = await startServer({ WEBHOOK_DB: join(dir, 'webhook.db'), WEBHOOK_READ_TOKEN: token });
+    const server = await startServer({ WEBHOOK_DB: join(dir, 'webhook.db'), WEBHOOK_READ_TOKEN: token });
     const r = runEvents({ host: vm('web-11', 111) });
     await postEvents(server.url, [r.started(), r.finished()]);
 
@@ -289,7 +284,7 @@ describe.skipIf(!ready)('wait-for-webhook.sh', () => {
   });
 
   it('ends within seconds with exit 1 when a VM\'s pull failed, with git\'s error', async () => {
-    server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
+    const server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
     // One long-poll as long as the whole wait: only the receiver waking it can end it with 1, not 2.
     const script = startScript(['--url', server.url, '--poll', '120', '--timeout', '120', 'web-12']);
     await waitersAt(server.url, 1);
@@ -301,7 +296,7 @@ describe.skipIf(!ready)('wait-for-webhook.sh', () => {
   });
 
   it('waits for several VMs with one long-poll: exit 1 at the first failure, one line per VM', async () => {
-    server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
+    const server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
     const good = runEvents({ host: vm('web-13', 113) });
     await postEvents(server.url, [good.started(), good.finished()]);
     const script = startScript(['--url', server.url, '--poll', '1', '--timeout', '60', 'web-13', 'web-14', 'web-15']);
@@ -319,7 +314,7 @@ describe.skipIf(!ready)('wait-for-webhook.sh', () => {
   });
 
   it('--keep-going waits for every VM; a timeout names the VMs still pending (exit 2)', async () => {
-    server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
+    const server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
     const bad = runEvents({ host: vm('web-16', 116) });
     await postEvents(server.url, [bad.started(), bad.finished(1)]);
     const res = await runScript(['--url', server.url, '--poll', '1', '--timeout', '2', '--keep-going', 'web-16', 'web-17']);

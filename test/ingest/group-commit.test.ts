@@ -5,13 +5,14 @@ import { migrate } from '../../src/db/migrate.js';
 import { createWalSync } from '../../src/db/wal-sync.js';
 import { createGroupCommitter } from '../../src/ingest/group-commit.js';
 import { createIngestStore, type IncomingEvent } from '../../src/store/ingest-store.js';
+import { quietFor } from '../eventually.js';
 import { runEvents, tempDir } from '../helper.js';
 
 function setup(sync?: () => Promise<void>) {
   const db = openDatabase(join(tempDir(), 'gc.db'));
   migrate(db);
   const commits: number[] = [];
-  const committer = createGroupCommitter(db, createIngestStore(db), {
+  const committer = createGroupCommitter(createIngestStore(db), {
     onCommit: (committed) => commits.push(committed.length),
     ...(sync ? { sync } : {}),
   });
@@ -52,11 +53,11 @@ describe('group commit', () => {
     const r = runEvents();
     let answered = false;
     const first = committer.submit(item(r.started())).then((o) => ((answered = true), o));
-    await new Promise((r) => setTimeout(r, 50));
+    await quietFor(50);
     expect(answered).toBe(false);
     release();
     expect(await first).toEqual(['stored']);
-    await expect(committer.submit(item(r.task()))).rejects.toMatchObject({ code: 'EIO' });
+    await expect(committer.submit(item(r.task()))).rejects.toMatchObject({ kind: 'STORAGE_UNAVAILABLE', cause: { code: 'EIO' } });
   });
 
   it('fsyncs the real WAL file', async () => {

@@ -3,7 +3,7 @@
  * configuration and the data, the staged service actually starting, and uninstall.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -182,6 +182,119 @@ describe('deploy.sh arguments', () => {
     const major = /^readonly NODE_MIN_MAJOR=(\d+)$/m.exec(script)?.[1];
     const minor = /^readonly NODE_MIN_MINOR=(\d+)$/m.exec(script)?.[1];
     expect(`>=${major}.${minor}`).toBe(engines);
+  });
+});
+
+describe('deploy.sh and the Node.js it runs on', () => {
+  const OS_RELEASE: Record<string, string> = {
+    'debian-13': 'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nNAME="Debian GNU/Linux"\nVERSION_ID="13"\nVERSION="13 (trixie)"\nVERSION_CODENAME=trixie\nID=debian\n',
+    'debian-12': 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n',
+  };
+  const base = mkdtempSync(join(tmpdir(), 'webhook-deploy-node-'));
+  afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+  // The host's commands without node, npm and apt: a system where Node.js is not installed.
+  const hostBin = join(base, 'host-bin');
+  mkdirSync(hostBin);
+  const hidden = new Set(['node', 'nodejs', 'npm', 'npx', 'corepack', 'apt', 'apt-get']);
+  for (const name of readdirSync('/usr/bin')) if (!hidden.has(name)) symlinkSync(join('/usr/bin', name), join(hostBin, name));
+
+  const script = (path: string, text: string) => {
+    writeFileSync(path, `#!/bin/bash\n${text}\n`);
+    chmodSync(path, 0o755);
+  };
+  /** A node that reports `version`, or the real one when `version` is left out. */
+  const fakeNode = (path: string, version?: string) =>
+    script(path, version ? `[[ $1 == -p ]] && echo ${version}` : `exec ${process.execPath} "$@"`);
+
+  interface Host {
+    os: keyof typeof OS_RELEASE;
+    /** node already on PATH before deploy.sh runs, by version ('real' for this machine's). */
+    node?: string;
+    /** What apt-get install nodejs npm leaves: a node of that version ('real'), or failure. */
+    apt?: string | 'fails';
+  }
+
+  /** Runs deploy.sh --root on a stubbed host; returns its result and the apt-get calls it made. */
+  function deployOn(host: Host, name: string) {
+    const dir = join(base, name);
+    const stubs = join(dir, 'stubs');
+    const installed = join(dir, 'usr-bin'); // where Debian's packages would put node and npm
+    mkdirSync(stubs, { recursive: true });
+    mkdirSync(installed);
+    const osRelease = join(dir, 'os-release');
+    writeFileSync(osRelease, OS_RELEASE[host.os]!);
+    if (host.node) fakeNode(join(stubs, 'node'), host.node === 'real' ? undefined : host.node);
+    const calls = join(dir, 'apt-get.calls');
+    writeFileSync(calls, '');
+    const installs =
+      host.apt === 'fails'
+        ? 'echo "E: Could not open lock file /var/lib/dpkg/lock-frontend - open (13: Permission denied)" >&2; exit 100'
+        : host.apt === 'real' || host.apt === undefined
+          ? `printf '#!/bin/bash\\nexec ${process.execPath} "$@"\\n' >${installed}/node; printf '#!/bin/bash\\nexec /usr/bin/npm "$@"\\n' >${installed}/npm; chmod +x ${installed}/node ${installed}/npm`
+          : `printf '#!/bin/bash\\n[[ $1 == -p ]] && echo ${host.apt}\\n' >${installed}/node; chmod +x ${installed}/node`;
+    script(join(stubs, 'apt-get'), `echo "$*" >>${calls}\n[[ $1 == install ]] || exit 0\n${installs}`);
+    const r = spawnSync('bash', [DEPLOY, '--root', join(dir, 'root'), '--no-build'], {
+      cwd: REPO,
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { PATH: [stubs, installed, hostBin].join(':'), HOME: dir, DEPLOY_OS_RELEASE: osRelease },
+    });
+    const aptCalls = readFileSync(calls, 'utf8').split('\n').filter(Boolean);
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr, output: `${r.stdout}\n${r.stderr}`, aptCalls, installed, root: join(dir, 'root') };
+  }
+
+  it('on Debian 13 without node, installs Debian\'s nodejs and npm and runs on that node', () => {
+    const r = deployOn({ os: 'debian-13' }, 'trixie');
+    expect(r.status, r.output).toBe(0);
+    expect(r.aptCalls).toEqual(['update -q', 'install -y -q nodejs npm']);
+    expect(r.stdout).toContain("node was not found on PATH; installing Debian's nodejs and npm (apt-get install -y nodejs npm)");
+    expect(r.stdout).toContain(`using Node.js ${process.versions.node} at ${r.installed}/node`);
+    expect(r.output).not.toContain('nodesource');
+    const unit = readFileSync(join(r.root, 'etc', 'systemd', 'system', 'webhook.service'), 'utf8');
+    expect(unit).toContain(`ExecStart=${r.installed}/node /opt/webhook-receiver/dist/src/server.js`);
+  }, 120_000);
+
+  it('on Debian 13 with a recent enough node, installs nothing', () => {
+    const r = deployOn({ os: 'debian-13', node: 'real' }, 'trixie-with-node');
+    expect(r.status, r.output).toBe(0);
+    expect(r.aptCalls).toEqual([]);
+    expect(r.stdout).toContain(`using Node.js ${process.versions.node}`);
+  }, 120_000);
+
+  it('on Debian 13, replaces an older node, and says so clearly when one is still found after', () => {
+    const r = deployOn({ os: 'debian-13', node: '18.19.0', apt: '18.19.0' }, 'trixie-old-source');
+    expect(r.status).toBe(1);
+    expect(r.aptCalls).toEqual(['update -q', 'install -y -q nodejs npm']);
+    expect(r.stdout).toContain('is Node.js 18.19.0; installing Debian\'s nodejs and npm');
+    expect(r.stderr).toContain('error: after apt-get install nodejs npm, ');
+    expect(r.stderr).toContain('is Node.js 18.19.0');
+    expect(r.stderr).toContain('apt-cache policy nodejs');
+    expect(r.stderr).not.toContain('nodesource');
+  });
+
+  it('on Debian 13, stops with the command to run when apt-get cannot install', () => {
+    const r = deployOn({ os: 'debian-13', apt: 'fails' }, 'trixie-not-root');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('error: apt-get install -y nodejs npm failed (deploy.sh must run as root to install them)');
+    expect(r.stderr).toContain('  apt-get install -y nodejs npm\n');
+  });
+
+  it('on Debian 12, never installs Debian\'s 18.x: an old node stops with the NodeSource route', () => {
+    const r = deployOn({ os: 'debian-12', node: '18.19.0' }, 'bookworm-old');
+    expect(r.status).toBe(1);
+    expect(r.aptCalls).toEqual([]);
+    expect(r.stderr).toMatch(/^error: \S+\/node is Node\.js 18\.19\.0$/m);
+    expect(r.stderr).toContain("The receiver needs Node.js >= 20.19. Debian 12's own nodejs package is 18.x, too old.");
+    expect(r.stderr).toContain('curl -fsSL https://deb.nodesource.com/setup_20.x -o /root/nodesource_setup.sh');
+  });
+
+  it('on Debian 12 without node, points to NodeSource and installs nothing', () => {
+    const r = deployOn({ os: 'debian-12' }, 'bookworm-none');
+    expect(r.status).toBe(1);
+    expect(r.aptCalls).toEqual([]);
+    expect(r.stderr).toContain('error: node was not found on PATH');
+    expect(r.stderr).toContain('bash /root/nodesource_setup.sh');
   });
 });
 

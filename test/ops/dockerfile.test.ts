@@ -210,6 +210,8 @@ describe('build context', () => {
         expect(existsSync(join(dir, relative('/src', src))), src).toBe(true);
       }
     }
+    // The pages' compiled script and stylesheet travel inside dist/.
+    for (const file of ['dist/browser/live.js', 'dist/browser/style.css']) expect(existsSync(join(dir, file)), file).toBe(true);
     // The image's layout (/app/dist next to /app/migrations) finds the migrations.
     const migrated = spawnSync(process.execPath, ['dist/src/cli.js', 'migrate'], {
       cwd: dir,

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { eventually } from '../eventually.js';
 import { hasTool } from '../tools.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
@@ -49,14 +50,14 @@ afterAll(async () => {
 
 /** Host pid of the container's systemd: the child that unshare forked. */
 async function waitForSystemd(unsharePid: number, log: () => string): Promise<number> {
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
+  const pid = await eventually(() => {
     const child = spawnSync('pgrep', ['-P', String(unsharePid)], { encoding: 'utf8' }).stdout.trim().split('\n')[0];
     if (child && readFileSync(`/proc/${child}/comm`, 'utf8').trim() === 'systemd') return Number(child);
-    if (boot?.exitCode !== null) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`systemd did not start in the container:\n${log()}`);
+    if (boot?.exitCode !== null) return undefined; // the container is gone: nothing left to wait for
+    throw new Error('not yet');
+  }, { timeout: 20_000, interval: 100 }).catch(() => undefined);
+  if (pid === undefined) throw new Error(`systemd did not start in the container:\n${log()}`);
+  return pid;
 }
 
 describe('webhook.service under systemd', () => {

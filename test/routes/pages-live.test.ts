@@ -1,6 +1,7 @@
 /** The status pages' read token and their change stream (/events) on a real socket. */
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { eventually, quietFor } from '../eventually.js';
 import { host, makeApp, post, runEvents, type TestApp } from '../helper.js';
 
 let t: TestApp | undefined;
@@ -64,14 +65,6 @@ function openStream(url: string, headers: Record<string, string> = {}): Promise<
   });
 }
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('/events', () => {
   it('sends one debounced change naming the hosts, and ends when the app closes', async () => {
     t = await makeApp();
@@ -79,13 +72,14 @@ describe('/events', () => {
     const stream = await openStream(`${base}/events`);
     expect(stream.res.statusCode).toBe(200);
     expect(stream.res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
-    await until(() => stream.text().includes('retry: 5000'));
+    await eventually(() => expect(stream.text()).toContain('retry: 5000'));
 
     const a = runEvents({ host: host({ hostname: 'a', machine_id: undefined }) });
     const b = runEvents({ host: host({ hostname: 'b', machine_id: undefined }) });
     await Promise.all([post(t.app, a.started()), post(t.app, b.started()), post(t.app, a.task()), post(t.app, b.task())]);
-    await until(() => stream.text().includes('event: changed'));
-    await new Promise((r) => setTimeout(r, 500));
+    await eventually(() => expect(stream.text()).toContain('event: changed'));
+    // Time for a second event, should the debounce fail to merge the commits.
+    await quietFor(500);
     const events = [...stream.text().matchAll(/event: changed\ndata: (.+)\n\n/g)].map((m) => JSON.parse(m[1]!) as { hosts: number[] });
     // Four commits inside one debounce window: one event (two if the machine is very slow).
     expect(events.length).toBeLessThanOrEqual(2);

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
 import type { WaitAnswer } from '../../src/protocol/api.js';
+import { eventually, quietFor } from '../eventually.js';
 import { getJson, makeApp, post, runEvents, host, type TestApp } from '../helper.js';
 
 let t: TestApp | undefined;
@@ -9,7 +10,8 @@ afterEach(async () => {
   t = undefined;
 });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Resolves once `n` long-polls are parked, waiting. */
+const parked = (n: number, timeout?: number) => eventually(() => expect(t!.app.ctx.waiters.size).toBe(n), { timeout });
 
 /** Counts the lookups waiters make, to show they are woken, not polling. */
 function countLookups(app: TestApp['app']): { calls: number } {
@@ -39,8 +41,7 @@ describe('GET /hosts/:host/wait', () => {
     const r = runEvents();
     await post(t.app, { events: [r.started(), r.task('ok')] });
     const waiting = getJson<WaitAnswer>(t.app, '/hosts/web-01/wait?timeout=20');
-    await sleep(200);
-    expect(t.app.ctx.waiters.size).toBe(1);
+    await parked(1);
     await post(t.app, { events: [r.task('failed'), r.finished(1)] });
     const res = await waiting;
     expect(res.status).toBe(200);
@@ -71,7 +72,7 @@ describe('GET /hosts/:host/wait', () => {
     expect(timedOut.status).toBe(202);
     expect(timedOut.body.run).toBeNull();
     const newcomer = getJson<WaitAnswer>(t.app, '/hosts/new-vm/wait?timeout=20');
-    await sleep(100);
+    await parked(1);
     const r = runEvents({ host: host({ hostname: 'new-vm', machine_id: undefined }) });
     await post(t.app, { events: [r.started(), r.finished()] });
     const res = await newcomer;
@@ -99,11 +100,9 @@ describe('GET /hosts/:host/wait', () => {
         body: (await res.body.json()) as WaitAnswer,
       })),
     );
-    const deadline = Date.now() + 10_000;
-    while (t.app.ctx.waiters.size < 500 && Date.now() < deadline) await sleep(50);
-    expect(t.app.ctx.waiters.size).toBe(500);
+    await parked(500, 10_000);
     const before = lookups.calls;
-    await sleep(1500);
+    await quietFor(1500);
     // Nobody looked at the database while nothing happened.
     expect(lookups.calls).toBe(before);
     await post(t.app, r.finished());
@@ -118,7 +117,7 @@ describe('GET /hosts/:host/wait', () => {
     t = await makeApp();
     const address = await t.app.listen({ host: '127.0.0.1', port: 0 });
     const pending = request(`${address}/hosts/web-01/wait?timeout=60`);
-    await sleep(200);
+    await parked(1);
     const started = Date.now();
     await t.app.close();
     const res = await pending;

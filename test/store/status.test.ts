@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HostSummary, Fleet, RunSummary } from '../../src/protocol/api.js';
-import { runStatusFromFinish } from '../../src/store/status.js';
+import { runStatusFromFinish } from '../../src/protocol/status.js';
 import { getJson, makeApp, post, runEvents, host, type TestApp } from '../helper.js';
 
 let t: TestApp | undefined;

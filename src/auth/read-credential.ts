@@ -1,9 +1,11 @@
 /**
- * The read token for status pages. Browsers cannot send a bearer header on a link or an
+ * Checking the read token, for the JSON API (src/plugins/read-auth.ts) and the status pages alike.
+ * Browsers cannot send a bearer header on a link or an
  * EventSource, so a page also accepts `?token=` once: it then sets a cookie and redirects to the
  * same address without the token, keeping it out of the address bar, history and page markup.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type {} from '@fastify/sensible';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 export const COOKIE = 'webhook_read';
@@ -17,7 +19,7 @@ export function cookieValue(token: string): string {
   return createHmac('sha256', token).update('webhook status page').digest('base64url');
 }
 
-export function readCookie(header: string | undefined, name: string): string | undefined {
+function readCookie(header: string | undefined, name: string): string | undefined {
   for (const part of (header ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
@@ -27,7 +29,7 @@ export function readCookie(header: string | undefined, name: string): string | u
 
 /**
  * Whether a request carries the read token as `Authorization: Bearer`, or the sign-in cookie
- * derived from it. Shared by the pages and the JSON API (src/plugins/read-auth.ts).
+ * derived from it. Shared by the pages (createPageAuth below) and the JSON API (src/plugins/read-auth.ts).
  */
 export function createCredentialCheck(token: string): (request: FastifyRequest) => boolean {
   // Comparing digests keeps the comparison constant-time whatever length the caller sends.
@@ -67,5 +69,5 @@ export function createPageAuth(token: string | undefined) {
 
 /** Sends the redirect that swaps `?token=` for the cookie. */
 export function sendTokenRedirect(reply: FastifyReply, r: { redirect: string; cookie: string }): FastifyReply {
-  return reply.header('set-cookie', r.cookie).header('cache-control', 'no-store').redirect(r.redirect, 303);
+  return reply.header('set-cookie', r.cookie).cacheControl('no-store').redirect(r.redirect, 303);
 }

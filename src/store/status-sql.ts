@@ -1,49 +1,14 @@
-/** Run and host status rules, in one place so the API, pages, metrics and waiters agree. */
-import type { RunFinishedEvent } from '../protocol/events.js';
-
-export const runStatuses = ['running', 'succeeded', 'failed', 'stale'] as const;
-export type RunStatus = (typeof runStatuses)[number];
-
 /**
- * A host's status. Beside its latest run's: `never-reported` (known, nothing to show yet; an
- * expected VM within its grace), `missing` (expected, silent past the grace), `booting` (cloud-init
- * reports, no run yet), `boot-failed` (cloud-init reported FAIL, nothing after it), `pull-failed`
- * (the newest check-in says ansible-pull could not get or start the playbook), `checked-in` (a
- * check-in found nothing to do and no run is on record), `out-of-sync` (periodic pulls stopped
- * checking in), `stopped` (Proxmox says powered off).
+ * The derived statuses as SQL, so every query (API, pages, metrics) computes them the same way.
+ * The status lists themselves live in src/protocol/status.ts.
  */
-export const hostStatuses = [
-  ...runStatuses,
-  'never-reported',
-  'missing',
-  'booting',
-  'boot-failed',
-  'pull-failed',
-  'checked-in',
-  'out-of-sync',
-  'stopped',
-] as const;
-export type HostStatus = (typeof hostStatuses)[number];
-
-/** Statuses that answer a CI wait with a failure. */
-export const failedHostStatuses: readonly HostStatus[] = ['failed', 'boot-failed', 'pull-failed', 'missing', 'stopped'];
-/** Statuses that answer a CI wait with success. */
-export const okHostStatuses: readonly HostStatus[] = ['succeeded', 'checked-in'];
-
-/** A finished run failed if the plugin says so, ansible-pull exited non-zero, or any host failed. */
-export function runStatusFromFinish(data: RunFinishedEvent['data']): 'succeeded' | 'failed' {
-  if (data.result === 'failed') return 'failed';
-  if (data.exit_code !== undefined && data.exit_code !== 0) return 'failed';
-  const hostFailed = Object.values(data.stats).some((s) => s.failed > 0 || s.unreachable > 0);
-  return hostFailed ? 'failed' : 'succeeded';
-}
 
 /**
  * Stale is not stored: a running run with no event for the timeout is stale until it speaks again.
  * The rule as SQL, with @stale_before (now minus the timeout) bound by the caller.
  */
-export const effectiveStatusSql = (alias: string) =>
-  `CASE WHEN ${alias}.status = 'running' AND ${alias}.last_event_at < @stale_before THEN 'stale' ELSE ${alias}.status END`;
+export const runStatusSql = (run: string) =>
+  `CASE WHEN ${run}.status = 'running' AND ${run}.last_event_at < @stale_before THEN 'stale' ELSE ${run}.status END`;
 
 /**
  * The host status rule as one SQL expression over `h` (hosts), `r` (its latest run, LEFT JOINed
@@ -76,8 +41,32 @@ export function hostStatusSql(): string {
     WHEN ${runStatus} = 'failed' THEN 'failed'
     WHEN h.checkin_interval_s IS NOT NULL
       AND h.last_checkin_at < @now - h.checkin_interval_s * 1000 - @sync_grace_ms THEN 'out-of-sync'
-    WHEN ${hasRun} THEN ${effectiveStatusSql('r')}
+    WHEN ${hasRun} THEN ${runStatusSql('r')}
     WHEN ${checkinAt} IS NOT NULL THEN 'checked-in'
     ELSE 'booting'
   END`;
 }
+
+export interface StatusTimes {
+  now: number;
+  /** Ignore what was heard before this (ms); 0 for all time. */
+  since?: number;
+  staleAfterMs: number;
+  expectGraceMs: number;
+  outOfSyncGraceMs: number;
+}
+
+/** The named parameters hostStatusSql() binds. */
+export function statusParams(t: StatusTimes) {
+  return {
+    now: t.now,
+    stale_before: t.now - t.staleAfterMs,
+    missing_before: t.now - t.expectGraceMs,
+    sync_grace_ms: t.outOfSyncGraceMs,
+    since: t.since ?? 0,
+  };
+}
+export type StatusParams = ReturnType<typeof statusParams>;
+
+/** Joins hostStatusSql() needs, from `hosts h`. */
+export const STATUS_JOINS = `LEFT JOIN runs r ON r.run_id = h.latest_run_id LEFT JOIN expected_vms e ON e.host_id = h.id`;
