@@ -47,32 +47,34 @@ export async function cloudInitRoutes(fastify: FastifyInstance, { ctx }: RouteOp
     '/cloud-init/:vm/events',
     { config, schema: { summary: "cloud-init's reporting webhook", params: vmParamsSchema, body: reportingEventSchema, response: { 200: reportAnswerSchema, ...errorResponses } } },
     async (request) => {
-    const { vm } = request.params;
-    const event = request.body;
-    const hostId = record(
-      vm,
-      {},
-      {
-        source: 'reporting',
-        name: event.name,
-        event_type: event.event_type,
-        result: event.result ?? null,
-        description: event.description ?? null,
-        time: Math.round(event.timestamp * 1000),
-      },
-      request.ip,
-    );
-    return { host_id: hostId, stored: true as const };
-  });
+      const { vm } = request.params;
+      const event = request.body;
+      const hostId = record(
+        vm,
+        {},
+        {
+          source: 'reporting',
+          name: event.name,
+          event_type: event.event_type,
+          result: event.result ?? null,
+          description: event.description ?? null,
+          time: Math.round(event.timestamp * 1000),
+        },
+        request.ip,
+      );
+      return { host_id: hostId, stored: true as const };
+    },
+  );
 
   app.post(
     '/cloud-init/:vm/phone-home',
     { config, schema: { summary: "cloud-init's phone_home module (registers the host)", params: vmParamsSchema, body: phoneHomeSchema, response: { 200: phoneHomeAnswerSchema, ...errorResponses } } },
     async (request) => {
-    const { vm } = request.params;
-    const form = request.body;
-    const identity = { instance_id: form.instance_id, hostname: form.hostname };
-    const hostId = record(vm, identity, { source: 'phone_home', name: 'phone_home', description: form.fqdn ?? null }, request.ip);
-    return { host_id: hostId, registered: true as const };
-  });
+      const { vm } = request.params;
+      const form = request.body;
+      const identity = { instance_id: form.instance_id, hostname: form.hostname };
+      const hostId = record(vm, identity, { source: 'phone_home', name: 'phone_home', description: form.fqdn ?? null }, request.ip);
+      return { host_id: hostId, registered: true as const };
+    },
+  );
 }

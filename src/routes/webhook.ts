@@ -104,15 +104,16 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
       schema: { summary: 'One event or a batch; answered once committed', body: deliverySchema, response: { 200: deliveryAnswerSchema, ...errorResponses } },
     },
     async (request, reply) => {
-    const events = 'events' in request.body ? request.body.events : [request.body];
-    const receivedAt = ctx.clock();
-    const outcomes = await committer.submit(events.map((event) => ({ event, address: request.ip, receivedAt })));
-    const stored = outcomes.filter((o) => o === 'stored').length;
-    return reply.code(200).send({
-      accepted: events.length,
-      stored,
-      duplicates: events.length - stored,
-      results: events.map((e, i) => ({ event_id: e.event_id, outcome: outcomes[i]! })),
-    });
-  });
+      const events = 'events' in request.body ? request.body.events : [request.body];
+      const receivedAt = ctx.clock();
+      const outcomes = await committer.submit(events.map((event) => ({ event, address: request.ip, receivedAt })));
+      const stored = outcomes.filter((o) => o === 'stored').length;
+      return reply.code(200).send({
+        accepted: events.length,
+        stored,
+        duplicates: events.length - stored,
+        results: events.map((e, i) => ({ event_id: e.event_id, outcome: outcomes[i]! })),
+      });
+    },
+  );
 }
