@@ -19,6 +19,7 @@ const layers: Record<string, number> = {
   'db/': 1,
   'store/': 1,
   'ingest/': 2,
+  'fleet/': 2,
   'metrics.ts': 2,
   'retention.ts': 2,
   'context.ts': 2,
