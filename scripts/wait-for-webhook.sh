@@ -4,7 +4,7 @@
 set -euo pipefail
 
 readonly PROG=wait-for-webhook.sh
-readonly EXIT_SUCCEEDED=0 EXIT_FAILED=1 EXIT_TIMEOUT=2 EXIT_UNREACHABLE=3 EXIT_UNAUTHORIZED=4 EXIT_USAGE=64
+readonly EXIT_SUCCEEDED=0 EXIT_FAILED=1 EXIT_TIMEOUT=2 EXIT_UNREACHABLE=3 EXIT_UNAUTHORIZED=4 EXIT_AMBIGUOUS=5 EXIT_USAGE=64
 readonly DEFAULT_URL=http://127.0.0.1:9191
 readonly MAX_BACKOFF=30
 
@@ -56,6 +56,7 @@ Exit status:
       are named)
   3   the receiver cannot be reached, or gave an answer that is not the receiver's
   4   the receiver refused the read token (401/403): set --token-file or WEBHOOK_READ_TOKEN
+  5   VM is an IP address that several hosts list (409): name it by hostname, machine-id or VMID
   64  usage error (bad option, bad --since or VM, unreadable token file, curl or python3 missing)
 
 Needs bash 4 or later and curl; one VM also needs python3 (standard library only, to read
@@ -396,6 +397,7 @@ wait_many() {
         ((SECONDS > asked_at)) || sleep 1
         ;;
       400) usage_error "the receiver refused the question: $(error_message)" ;;
+      409) die "$EXIT_AMBIGUOUS" "$(error_message)" ;;
       401 | 403) die "$EXIT_UNAUTHORIZED" "the receiver wants a valid read token (HTTP $HTTP_CODE: $(error_message))" ;;
       *) die "$EXIT_UNREACHABLE" "unexpected answer from $url (HTTP $HTTP_CODE: $(error_message)); is this the webhook receiver?" ;;
     esac
@@ -463,6 +465,7 @@ while true; do
       ((SECONDS > asked_at)) || sleep 1
       ;;
     400) usage_error "the receiver refused the question: $(py error "$work/body")" ;;
+    409) die "$EXIT_AMBIGUOUS" "$(py error "$work/body")" ;;
     401 | 403) die "$EXIT_UNAUTHORIZED" "the receiver wants a valid read token (HTTP $HTTP_CODE: $(py error "$work/body"))" ;;
     *) die "$EXIT_UNREACHABLE" "unexpected answer from $url (HTTP $HTTP_CODE: $(py error "$work/body")); is this the webhook receiver?" ;;
   esac

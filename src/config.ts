@@ -50,6 +50,9 @@ export const envSchema = z.object({
   WEBHOOK_READ_TOKEN_FILE: z.string().min(1).optional(),
   WEBHOOK_ADMIN_TOKEN: z.string().min(16, 'an admin token needs at least 16 characters').optional(),
   WEBHOOK_ADMIN_TOKEN_FILE: z.string().min(1).optional(),
+  WEBHOOK_VM_KEY_MASTER: z.string().min(32, 'a VM key master needs at least 32 characters').optional(),
+  WEBHOOK_VM_KEY_MASTER_FILE: z.string().min(1).optional(),
+  WEBHOOK_REQUIRE_VM_KEYS: bool.default(false),
   WEBHOOK_EXPECT_GRACE_SECONDS: int(0, 7 * 86400).default(900),
   WEBHOOK_OUT_OF_SYNC_GRACE_SECONDS: int(0, 7 * 86400).default(1800),
   WEBHOOK_RATE_LIMIT: int(0, 1_000_000).default(600),
@@ -79,6 +82,10 @@ export interface Config {
   /** Standard Webhooks secrets; an empty list accepts unsigned deliveries. */
   secrets: string[];
   readToken: string | undefined;
+  /** Master secrets per-VM keys derive from (src/auth/vm-keys.ts); the first is current. */
+  vmKeyMasters: string[];
+  /** Refuse the shared secret and unsigned cloud-init reports: every VM speaks with its own key. */
+  requireVmKeys: boolean;
   /** Bearer token for PUT /fleet; undefined leaves the fleet read-only over HTTP. */
   adminToken: string | undefined;
   /** How long an expected VM may stay silent before it is `missing`. */
@@ -127,6 +134,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: ReadFile = (p) => r
   const readToken = e.WEBHOOK_READ_TOKEN ?? tokenFromFile('WEBHOOK_READ_TOKEN_FILE', 'a read token', e.WEBHOOK_READ_TOKEN_FILE, readFile, problems);
   const adminToken = e.WEBHOOK_ADMIN_TOKEN ?? tokenFromFile('WEBHOOK_ADMIN_TOKEN_FILE', 'an admin token', e.WEBHOOK_ADMIN_TOKEN_FILE, readFile, problems);
   const proxmox = proxmoxFromEnv(e, readFile, problems);
+  const vmKeyMasters = [...(e.WEBHOOK_VM_KEY_MASTER ? [e.WEBHOOK_VM_KEY_MASTER] : []), ...mastersFromFile(e.WEBHOOK_VM_KEY_MASTER_FILE, readFile, problems)];
+  if (e.WEBHOOK_REQUIRE_VM_KEYS && vmKeyMasters.length === 0) {
+    problems.push('WEBHOOK_REQUIRE_VM_KEYS: needs WEBHOOK_VM_KEY_MASTER or WEBHOOK_VM_KEY_MASTER_FILE');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     host: e.WEBHOOK_HOST,
@@ -142,6 +153,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: ReadFile = (p) => r
     secrets,
     readToken,
     adminToken,
+    vmKeyMasters,
+    requireVmKeys: e.WEBHOOK_REQUIRE_VM_KEYS,
     expectGraceMs: e.WEBHOOK_EXPECT_GRACE_SECONDS * 1000,
     outOfSyncGraceMs: e.WEBHOOK_OUT_OF_SYNC_GRACE_SECONDS * 1000,
     rateLimitPerMinute: e.WEBHOOK_RATE_LIMIT,
@@ -168,6 +181,18 @@ function secretsFromFile(path: string | undefined, readFile: ReadFile, problems:
   // Say how many lines are wrong, never what they contain: they are secrets.
   if (bad > 0) problems.push(`WEBHOOK_SECRETS_FILE: ${bad} line(s) are not whsec_<base64> secrets`);
   return lines.filter((l) => secretPattern.test(l));
+}
+
+function mastersFromFile(path: string | undefined, readFile: ReadFile, problems: string[]): string[] {
+  if (path === undefined) return [];
+  const text = readOrReport(path, readFile, 'WEBHOOK_VM_KEY_MASTER_FILE', problems);
+  if (text === undefined) return [];
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('#'));
+  // Say how many lines are wrong, never what they contain.
+  const short = lines.filter((l) => l.length < 32).length;
+  if (short > 0) problems.push(`WEBHOOK_VM_KEY_MASTER_FILE: ${short} line(s) are shorter than 32 characters`);
+  if (lines.length === 0) problems.push('WEBHOOK_VM_KEY_MASTER_FILE: holds no master secret');
+  return lines.filter((l) => l.length >= 32);
 }
 
 function tokenFromFile(name: string, what: string, path: string | undefined, readFile: ReadFile, problems: string[]): string | undefined {

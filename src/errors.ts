@@ -16,6 +16,8 @@ const rejectReasons = [
   'unauthorized',
   'rate_limited',
   'storage_unavailable',
+  'identity_conflict',
+  'run_owned_by_other_host',
 ] as const;
 export type RejectReason = (typeof rejectReasons)[number];
 
@@ -34,11 +36,19 @@ export const errorCatalog = {
   INVALID_FLEET: { status: 400 },
   UNAUTHORIZED: { status: 401 },
   BAD_SIGNATURE: { status: 401, reason: 'unauthorized' },
+  /** Signed with the shared secret (or not at all) where the VM's own key is required. */
+  VM_KEY_REQUIRED: { status: 401, reason: 'unauthorized' },
   /** The signature's timestamp is outside ±5 minutes: often a VM clock not yet synced at first boot. */
   TIMESTAMP_OUT_OF_WINDOW: { status: 401, reason: 'unauthorized' },
   /** PUT /fleet needs WEBHOOK_ADMIN_TOKEN configured on the receiver. */
   ADMIN_DISABLED: { status: 403 },
   NOT_FOUND: { status: 404 },
+  /** A delivery's identities point at two different hosts, or at a host another VM's key holds. */
+  IDENTITY_CONFLICT: { status: 409, reason: 'identity_conflict' },
+  /** Events for a run that another host started. */
+  RUN_OWNED_BY_OTHER_HOST: { status: 409, reason: 'run_owned_by_other_host' },
+  /** A lookup by an IP address that several current hosts list. */
+  AMBIGUOUS_IDENTITY: { status: 409 },
   BODY_TOO_LARGE: { status: 413, reason: 'too_large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, reason: 'unsupported_media_type' },
   RATE_LIMITED: { status: 429, reason: 'rate_limited' },
@@ -82,6 +92,10 @@ export const domainErrors = {
   BAD_CURSOR: 'INVALID_QUERY',
   /** The database cannot take writes right now (locked, disk full, I/O error): retry later. */
   STORAGE_UNAVAILABLE: 'STORAGE_UNAVAILABLE',
+  IDENTITY_CONFLICT: 'IDENTITY_CONFLICT',
+  RUN_OWNED_BY_OTHER_HOST: 'RUN_OWNED_BY_OTHER_HOST',
+  VM_KEY_REQUIRED: 'VM_KEY_REQUIRED',
+  AMBIGUOUS_IDENTITY: 'AMBIGUOUS_IDENTITY',
 } as const satisfies Record<string, ErrorCode>;
 
 export class DomainError extends Error {

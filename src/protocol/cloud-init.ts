@@ -30,5 +30,10 @@ export const vmParamsSchema = z.strictObject({
   vm: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,252}$/, 'expected a hostname, instance id, IP or VMID'),
 });
 
+/** The VM's capability token (docs/security.md), rendered into its cloud-init URLs by the template. */
+export const capabilityQuerySchema = z.strictObject({
+  token: z.string().max(128).regex(/^[0-9a-f]*$/, 'expected the hex token the template renders').optional(),
+});
+
 export const reportAnswerSchema = z.strictObject({ host_id: z.number(), stored: z.literal(true) });
 export const phoneHomeAnswerSchema = z.strictObject({ host_id: z.number(), registered: z.literal(true) });

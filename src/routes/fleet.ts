@@ -100,7 +100,17 @@ export async function fleetRoutes(fastify: FastifyInstance, { ctx }: RouteOption
     const check = () => {
       if (done) return;
       const now = ctx.clock();
-      const state = ctx.fleetView.waitState(vms, keepGoing, query.since ?? 0);
+      let state: ReturnType<typeof ctx.fleetView.waitState>;
+      try {
+        state = ctx.fleetView.waitState(vms, keepGoing, query.since ?? 0);
+      } catch (err) {
+        // An address that became ambiguous while waiting: answered by the error handler.
+        done = true;
+        remove?.();
+        if (timer) clearTimeout(timer);
+        void (reply as FastifyReply).send(err);
+        return;
+      }
       if (state.state !== 'pending' || now >= deadline || ctx.closing.value) finish({ ...state, waited_ms: now - startedAt });
     };
     reply.raw.once('close', () => {

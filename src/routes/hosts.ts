@@ -84,7 +84,15 @@ function longPoll(ctx: AppContext, look: ReturnType<typeof createLookup>, reply:
   const check = () => {
     if (done) return;
     cleanup();
-    const state = look.lookup(p.host, p.since);
+    let state: WaitState;
+    try {
+      state = look.lookup(p.host, p.since);
+    } catch (err) {
+      // An address that became ambiguous while waiting: answered by the error handler.
+      done = true;
+      void reply.send(err);
+      return;
+    }
     const now = ctx.clock();
     if (!state.finished && now < p.deadline && !ctx.closing.value) {
       remove = ctx.waiters.add(state.hostId, waiter);

@@ -5,6 +5,8 @@ import { z } from 'zod';
 import type { RouteOptions } from '../context.js';
 import { AppError } from '../errors.js';
 import { secretKey, verifySignature } from '../ingest/signature.js';
+import { createVmKeys } from '../auth/vm-keys.js';
+import { Trust } from '../store/host-writer.js';
 import { createRateLimiter } from '../ingest/rate-limit.js';
 import { toAppError } from '../plugins/errors.js';
 import { deliveryAnswerSchema, errorResponses } from '../protocol/api.js';
@@ -15,7 +17,22 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The body exactly as received, for signature checks. */
     rawBody?: string;
+    /** Who vouched for the delivery's identity: set by the signature check. */
+    trust?: Trust;
   }
+}
+
+/** The one hostname every event of a delivery claims, or undefined when they differ or it is not there. */
+function claimedName(body: unknown): string | undefined {
+  if (body === null || typeof body !== 'object') return undefined;
+  const events: unknown[] = 'events' in body && Array.isArray(body.events) ? body.events : [body];
+  let name: string | undefined;
+  for (const e of events) {
+    const h = (e as { host?: { hostname?: unknown } } | null)?.host?.hostname;
+    if (typeof h !== 'string' || (name !== undefined && h !== name)) return undefined;
+    name = h;
+  }
+  return name;
 }
 
 /** What POST /webhook accepts: one event, or a batch of them. */
@@ -73,12 +90,39 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
     done();
   });
 
-  // Before validation, so an unsigned delivery is refused as such whatever its body says.
-  if (keys.length > 0) {
+  // Before validation, so an unsigned delivery is refused as such whatever its body says. With
+  // per-VM keys, the key is the one of the hostname every event claims (docs/security.md).
+  const vmKeys = createVmKeys(config.vmKeyMasters);
+  if (keys.length > 0 || vmKeys.enabled) {
     app.addHook('preValidation', (request, _reply, done) => {
-      const check = verifySignature(keys, request.headers, request.rawBody ?? '', Math.floor(ctx.clock() / 1000));
-      if (check.ok) return done();
-      done(new AppError(check.skew ? 'TIMESTAMP_OUT_OF_WINDOW' : 'BAD_SIGNATURE', check.reason));
+      const now = Math.floor(ctx.clock() / 1000);
+      const body = request.rawBody ?? '';
+      const name = vmKeys.enabled ? claimedName(request.body) : undefined;
+      const own = name === undefined ? undefined : verifySignature(vmKeys.keysFor(name), request.headers, body, now);
+      if (own?.ok) {
+        request.trust = Trust.vmKey;
+        return done();
+      }
+      const shared = keys.length > 0 ? verifySignature(keys, request.headers, body, now) : undefined;
+      if (shared?.ok) {
+        if (config.requireVmKeys) {
+          return done(new AppError('VM_KEY_REQUIRED', 'this receiver takes only per-VM keys (WEBHOOK_REQUIRE_VM_KEYS): sign with the key of the VM the events name'));
+        }
+        request.trust = Trust.shared;
+        return done();
+      }
+      const failed = [own, shared].filter((c) => c !== undefined && !c.ok) as Array<{ reason: string; skew?: boolean }>;
+      if (failed.some((c) => c.skew)) return done(new AppError('TIMESTAMP_OUT_OF_WINDOW', failed.find((c) => c.skew)!.reason));
+      // A missing or malformed header says more than "no signature matched".
+      const malformed = failed.find((c) => !c.reason.startsWith('no valid'));
+      const why =
+        malformed?.reason ??
+        (vmKeys.enabled && name === undefined
+          ? 'with per-VM keys, every event of a delivery must name the same host (host.hostname)'
+          : vmKeys.enabled
+            ? `no valid v1 signature for the key of ${JSON.stringify(name)}${keys.length > 0 ? ' or the shared secrets' : ''}`
+            : (failed[0]?.reason ?? 'no valid signature'));
+      done(new AppError('BAD_SIGNATURE', why));
     });
   }
 
@@ -106,7 +150,8 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
     async (request, reply) => {
       const events = 'events' in request.body ? request.body.events : [request.body];
       const receivedAt = ctx.clock();
-      const outcomes = await committer.submit(events.map((event) => ({ event, address: request.ip, receivedAt })));
+      const trust = request.trust ?? Trust.none;
+      const outcomes = await committer.submit(events.map((event) => ({ event, address: request.ip, receivedAt, trust })));
       const stored = outcomes.filter((o) => o === 'stored').length;
       return reply.code(200).send({
         accepted: events.length,

@@ -1,9 +1,16 @@
 /**
  * Finding and updating hosts on ingest. A host is found by its strongest identity (machine-id,
- * then instance-id, then VMID, then hostname) and whatever the VM now says is merged into it.
+ * then instance-id, then VMID, then hostname) and whatever the VM now says is merged into it;
+ * a delivery signed with the VM's own key is found by its hostname alone (docs/security.md).
+ * Identities that point at two hosts are refused, never merged.
  */
 import type { Db } from '../db/database.js';
+import { DomainError } from '../errors.js';
 import type { HostIdentity } from '../protocol/events.js';
+
+/** Who vouches for an identity: nobody, the shared secret, or the VM's own key (or cloud-init token). */
+export const Trust = { none: 0, shared: 1, vmKey: 2 } as const;
+export type Trust = (typeof Trust)[keyof typeof Trust];
 
 /** Cloud-init's identity for a host is only what it puts in the URL and the phone_home form. */
 export interface PartialIdentity {
@@ -36,6 +43,49 @@ export function createHostWriter(db: Db) {
   const deleteIps = db.prepare('DELETE FROM host_ips WHERE host_id = ?');
   const insertIp = db.prepare('INSERT OR IGNORE INTO host_ips (ip, host_id) VALUES (?, ?)');
   const registerHost = db.prepare('UPDATE hosts SET registered_at = coalesce(registered_at, @now) WHERE id = @id');
+  const hostTrust = db.prepare<[number], { hostname: string; identified_by: Trust }>('SELECT hostname, identified_by FROM hosts WHERE id = ?');
+  const raiseTrust = db.prepare('UPDATE hosts SET identified_by = max(identified_by, @trust) WHERE id = @id');
+
+  /** Every host an identity points at, by which of its parts: more than one is a conflict. */
+  function matches(id: Partial<HostIdentity>): Map<number, string> {
+    const found = new Map<number, string>();
+    const add = (host: number | undefined, by: string) => {
+      if (host !== undefined && !found.has(host)) found.set(host, by);
+    };
+    if (id.machine_id !== undefined) add(byMachineId.get(id.machine_id)?.id, `machine_id ${id.machine_id}`);
+    if (id.instance_id !== undefined) add(byInstanceId.get(id.instance_id)?.id, `instance_id ${id.instance_id}`);
+    if (id.vmid !== undefined) add(byVmid.get(id.vmid)?.id, `vmid ${id.vmid}`);
+    if (id.hostname !== undefined) add(byHostname.get(id.hostname)?.id, `hostname ${id.hostname}`);
+    return found;
+  }
+
+  const nameOf = (host: number) => hostTrust.get(host)?.hostname ?? `#${host}`;
+
+  function conflict(found: Map<number, string>): never {
+    const parts = [...found].map(([host, by]) => `${by} is host ${JSON.stringify(nameOf(host))}`);
+    throw new DomainError('IDENTITY_CONFLICT', `identities point at different hosts (${parts.join('; ')}); refused, not merged`);
+  }
+
+  /**
+   * The existing host a delivery speaks for, if any. Signed with the VM's own key, it is the host of
+   * that hostname, and no other identity in the delivery may belong to another host; otherwise the
+   * strongest identity wins, but never two hosts at once and never a host a VM's key holds.
+   */
+  function existing(identity: HostIdentity, trust: Trust): number | undefined {
+    const found = matches(identity);
+    if (trust === Trust.vmKey) {
+      const own = byHostname.get(identity.hostname)?.id;
+      const others = new Map([...found].filter(([host]) => host !== own));
+      if (others.size > 0) conflict(own === undefined ? others : new Map([[own, `hostname ${identity.hostname}`], ...others]));
+      return own;
+    }
+    if (found.size > 1) conflict(found);
+    const host = find(identity);
+    if (host !== undefined && (hostTrust.get(host)?.identified_by ?? 0) >= Trust.vmKey) {
+      throw new DomainError('VM_KEY_REQUIRED', `host ${JSON.stringify(nameOf(host))} reports with its own key; a delivery for it must be signed with that key`);
+    }
+    return host;
+  }
 
   function find(id: PartialIdentity & Partial<HostIdentity>): number | undefined {
     return (
@@ -71,16 +121,30 @@ export function createHostWriter(db: Db) {
 
   return {
     find,
+    /** The existing host a delivery would be stored under (nothing written); throws as resolve would. */
+    peek: existing,
     /** The host an event speaks for, created or updated from its identity. */
-    resolve(identity: HostIdentity, address: string, now: number): number {
-      return upsert(identity, identity.hostname, address, now, find(identity));
+    resolve(identity: HostIdentity, address: string, now: number, trust: Trust = Trust.none): number {
+      const id = upsert(identity, identity.hostname, address, now, existing(identity, trust));
+      if (trust > Trust.none) raiseTrust.run({ id, trust });
+      return id;
     },
-    /** The host named in a cloud-init URL (any identity), merged with what cloud-init's form says. */
-    resolveByName(vm: string, identity: PartialIdentity, address: string, now: number): number {
-      const found =
-        find({ instance_id: identity.instance_id }) ??
-        find({ hostname: vm, instance_id: vm, machine_id: vm, vmid: /^\d{1,9}$/.test(vm) ? Number(vm) : undefined });
-      return upsert(identity, vm, address, now, found);
+    /**
+     * The host named in a cloud-init URL (any identity), merged with what cloud-init's form says.
+     * Without the VM's token a report may add to the timeline of a host a signed delivery identified,
+     * but not rename it or change its instance-id.
+     */
+    resolveByName(vm: string, identity: PartialIdentity, address: string, now: number, trust: Trust = Trust.none): number {
+      const named = find({ hostname: vm, instance_id: vm, machine_id: vm, vmid: /^\d{1,9}$/.test(vm) ? Number(vm) : undefined });
+      const found = trust >= Trust.vmKey ? named : (find({ instance_id: identity.instance_id }) ?? named);
+      if (found !== undefined && trust < Trust.vmKey && (hostTrust.get(found)?.identified_by ?? 0) > trust) return found;
+      if (found !== undefined && trust >= Trust.vmKey && identity.instance_id !== undefined) {
+        const other = byInstanceId.get(identity.instance_id)?.id;
+        if (other !== undefined && other !== found) conflict(new Map([[found, `vm ${vm}`], [other, `instance_id ${identity.instance_id}`]]));
+      }
+      const id = upsert(identity, vm, address, now, found);
+      if (trust > Trust.none) raiseTrust.run({ id, trust });
+      return id;
     },
     register(id: number, now: number): void {
       registerHost.run({ id, now });

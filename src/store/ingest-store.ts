@@ -6,7 +6,8 @@
  */
 import type { Db } from '../db/database.js';
 import { perTaskStatus, taskStatuses, type CheckinEvent, type EventOutcome, type TaskStatus, type WebhookEvent } from '../protocol/events.js';
-import { createHostWriter, type PartialIdentity } from './host-writer.js';
+import { DomainError } from '../errors.js';
+import { createHostWriter, Trust, type PartialIdentity } from './host-writer.js';
 import { runStatusFromFinish } from '../protocol/status.js';
 import { mapStorageErrors } from './storage-errors.js';
 
@@ -16,6 +17,8 @@ export interface IncomingEvent {
   event: WebhookEvent;
   address: string;
   receivedAt: number;
+  /** Who vouched for the event's identity (the delivery's signature); none when absent. */
+  trust?: Trust;
 }
 
 export interface ApplyResult {
@@ -175,10 +178,17 @@ export function createIngestStore(db: Db) {
       const key = JSON.stringify(item.event.host) + item.address;
       let id = touchedHosts.get(key);
       if (id === undefined) {
-        id = hosts.resolve(item.event.host, item.address, item.receivedAt);
+        id = hosts.resolve(item.event.host, item.address, item.receivedAt, item.trust ?? Trust.none);
         touchedHosts.set(key, id);
       }
       return id;
+    };
+    // Read-only: checking a run's owner must not touch a host, since the event may be a duplicate.
+    const owners = new Map<string, number | undefined>();
+    const ownerOf = (item: IncomingEvent): number | undefined => {
+      const key = JSON.stringify(item.event.host) + (item.trust ?? Trust.none);
+      if (!owners.has(key)) owners.set(key, hosts.peek(item.event.host, item.trust ?? Trust.none));
+      return owners.get(key);
     };
     const outcomes = items.map((item): EventOutcome => {
       const e = item.event;
@@ -195,6 +205,10 @@ export function createIngestStore(db: Db) {
       let run = runs.get(e.run_id);
       if (run === undefined) {
         const existing = runKey.get(e.run_id);
+        // A run belongs to the host that started it: another host's events for it are refused.
+        if (existing && existing.host_id !== ownerOf(item)) {
+          throw new DomainError('RUN_OWNED_BY_OTHER_HOST', `run ${e.run_id} belongs to another host; events for it from ${JSON.stringify(e.host.hostname)} are refused`);
+        }
         if (existing) run = delta(existing, e.run_id, false);
         else {
           insertRun.run({ run_id: e.run_id, host_id: hostOf(item), time, now: item.receivedAt, address: item.address });
@@ -217,8 +231,8 @@ export function createIngestStore(db: Db) {
     return { outcomes, finishedHostIds, touchedHostIds: new Set(touchedHosts.values()) };
   }
 
-  function applyCloudInit(vm: string, identity: PartialIdentity, report: CloudInitReport, address: string, now: number): number {
-    const id = hosts.resolveByName(vm, identity, address, now);
+  function applyCloudInit(vm: string, identity: PartialIdentity, report: CloudInitReport, address: string, now: number, trust: Trust = Trust.none): number {
+    const id = hosts.resolveByName(vm, identity, address, now, trust);
     if (report.source === 'phone_home') hosts.register(id, now);
     insertCloudInit.run({ host_id: id, source: report.source, name: report.name, event_type: report.event_type ?? null, result: report.result ?? null, description: report.description ?? null, time: report.time, now });
     noteCloudInit.run({ id, now, failed: report.result === 'FAIL' ? 1 : 0, name: report.name });
@@ -235,8 +249,8 @@ export function createIngestStore(db: Db) {
     },
 
     /** Records a cloud-init report for the VM named in the URL, in its own transaction; creates the host if new. Returns the host id. */
-    recordCloudInit(vm: string, identity: PartialIdentity, report: CloudInitReport, address: string, now: number): number {
-      return mapStorageErrors(() => writeCloudInit.immediate(vm, identity, report, address, now));
+    recordCloudInit(vm: string, identity: PartialIdentity, report: CloudInitReport, address: string, now: number, trust: Trust = Trust.none): number {
+      return mapStorageErrors(() => writeCloudInit.immediate(vm, identity, report, address, now, trust));
     },
   };
 }

@@ -134,11 +134,13 @@ export function createQueryStore(db: Db, params: () => StatusParams) {
   const staleBefore = () => params().stale_before;
   const fleetJson = createFleetJson(db, params);
 
-  const findHostIds = db.prepare<{ v: string; n: number | null }, { id: number }>(
-    `SELECT id FROM (
-       SELECT id, last_seen_at FROM hosts WHERE hostname = @v OR machine_id = @v OR instance_id = @v OR vmid = @n
-       UNION SELECT h.id, h.last_seen_at FROM host_ips i JOIN hosts h ON h.id = i.host_id WHERE i.ip = @v
-     ) ORDER BY last_seen_at DESC LIMIT 1`,
+  const findByIdentity = db.prepare<{ v: string; n: number | null }, { id: number }>(
+    `SELECT id FROM hosts WHERE hostname = @v OR machine_id = @v OR instance_id = @v OR vmid = @n
+     ORDER BY last_seen_at DESC LIMIT 1`,
+  );
+  const findByIp = db.prepare<[string], { id: number; hostname: string; last_address: string | null }>(
+    `SELECT h.id, h.hostname, h.last_address FROM host_ips i JOIN hosts h ON h.id = i.host_id WHERE i.ip = ?
+     ORDER BY h.hostname`,
   );
   const hostWithRun = `SELECT ${HOST_COLUMNS}, ${RUN_COLUMNS} FROM hosts h ${STATUS_JOINS}`;
   const hostById = db.prepare<StatusParams & { id: number }, HostWithRun>(`${hostWithRun} WHERE h.id = @id`);
@@ -177,9 +179,21 @@ export function createQueryStore(db: Db, params: () => StatusParams) {
      WHERE r.host_id = @host_id AND ${pageFilters} ORDER BY r.started_at DESC, r.run_id DESC LIMIT @limit`,
   );
 
+  /**
+   * A host by any identity. Hostname, machine-id, instance-id and VMID name one host; an IP
+   * address may be listed by several (DHCP reuse, or a VM claiming another's address): then the
+   * host whose latest delivery came from that address, else AMBIGUOUS_IDENTITY (docs/security.md).
+   */
   function findHostId(identity: string): number | undefined {
     const n = /^\d{1,9}$/.test(identity) ? Number(identity) : null;
-    return findHostIds.get({ v: identity, n })?.id;
+    const named = findByIdentity.get({ v: identity, n })?.id;
+    if (named !== undefined) return named;
+    const listed = findByIp.all(identity);
+    if (listed.length <= 1) return listed[0]?.id;
+    const from = listed.filter((h) => h.last_address === identity);
+    if (from.length === 1) return from[0]!.id;
+    const names = listed.map((h) => JSON.stringify(h.hostname)).join(', ');
+    throw new DomainError('AMBIGUOUS_IDENTITY', `${identity} is an address of several hosts (${names}); name the VM by hostname, machine-id or VMID`);
   }
 
   function parseTask(row: { seq: number; time: number; data: string }): TaskRow {

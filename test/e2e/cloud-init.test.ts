@@ -142,9 +142,9 @@ print(json.dumps(sorted(keys)))`], { encoding: 'utf8' });
     expect(files.get('/usr/local/sbin/ansible-pull-webhook')!.permissions).toBe('0755');
 
     expect(config.reporting).toEqual({
-      webhook_status: { type: 'webhook', endpoint: `${server.url}/cloud-init/${hostname}/events`, timeout: 5, retries: 2 },
+      webhook_status: { type: 'webhook', endpoint: `${server.url}/cloud-init/${hostname}/events?token=`, timeout: 5, retries: 2 },
     });
-    expect(config.phone_home).toEqual({ url: `${server.url}/cloud-init/${hostname}/phone-home`, post: ['instance_id', 'hostname', 'fqdn'], tries: 10 });
+    expect(config.phone_home).toEqual({ url: `${server.url}/cloud-init/${hostname}/phone-home?token=`, post: ['instance_id', 'hostname', 'fqdn'], tries: 10 });
   });
 
   it('enables the timer only when pull_interval is set', () => {

@@ -9,15 +9,14 @@
  * - vm-idle runs the wrapper with --only-if-changed on an unchanged checkout: checked in.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { FleetAnswer } from '../../src/protocol/fleet.js';
+import { eventually } from '../eventually.js';
 import { tempDir } from '../helper.js';
-import { requireTool } from '../tools.js';
 import { ROOT, startServer, type ServerProcess } from './server-process.js';
 import { installUnder, renderTo, SYSTEM_PYTHON, templateVars, WRAPPER_PATH } from './user-data.js';
+import { asVm, canRunVms, gitRepo, vm, type Vm } from './vms.js';
 
 const ADMIN = 'fleet-admin-token-0123456789';
 const SCRIPT = join(ROOT, 'scripts', 'wait-for-webhook.sh');
@@ -26,55 +25,6 @@ let server: ServerProcess | undefined;
 afterAll(async () => {
   await server?.stop('SIGKILL');
 });
-
-/** Namespaces and bind mounts need root, as CI has; elsewhere the test cannot run. */
-function canRunVms(): boolean {
-  const tools = ['ansible-pull', 'git', 'cloud-init', 'unshare', 'curl'].every((t) => requireTool(t));
-  if (process.getuid?.() === 0) return tools;
-  if (process.env.CI) throw new Error('the fleet end-to-end test needs root for its VM namespaces');
-  return false;
-}
-
-function gitRepo(dir: string): void {
-  mkdirSync(dir);
-  writeFileSync(
-    join(dir, 'site.yml'),
-    '- name: Configure\n  hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n' +
-      '    - name: Say hello\n      ansible.builtin.debug:\n        msg: hello\n',
-  );
-  const git = (...args: string[]) => execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8' });
-  git('init', '-q', '-b', 'main');
-  git('add', '.');
-  git('-c', 'user.name=test', '-c', 'user.email=test@example.com', 'commit', '-qm', 'playbook');
-}
-
-interface Vm {
-  name: string;
-  vmid: number;
-  root: string;
-  machineIdFile: string;
-}
-
-function vm(name: string, vmid: number): Vm {
-  const root = join(work, name);
-  mkdirSync(root, { recursive: true });
-  const machineIdFile = join(work, `${name}.machine-id`);
-  writeFileSync(machineIdFile, `${randomBytes(16).toString('hex')}\n`);
-  return { name, vmid, root, machineIdFile };
-}
-
-/** Runs a command as the VM: its own hostname and machine-id, in namespaces of its own. */
-function asVm(v: Vm, command: string[], env: Record<string, string> = {}): Promise<{ status: number | null; output: string }> {
-  const proc = spawn(
-    'unshare',
-    ['--uts', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'hostname "$1" && mount --bind "$2" /etc/machine-id && shift 2 && exec "$@"', 'sh', v.name, v.machineIdFile, ...command],
-    { cwd: work, env: { PATH: process.env.PATH ?? '', HOME: work, LC_ALL: 'C.UTF-8', ANSIBLE_NOCOLOR: '1', ANSIBLE_LOCALHOST_WARNING: 'false', ...env } },
-  );
-  let output = '';
-  proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  return new Promise((resolve) => proc.once('close', (status) => resolve({ status, output })));
-}
 
 function install(v: Vm, overrides: Record<string, string | number | boolean>) {
   const { config } = renderTo(join(work, `${v.name}.yaml`), templateVars({ hostname: v.name, vmid: v.vmid, webhook_url: server!.url, pull_interval: '', ...overrides }));
@@ -86,13 +36,11 @@ async function fleet(): Promise<FleetAnswer> {
   return (await (await fetch(`${server!.url}/fleet`)).json()) as FleetAnswer;
 }
 
-async function until(cond: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}: ${JSON.stringify(await fleet())}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** Until `cond` holds: one eventually() with a condition that names what it waited for. */
+const until = (cond: () => Promise<boolean>, what: string, timeout = 60_000) =>
+  eventually(async () => {
+    if (!(await cond())) throw new Error(`still waiting for ${what}`);
+  }, { timeout, interval: 100 });
 
 function waitScript(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const started = Date.now();
@@ -108,7 +56,7 @@ describe('every VM accounted for', () => {
   it('a declared fleet of five: succeeded, pull-failed, boot-failed, missing and checked in; the fleet wait names the three failures', async (ctx) => {
     if (!canRunVms()) return ctx.skip();
     server = await startServer({ WEBHOOK_DB: join(work, 'webhook.db'), WEBHOOK_ADMIN_TOKEN: ADMIN, WEBHOOK_EXPECT_GRACE_SECONDS: '20' });
-    const vms = { ok: vm('vm-ok', 201), pull: vm('vm-pull', 202), boot: vm('vm-boot', 203), silent: vm('vm-silent', 204), idle: vm('vm-idle', 205) };
+    const vms = { ok: vm(work, 'vm-ok', 201), pull: vm(work, 'vm-pull', 202), boot: vm(work, 'vm-boot', 203), silent: vm(work, 'vm-silent', 204), idle: vm(work, 'vm-idle', 205) };
     const declared = await fetch(`${server.url}/fleet`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
@@ -122,7 +70,7 @@ describe('every VM accounted for', () => {
     // vm-pull: the repository does not exist; the wait for it ends at once with exit 1.
     install(vms.pull, { ansible_repo_url: `file://${join(work, 'no-such-repo')}` });
     const pullWait = waitScript(['--timeout', '120', '--poll', '120', 'vm-pull']);
-    const pull = await asVm(vms.pull, [vms.pull.root + WRAPPER_PATH]);
+    const pull = await asVm(work, vms.pull, [vms.pull.root + WRAPPER_PATH]);
     expect(pull.status).not.toBe(0);
     const pullAnswer = await pullWait;
     expect(pullAnswer.code, pullAnswer.stderr).toBe(1);
@@ -130,7 +78,7 @@ describe('every VM accounted for', () => {
 
     // vm-ok: a real ansible-pull through the wrapper.
     install(vms.ok, { ansible_repo_url: `file://${repo}` });
-    const ok = await asVm(vms.ok, [vms.ok.root + WRAPPER_PATH]);
+    const ok = await asVm(work, vms.ok, [vms.ok.root + WRAPPER_PATH]);
     expect(ok.status, ok.output).toBe(0);
 
     // vm-boot: cloud-init's own reporting handler, configured by the rendered template, reports a FAIL.
@@ -154,7 +102,7 @@ reporting.flush_events()
     // vm-idle: its checkout is current, so --only-if-changed skips the playbook.
     install(vms.idle, { ansible_repo_url: `file://${repo}`, pull_only_if_changed: true });
     execFileSync('git', ['clone', '-q', `file://${repo}`, join(vms.idle.root, 'var/lib/ansible-pull')]);
-    const idle = await asVm(vms.idle, [vms.idle.root + WRAPPER_PATH]);
+    const idle = await asVm(work, vms.idle, [vms.idle.root + WRAPPER_PATH]);
     expect(idle.status, idle.output).toBe(0);
     expect(idle.output).toContain('Repository has not changed, quitting.');
 

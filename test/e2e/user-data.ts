@@ -24,6 +24,7 @@ export function templateVars(overrides: TemplateVars = {}): TemplateVars {
     vmid: 101,
     webhook_url: 'http://127.0.0.1:9191',
     webhook_secret: '',
+    cloud_init_token: '',
     ansible_repo_url: 'https://git.example.com/infra/vm-config.git',
     ansible_repo_branch: 'main',
     ansible_playbook: 'site.yml',

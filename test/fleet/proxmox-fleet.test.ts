@@ -2,17 +2,16 @@
 import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FleetAnswer } from '../../src/protocol/fleet.js';
+import { eventually } from '../eventually.js';
 import { getJson, host, makeApp, post, runEvents, tempDir, type TestApp } from '../helper.js';
 import { requireTool } from '../tools.js';
 import { makePki, startFakeProxmox, type FakeProxmox, type Pki } from './proxmox-fake.js';
 
-async function until(cond: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Until `cond` holds: one eventually() with a condition that names what it waited for. */
+const until = (cond: () => Promise<boolean>, what: string, timeout = 60_000) =>
+  eventually(async () => {
+    if (!(await cond())) throw new Error(`still waiting for ${what}`);
+  }, { timeout, interval: 100 });
 
 describe.runIf(requireTool('openssl'))('the expected fleet from Proxmox', () => {
   let dir: string;

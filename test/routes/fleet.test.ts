@@ -204,7 +204,6 @@ describe('GET /fleet/wait', () => {
   it('wakes when the last VM finishes, and answers text/plain for scripts', async () => {
     await start();
     const wait = t!.app.inject({ method: 'GET', url: '/fleet/wait?vm=web-01&vm=web-02&timeout=20', headers: { accept: 'text/plain' } });
-    await new Promise((r) => setTimeout(r, 50));
     for (const name of ['web-01', 'web-02']) {
       const run = runEvents({ host: host({ hostname: name, machine_id: undefined }) });
       await post(t!.app, { events: [run.started(), run.finished()] });

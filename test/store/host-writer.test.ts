@@ -42,13 +42,21 @@ const ipsOf = (id: number) => db.prepare('SELECT ip FROM host_ips WHERE host_id 
 const hostCount = () => db.prepare('SELECT count(*) FROM hosts').pluck().get();
 
 describe('which identity finds the host', () => {
-  it('machine-id wins over every other identity', () => {
+  it('refuses identities that point at two hosts, naming both, and changes neither', () => {
     const a = resolve({ hostname: 'web-01', machine_id: MACHINE_A });
     const b = resolve({ hostname: 'web-02', instance_id: 'iid-b', vmid: 102 });
-    // A machine that now says web-02's other identities (a restored backup, a reused VMID) is still a.
-    expect(resolve({ hostname: 'web-02', machine_id: MACHINE_A, instance_id: 'iid-b', vmid: 102 })).toBe(a);
-    expect(row(a)).toMatchObject({ hostname: 'web-02', machine_id: MACHINE_A, instance_id: 'iid-b', vmid: 102 });
+    // A machine that now says web-02's other identities (a restored backup, a reused VMID): refused.
+    expect(() => resolve({ hostname: 'web-02', machine_id: MACHINE_A, instance_id: 'iid-b', vmid: 102 })).toThrow(
+      `identities point at different hosts (machine_id ${MACHINE_A} is host "web-01"; instance_id iid-b is host "web-02"); refused, not merged`,
+    );
+    expect(row(a)).toMatchObject({ hostname: 'web-01', machine_id: MACHINE_A, instance_id: null, vmid: null });
     expect(row(b)).toMatchObject({ hostname: 'web-02', machine_id: null, instance_id: 'iid-b', vmid: 102 });
+  });
+
+  it('machine-id finds the host when the other identities are new', () => {
+    const a = resolve({ hostname: 'web-01', machine_id: MACHINE_A });
+    expect(resolve({ hostname: 'web-01-renamed', machine_id: MACHINE_A, vmid: 150 })).toBe(a);
+    expect(row(a)).toMatchObject({ hostname: 'web-01-renamed', vmid: 150 });
   });
 
   it('then instance-id, then VMID, then hostname', () => {
@@ -58,8 +66,8 @@ describe('which identity finds the host', () => {
     expect(hosts.find({ hostname: 'three', vmid: 202, instance_id: 'iid-1' })).toBe(byInstance);
     expect(hosts.find({ hostname: 'three', vmid: 202 })).toBe(byVmid);
     expect(hosts.find({ hostname: 'three' })).toBe(byName);
-    // resolve() decides the same way.
-    expect(resolve({ hostname: 'three', vmid: 202, instance_id: 'iid-1' })).toBe(byInstance);
+    // resolve() refuses what find() would settle by rank: these identities are three hosts.
+    expect(() => resolve({ hostname: 'three', vmid: 202, instance_id: 'iid-1' })).toThrow(/identities point at different hosts/);
     expect(hostCount()).toBe(3);
   });
 

@@ -69,13 +69,14 @@ describe('ingest store: writeEvents', () => {
     expect(row('SELECT machine_id, vmid FROM hosts')).toEqual({ machine_id: '1'.repeat(32), vmid: 101 });
   });
 
-  it('prefers the machine-id over the VMID when they point at different hosts', () => {
+  it('refuses a write whose machine-id and VMID point at different hosts, and stores nothing of it', () => {
     db = memoryDb();
     const { write } = writer(db);
     write([runEvents({ host: host({ hostname: 'a', machine_id: '0'.repeat(32) }) }).started()]);
     write([runEvents({ host: host({ hostname: 'b', machine_id: undefined, vmid: 7 }) }).started()]);
-    write([runEvents({ host: host({ hostname: 'c', machine_id: '0'.repeat(32), vmid: 7 }) }).started()]);
-    expect(db.prepare('SELECT hostname FROM hosts ORDER BY id').pluck().all()).toEqual(['c', 'b']);
+    expect(() => write([runEvents({ host: host({ hostname: 'c', machine_id: '0'.repeat(32), vmid: 7 }) }).started()])).toThrow(/IDENTITY_CONFLICT|identities point at different hosts/);
+    expect(db.prepare('SELECT hostname FROM hosts ORDER BY id').pluck().all()).toEqual(['a', 'b']);
+    expect(db.prepare('SELECT count(*) FROM runs').pluck().get()).toBe(2);
   });
 
   it('replaces a host’s IP addresses with what it reports now', () => {
