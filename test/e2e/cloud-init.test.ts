@@ -15,6 +15,7 @@ import { hasTool, requireTool } from '../tools.js';
 import { debug, play, playbookRepo, ROOT, startServer, type ServerProcess } from './server-process.js';
 import {
   envFile,
+  FAILING_FINAL_STAGE_PY,
   fileContent,
   installUnder,
   PLUGIN,
@@ -212,15 +213,7 @@ from cloudinit.reporting import events
 from cloudinit.config import cc_phone_home
 config = json.loads(sys.argv[1])
 reporting.update_configuration(config['reporting'])
-final = events.ReportEventStack('modules-final', 'running modules for final')
-with final:
-    try:
-        with events.ReportEventStack('config-scripts-user', 'running config-scripts-user', parent=final):
-            raise RuntimeError('runcmd failed')
-    except RuntimeError:
-        pass
-reporting.flush_events()
-
+${FAILING_FINAL_STAGE_PY}
 Hostname = collections.namedtuple('Hostname', 'hostname is_default')
 class Cloud:
     paths = None
