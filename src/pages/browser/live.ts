@@ -5,7 +5,7 @@
  *
  * A classic script, not a module: no import or export, and the function keeps its names private.
  */
-(function () {
+(() => {
   document.documentElement.classList.add('js');
   const body = document.body;
   const kind = body.getAttribute('data-live');
@@ -20,9 +20,9 @@
     const s = Math.round((Date.now() - Date.parse(iso)) / 1000);
     if (s < 0) return 'in the future';
     if (s < 45) return 'just now';
-    if (s < 3600) return Math.max(1, Math.round(s / 60)) + ' min ago';
-    if (s < 86400) return Math.round(s / 3600) + ' h ago';
-    return Math.round(s / 86400) + ' d ago';
+    if (s < 3600) return `${Math.max(1, Math.round(s / 60))} min ago`;
+    if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+    return `${Math.round(s / 86400)} d ago`;
   }
   function refreshTimes(): void {
     for (const el of document.querySelectorAll('time[data-ago]')) el.textContent = ago(el.getAttribute('datetime') ?? '');
@@ -152,7 +152,7 @@
         if (v) params.set(k, String(v));
       });
       const qs = params.toString();
-      history.replaceState(null, '', qs ? '/?' + qs : '/');
+      history.replaceState(null, '', qs ? `/?${qs}` : '/');
       refresh();
     };
     filters.addEventListener('input', () => {
