@@ -174,7 +174,8 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetLoadResult
     const socket: Socket = connect({ host: target.hostname, port, localAddress: vm.address });
     socket.setEncoding('latin1');
     socket.setTimeout(TIMEOUT_MS);
-    socket.on('connect', () => socket.end(head + body));
+    // Written, not ended: urllib keeps its side open until the answer comes.
+    socket.on('connect', () => socket.write(head + body));
     socket.on('data', (chunk: string) => {
       if (answer.length < 4096) answer += chunk;
     });
