@@ -52,6 +52,8 @@ export interface StepOptions {
   /** Runs `strace -c -f` on the server for 10 s from this many seconds into the run. */
   straceAtS?: number;
   env?: Record<string, string>;
+  /** Extra node flags for the server, such as --cpu-prof. */
+  nodeArgs?: string[];
 }
 
 const GC_LINE = /: (Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Compact)[^,]*, ([\d.]+) \/ [\d.]+ ms/;
@@ -97,7 +99,7 @@ export async function fleetStep(dir: string, o: StepOptions): Promise<FleetStep>
   const script = o.server === 'bare' ? 'bench/bare-server.js' : 'src/server.js';
   // The plugin's default rate limit stays on: 20,000 sources are part of the load.
   const env = { WEBHOOK_DB: join(dir, `fleet-${o.vms}-${Date.now()}.db`), WEBHOOK_RATE_LIMIT: '600', ...o.env };
-  const server = await startChild(script, env, { cpu: 0, nodeArgs: ['--trace-gc'], onLine });
+  const server = await startChild(script, env, { cpu: 0, nodeArgs: ['--trace-gc', ...(o.nodeArgs ?? [])], onLine });
   const pid = server.proc.pid!;
   const port = Number(new URL(server.url).port);
   const peak = trackPeak(server);
