@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { FleetLoadOptions, FleetLoadResult } from './fleet-load.js';
-import { diffCounters, procIo, sampleAcceptQueue, schedStat, tcpCounters, type TcpCounters } from './lib/kernel.js';
+import { diffCounters, procIo, sampleAcceptQueue, sampleThreadState, schedStat, tcpCounters, type TcpCounters } from './lib/kernel.js';
 import { DIST, startChild, trackPeak } from './lib/proc.js';
 
 /** The shape of one rebuild: every VM starts within `startWithinS` and runs `tasks` over `playS`. */
@@ -33,7 +33,7 @@ export interface FleetStep {
   /** The receiver's CPU over the run, in % of one core. */
   serverCpuPercent: number;
   /** Its main thread: % of the run on a CPU, and % waiting for one (other processes on its core). */
-  mainThread: { runPercent: number; runQueuePercent: number };
+  mainThread: { runPercent: number; runQueuePercent: number; states: Record<string, number> };
   peakRssMb: number;
   acceptQueue: { max: number; p50: number; samples: number };
   tcp: TcpCounters;
@@ -104,6 +104,7 @@ export async function fleetStep(dir: string, o: StepOptions): Promise<FleetStep>
   const port = Number(new URL(server.url).port);
   const peak = trackPeak(server);
   const stopQueue = sampleAcceptQueue(port);
+  const stopStates = sampleThreadState(pid);
   const tcp0 = tcpCounters();
   const io0 = procIo(pid);
   const cpu0 = server.cpuSeconds();
@@ -117,6 +118,7 @@ export async function fleetStep(dir: string, o: StepOptions): Promise<FleetStep>
   const sched1 = schedStat(pid);
   const tcp = diffCounters(tcp0, tcpCounters());
   const queue = stopQueue();
+  const states = stopStates();
   const straceText = strace ? await strace : undefined;
   const peakRssMb = Math.round(peak());
   await server.stop();
@@ -128,7 +130,7 @@ export async function fleetStep(dir: string, o: StepOptions): Promise<FleetStep>
     vms: o.vms,
     load,
     serverCpuPercent: Math.round((cpu / seconds) * 100),
-    mainThread: { runPercent: Math.round((sched1.runNs - sched0.runNs) / seconds / 1e7), runQueuePercent: Math.round((sched1.waitNs - sched0.waitNs) / seconds / 1e7) },
+    mainThread: { runPercent: Math.round((sched1.runNs - sched0.runNs) / seconds / 1e7), runQueuePercent: Math.round((sched1.waitNs - sched0.waitNs) / seconds / 1e7), states },
     peakRssMb,
     acceptQueue: { max: Math.max(0, ...queue), p50: pct(queue, 0.5), samples: queue.length },
     tcp,
@@ -142,7 +144,7 @@ export async function fleetStep(dir: string, o: StepOptions): Promise<FleetStep>
 /** One line for the log: what a step measured. */
 export function describeStep(s: FleetStep): string {
   const l = s.load;
-  return `${s.server}${s.harsh ? ' harsh' : ''} ${s.vms} VMs: ${l.requests} req, latency p50/p99/max ${l.latency.p50Ms}/${l.latency.p99Ms}/${l.latency.maxMs} ms, ${l.eventsDelivered}/${l.eventsProduced} events, ${l.shed} shed, ${l.errors} errors ${JSON.stringify(l.errorKinds)}, healthz p99 ${l.healthz.p99Ms} ms, server CPU ${s.serverCpuPercent}% (main thread ${s.mainThread.runPercent}%, waiting for CPU ${s.mainThread.runQueuePercent}%), accept queue max ${s.acceptQueue.max}, overflows ${s.tcp.TcpExtListenOverflows}, SYN retrans ${s.tcp.TcpExtTCPSynRetrans}, GC ${s.gc.totalMs} ms (max ${s.gc.maxMs}), writes/req ${s.writes.syscallsPerRequest}, generator loop p99 ${l.loopDelay.p99Ms} ms CPU ${l.generatorCpuPercent}%`;
+  return `${s.server}${s.harsh ? ' harsh' : ''} ${s.vms} VMs: ${l.requests} req, latency p50/p99/max ${l.latency.p50Ms}/${l.latency.p99Ms}/${l.latency.maxMs} ms, ${l.eventsDelivered}/${l.eventsProduced} events, ${l.shed} shed, ${l.errors} errors ${JSON.stringify(l.errorKinds)}, healthz p99 ${l.healthz.p99Ms} ms, server CPU ${s.serverCpuPercent}% (main thread ${s.mainThread.runPercent}%, waiting for CPU ${s.mainThread.runQueuePercent}%, states ${JSON.stringify(s.mainThread.states)}), accept queue max ${s.acceptQueue.max}, overflows ${s.tcp.TcpExtListenOverflows}, SYN retrans ${s.tcp.TcpExtTCPSynRetrans}, GC ${s.gc.totalMs} ms (max ${s.gc.maxMs}), writes/req ${s.writes.syscallsPerRequest}, generator loop p99 ${l.loopDelay.p99Ms} ms CPU ${l.generatorCpuPercent}%`;
 }
 
 export interface FleetFigure {

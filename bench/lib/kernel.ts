@@ -68,3 +68,23 @@ export function schedStat(pid: number): { runNs: number; waitNs: number } {
   const [run, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').trim().split(/\s+/).map(Number);
   return { runNs: run ?? 0, waitNs: wait ?? 0 };
 }
+
+/**
+ * Samples the main thread's scheduler state every `ms`: R (running or waiting for a CPU),
+ * S (sleeping: idle in epoll or waiting on a lock), D (blocked in the kernel, usually on disk).
+ */
+export function sampleThreadState(pid: number, ms = 50): () => Record<string, number> {
+  const counts: Record<string, number> = {};
+  const timer = setInterval(() => {
+    try {
+      const state = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1]![0]!;
+      counts[state] = (counts[state] ?? 0) + 1;
+    } catch {
+      // The process is gone: the samples so far stand.
+    }
+  }, ms);
+  return () => {
+    clearInterval(timer);
+    return counts;
+  };
+}
