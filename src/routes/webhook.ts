@@ -79,6 +79,15 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
     }
   });
 
+  // Deliveries between their first byte and their answer. Past the bound, a delivery is refused
+  // before its body is read: a 503 costs about what bare Fastify's answer does, so the receiver
+  // keeps accepting connections instead of leaving them to overflow the kernel's accept queue,
+  // and the plugin retries after Retry-After with a bigger batch.
+  let inFlight = 0;
+  const settled = () => {
+    inFlight -= 1;
+  };
+
   // Callback-style hooks: this is the hot path, and each async hook costs a promise per request.
   app.addHook('onRequest', (request, reply, done) => {
     const wait = limiter.take(request.ip);
@@ -86,6 +95,16 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
     if (ctx.closing.value) {
       void reply.header('connection', 'close');
       return done(new AppError('SHUTTING_DOWN', 'the receiver is shutting down; retry shortly', 5));
+    }
+    if (config.maxInFlight > 0) {
+      if (inFlight >= config.maxInFlight) {
+        void reply.header('connection', 'close');
+        // 1–3 s, so the VMs refused together do not all come back in the same second.
+        return done(new AppError('OVERLOADED', `the receiver is handling ${inFlight} deliveries; retry shortly`, 1 + Math.floor(Math.random() * 3)));
+      }
+      inFlight += 1;
+      // 'close' comes once per response, answered or aborted by the client.
+      reply.raw.once('close', settled);
     }
     done();
   });
