@@ -35,7 +35,7 @@ export interface FleetStep {
   /** Its main thread: % of the run on a CPU, and % waiting for one (other processes on its core). */
   mainThread: { runPercent: number; runQueuePercent: number; states: Record<string, number> };
   peakRssMb: number;
-  acceptQueue: { max: number; p50: number; samples: number };
+  acceptQueue: { max: number; p50: number; samples: number; every500ms: number[] };
   tcp: TcpCounters;
   gc: { pauses: number; totalMs: number; maxMs: number };
   writes: { syscallsPerRequest: number; kibPerRequest: number };
@@ -132,7 +132,7 @@ export async function fleetStep(dir: string, o: StepOptions): Promise<FleetStep>
     serverCpuPercent: Math.round((cpu / seconds) * 100),
     mainThread: { runPercent: Math.round((sched1.runNs - sched0.runNs) / seconds / 1e7), runQueuePercent: Math.round((sched1.waitNs - sched0.waitNs) / seconds / 1e7), states },
     peakRssMb,
-    acceptQueue: { max: Math.max(0, ...queue), p50: pct(queue, 0.5), samples: queue.length },
+    acceptQueue: { max: Math.max(0, ...queue), p50: pct(queue, 0.5), samples: queue.length, every500ms: queue },
     tcp,
     gc: { pauses: gc.pauses, totalMs: Math.round(gc.totalMs), maxMs: Math.round(gc.maxMs * 10) / 10 },
     writes: { syscallsPerRequest: Math.round(((io1.syscw - io0.syscw) / requests) * 10) / 10, kibPerRequest: Math.round(((io1.wchar - io0.wchar) / 1024 / requests) * 10) / 10 },
