@@ -40,8 +40,8 @@ export function createHostWriter(db: Db) {
        last_address = @address
      WHERE id = @id`,
   );
-  const current = db.prepare<[number], { hostname: string; machine_id: string | null; instance_id: string | null; vmid: number | null; ips: string }>(
-    'SELECT hostname, machine_id, instance_id, vmid, ips FROM hosts WHERE id = ?',
+  const current = db.prepare<[number], { hostname: string; machine_id: string | null; instance_id: string | null; vmid: number | null; ips: string; placeholder: number }>(
+    'SELECT hostname, machine_id, instance_id, vmid, ips, placeholder FROM hosts WHERE id = ?',
   );
   // Sets neither identity column, so none of the hosts' identity indexes is rewritten.
   const touchHost = db.prepare('UPDATE hosts SET last_seen_at = max(last_seen_at, @now), last_address = @address WHERE id = @id');
@@ -121,7 +121,7 @@ export function createHostWriter(db: Db) {
     const was = current.get(found)!;
     const ipsChanged = row.ips !== null && row.ips !== was.ips;
     const same = <T>(said: T | null, stored: T | null) => said === null || said === stored;
-    if (!ipsChanged && same(row.hostname, was.hostname) && same(row.machine_id, was.machine_id) && same(row.instance_id, was.instance_id) && same(row.vmid, was.vmid)) {
+    if (was.placeholder === 0 && !ipsChanged && same(row.hostname, was.hostname) && same(row.machine_id, was.machine_id) && same(row.instance_id, was.instance_id) && same(row.vmid, was.vmid)) {
       touchHost.run({ id: found, now, address });
       return found;
     }
