@@ -4,6 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { RouteOptions } from '../context.js';
 import { AppError } from '../errors.js';
+import { watchAcceptQueue, type AcceptQueueWatch } from '../ingest/accept-queue.js';
 import { secretKey, verifySignature } from '../ingest/signature.js';
 import { createVmKeys } from '../auth/vm-keys.js';
 import { Trust } from '../store/host-writer.js';
@@ -79,14 +80,27 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
     }
   });
 
-  // Deliveries between their first byte and their answer. Past the bound, a delivery is refused
-  // before its body is read: a 503 costs about what bare Fastify's answer does, so the receiver
-  // keeps accepting connections instead of leaving them to overflow the kernel's accept queue,
-  // and the plugin retries after Retry-After with a bigger batch.
+  // Deliveries waiting: between their first byte and their answer, and still in the kernel's
+  // accept queue (src/ingest/accept-queue.ts). Past the bound, a delivery is refused before its
+  // body is read: a 503 costs about what bare Fastify's answer does, so the loop turns faster,
+  // takes the waiting connections before they overflow the backlog, and the plugin retries after
+  // Retry-After with a bigger batch.
   let inFlight = 0;
   const settled = () => {
     inFlight -= 1;
   };
+  let acceptQueue: AcceptQueueWatch | undefined;
+  if (config.maxInFlight > 0) {
+    fastify.addHook('onListen', (done) => {
+      const address = fastify.server.address();
+      if (address !== null && typeof address === 'object') acceptQueue = watchAcceptQueue(address.port, fastify.server);
+      done();
+    });
+    fastify.addHook('onClose', (_instance, done) => {
+      acceptQueue?.stop();
+      done();
+    });
+  }
 
   // Callback-style hooks: this is the hot path, and each async hook costs a promise per request.
   app.addHook('onRequest', (request, reply, done) => {
@@ -97,10 +111,11 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
       return done(new AppError('SHUTTING_DOWN', 'the receiver is shutting down; retry shortly', 5));
     }
     if (config.maxInFlight > 0) {
-      if (inFlight >= config.maxInFlight) {
+      const waiting = inFlight + (acceptQueue?.length ?? 0);
+      if (waiting >= config.maxInFlight) {
         void reply.header('connection', 'close');
         // 1–3 s, so the VMs refused together do not all come back in the same second.
-        return done(new AppError('OVERLOADED', `the receiver is handling ${inFlight} deliveries; retry shortly`, 1 + Math.floor(Math.random() * 3)));
+        return done(new AppError('OVERLOADED', `${waiting} deliveries are waiting for the receiver; retry shortly`, 1 + Math.floor(Math.random() * 3)));
       }
       inFlight += 1;
       // 'close' comes once per response, answered or aborted by the client.
