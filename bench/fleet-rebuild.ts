@@ -24,6 +24,8 @@ export interface RebuildShape {
 export const REAL_SHAPE: RebuildShape = { startWithinS: 30, tasks: 150, playS: 120 };
 /** The same per-VM event rate and batching (1.25 events/s, 2 s linger) in a third of the time. */
 export const SHORT_SHAPE: RebuildShape = { startWithinS: 10, tasks: 50, playS: 40 };
+/** The same rate again, in a sixth of the time: what `npm run bench` runs, so a fleet step takes about 30 s. */
+export const BENCH_SHAPE: RebuildShape = { startWithinS: 5, tasks: 25, playS: 20 };
 
 export interface FleetStep {
   server: 'receiver' | 'bare';
@@ -32,6 +34,9 @@ export interface FleetStep {
   load: FleetLoadResult;
   /** The receiver's CPU over the run, in % of one core. */
   serverCpuPercent: number;
+  /** Its CPU time per request and per event: what the run cost it, however busy the machine was. */
+  serverCpuMsPerRequest: number;
+  serverCpuUsPerEvent: number;
   /** Its main thread: % of the run on a CPU, and % waiting for one (other processes on its core). */
   mainThread: { runPercent: number; runQueuePercent: number; states: Record<string, number> };
   peakRssMb: number;
@@ -130,6 +135,8 @@ export async function fleetStep(dir: string, o: StepOptions): Promise<FleetStep>
     vms: o.vms,
     load,
     serverCpuPercent: Math.round((cpu / seconds) * 100),
+    serverCpuMsPerRequest: Math.round((cpu * 1000 * 1000) / requests) / 1000,
+    serverCpuUsPerEvent: Math.round((cpu * 1e6) / Math.max(1, load.eventsDelivered)),
     mainThread: { runPercent: Math.round((sched1.runNs - sched0.runNs) / seconds / 1e7), runQueuePercent: Math.round((sched1.waitNs - sched0.waitNs) / seconds / 1e7), states },
     peakRssMb,
     acceptQueue: { max: Math.max(0, ...queue), p50: pct(queue, 0.5), samples: queue.length, every500ms: queue },
@@ -144,7 +151,7 @@ export async function fleetStep(dir: string, o: StepOptions): Promise<FleetStep>
 /** One line for the log: what a step measured. */
 export function describeStep(s: FleetStep): string {
   const l = s.load;
-  return `${s.server}${s.harsh ? ' harsh' : ''} ${s.vms} VMs: ${l.requests} req, latency p50/p99/max ${l.latency.p50Ms}/${l.latency.p99Ms}/${l.latency.maxMs} ms, ${l.eventsDelivered}/${l.eventsProduced} events, ${l.shed} shed, ${l.errors} errors ${JSON.stringify(l.errorKinds)}, healthz p99 ${l.healthz.p99Ms} ms, server CPU ${s.serverCpuPercent}% (main thread ${s.mainThread.runPercent}%, waiting for CPU ${s.mainThread.runQueuePercent}%, states ${JSON.stringify(s.mainThread.states)}), accept queue max ${s.acceptQueue.max}, overflows ${s.tcp.TcpExtListenOverflows}, SYN retrans ${s.tcp.TcpExtTCPSynRetrans}, GC ${s.gc.totalMs} ms (max ${s.gc.maxMs}), writes/req ${s.writes.syscallsPerRequest}, generator loop p99 ${l.loopDelay.p99Ms} ms CPU ${l.generatorCpuPercent}%`;
+  return `${s.server}${s.harsh ? ' harsh' : ''} ${s.vms} VMs: ${l.requests} req, latency p50/p99/max ${l.latency.p50Ms}/${l.latency.p99Ms}/${l.latency.maxMs} ms, ${l.eventsDelivered}/${l.eventsProduced} events, ${l.shed} shed, ${l.errors} errors ${JSON.stringify(l.errorKinds)}, healthz p99 ${l.healthz.p99Ms} ms, server CPU ${s.serverCpuPercent}%, ${s.serverCpuMsPerRequest} ms/request, ${s.serverCpuUsPerEvent} µs/event (main thread ${s.mainThread.runPercent}%, waiting for CPU ${s.mainThread.runQueuePercent}%, states ${JSON.stringify(s.mainThread.states)}), accept queue max ${s.acceptQueue.max}, overflows ${s.tcp.TcpExtListenOverflows}, SYN retrans ${s.tcp.TcpExtTCPSynRetrans}, GC ${s.gc.totalMs} ms (max ${s.gc.maxMs}), writes/req ${s.writes.syscallsPerRequest}, generator loop p99 ${l.loopDelay.p99Ms} ms CPU ${l.generatorCpuPercent}%`;
 }
 
 export interface FleetFigure {
@@ -154,13 +161,15 @@ export interface FleetFigure {
   steps: FleetStep[];
   bare: FleetStep;
   harsh: FleetStep;
+  /** The receiver past capacity: 1.5x and 2x the capacity (or the smallest size when none held). */
+  overload: FleetStep[];
 }
 
 /**
  * The receiver at each size in `sizes` (ascending) until one fails to hold, the bare baseline at
  * `bareVms`, and the harsh mode (every event at once) at `harshVms`.
  */
-export async function fleetFigure(dir: string, opts: { sizes: number[]; bareVms: number; harshVms: number; shape: RebuildShape; log: (s: string) => void }): Promise<FleetFigure> {
+export async function fleetFigure(dir: string, opts: { sizes: number[]; bareVms: number; harshVms: number; shape: RebuildShape; overloadFactors?: number[]; log: (s: string) => void }): Promise<FleetFigure> {
   const steps: FleetStep[] = [];
   let capacityVms = 0;
   for (const vms of opts.sizes) {
@@ -174,5 +183,11 @@ export async function fleetFigure(dir: string, opts: { sizes: number[]; bareVms:
   opts.log(describeStep(bare));
   const harsh = await fleetStep(dir, { server: 'receiver', vms: opts.harshVms, shape: opts.shape, harsh: true });
   opts.log(describeStep(harsh));
-  return { shape: opts.shape, capacityVms, steps, bare, harsh };
+  const overload: FleetStep[] = [];
+  for (const factor of opts.overloadFactors ?? [1.5, 2]) {
+    const s = await fleetStep(dir, { server: 'receiver', vms: Math.round((capacityVms || opts.sizes[0]!) * factor), shape: opts.shape });
+    opts.log(`${factor}x capacity: ${describeStep(s)}`);
+    overload.push(s);
+  }
+  return { shape: opts.shape, capacityVms, steps, bare, harsh, overload };
 }

@@ -12,8 +12,13 @@ export type TcpCounters = Record<(typeof COUNTERS)[number], number>;
 
 /** Absolute, machine-wide TCP counters; diff two readings for a run. */
 export function tcpCounters(): TcpCounters {
-  const out = execFileSync('nstat', ['-az', ...COUNTERS], { encoding: 'utf8' });
   const c = Object.fromEntries(COUNTERS.map((k) => [k, 0])) as TcpCounters;
+  let out = '';
+  try {
+    out = execFileSync('nstat', ['-az', ...COUNTERS], { encoding: 'utf8' });
+  } catch {
+    // No nstat (iproute2): the counters read as 0 and the run still measures the rest.
+  }
   for (const line of out.split('\n')) {
     const [name, value] = line.trim().split(/\s+/);
     if (name && name in c) c[name as keyof TcpCounters] = Number(value);
