@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompil
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { RouteOptions } from '../context.js';
-import { AppError } from '../errors.js';
+import { AppError, errorBody } from '../errors.js';
 import { watchAcceptQueue, type AcceptQueueWatch } from '../ingest/accept-queue.js';
 import { secretKey, verifySignature } from '../ingest/signature.js';
 import { createVmKeys } from '../auth/vm-keys.js';
@@ -90,6 +90,19 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
     inFlight -= 1;
   };
   let acceptQueue: AcceptQueueWatch | undefined;
+  // A few deliveries are always taken, however long the kernel's queue: refusing everything would
+  // leave the receiver busy refusing with nothing stored, and every VM retrying.
+  const alwaysAdmit = Math.min(32, config.maxInFlight);
+  const overloaded = () => inFlight >= alwaysAdmit && inFlight + (acceptQueue?.length ?? 0) >= config.maxInFlight;
+  // Shedding must cost less than the work it refuses: answered right here, with a body written
+  // once, no error object (its stack), no error log line, no serializer.
+  const overload = new AppError('OVERLOADED', 'too many deliveries are waiting for the receiver; retry shortly');
+  const overloadBody = JSON.stringify(errorBody(overload));
+  const shed = (reply: FastifyReply) => {
+    effects.deliveryRefused(overload);
+    // 1-3 s, so the VMs refused together do not all come back in the same second.
+    void reply.code(503).header('retry-after', String(1 + Math.floor(Math.random() * 3))).header('connection', 'close').type('application/json; charset=utf-8').send(overloadBody);
+  };
   if (config.maxInFlight > 0) {
     fastify.addHook('onListen', (done) => {
       const address = fastify.server.address();
@@ -111,12 +124,7 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
       return done(new AppError('SHUTTING_DOWN', 'the receiver is shutting down; retry shortly', 5));
     }
     if (config.maxInFlight > 0) {
-      const waiting = inFlight + (acceptQueue?.length ?? 0);
-      if (waiting >= config.maxInFlight) {
-        void reply.header('connection', 'close');
-        // 1–3 s, so the VMs refused together do not all come back in the same second.
-        return done(new AppError('OVERLOADED', `${waiting} deliveries are waiting for the receiver; retry shortly`, 1 + Math.floor(Math.random() * 3)));
-      }
+      if (overloaded()) return shed(reply);
       inFlight += 1;
       // 'close' comes once per response, answered or aborted by the client.
       reply.raw.once('close', settled);
