@@ -92,7 +92,7 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
   let acceptQueue: AcceptQueueWatch | undefined;
   // A few deliveries are always taken, however long the kernel's queue: refusing everything would
   // leave the receiver busy refusing with nothing stored, and every VM retrying.
-  const alwaysAdmit = Math.min(32, config.maxInFlight);
+  const alwaysAdmit = Math.min(4, config.maxInFlight);
   const overloaded = () => inFlight >= alwaysAdmit && inFlight + (acceptQueue?.length ?? 0) >= config.maxInFlight;
   // Shedding must cost less than the work it refuses: answered right here, with a body written
   // once, no error object (its stack), no error log line, no serializer.
@@ -106,7 +106,7 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
   if (config.maxInFlight > 0) {
     fastify.addHook('onListen', (done) => {
       const address = fastify.server.address();
-      if (address !== null && typeof address === 'object') acceptQueue = watchAcceptQueue(address.port, fastify.server);
+      if (address !== null && typeof address === 'object') acceptQueue = watchAcceptQueue(address.port, address.family === 'IPv6' ? 'IPv6' : 'IPv4', fastify.server);
       done();
     });
     fastify.addHook('onClose', (_instance, done) => {

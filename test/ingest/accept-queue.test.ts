@@ -27,7 +27,7 @@ describe('watchAcceptQueue', () => {
     const held: Socket[] = [];
     try {
       const port = await new Promise<number>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
-      const watch = watchAcceptQueue(port, undefined, 5);
+      const watch = watchAcceptQueue(port, 'IPv4', undefined, 5);
       for (let i = 0; i < 5; i++) held.push(connect({ host: '127.0.0.1', port }).on('error', () => undefined));
       await eventually(() => expect(watch.length).toBe(5));
       watch.stop();
