@@ -44,6 +44,8 @@ export interface FleetLoadResult {
   errors: number;
   errorKinds: Record<string, number>;
   latency: Percentiles;
+  /** Of the requests answered 2xx only. */
+  acceptedLatency: Percentiles;
   /** Produced to acknowledged, per event (includes lingering and retries). */
   lag: Percentiles;
   healthz: Percentiles & { count: number };
@@ -122,6 +124,7 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetLoadResult
   const lastPlayEnd = Math.max(...vms.map((v) => v.at[total - 1]!));
 
   const latencies: number[] = [];
+  const okLatencies: number[] = [];
   const lags: number[] = [];
   const errorKinds: Record<string, number> = {};
   let produced = 0;
@@ -192,6 +195,7 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetLoadResult
       if (status >= 200 && status < 300) {
         const t = now();
         latencies.push(t - started);
+        okLatencies.push(t - started);
         const sec = second(t);
         sec.answered++;
         sec.maxMs = Math.max(sec.maxMs, t - started);
@@ -265,6 +269,7 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetLoadResult
     errors,
     errorKinds,
     latency: percentiles(latencies),
+    acceptedLatency: percentiles(okLatencies),
     lag: percentiles(lags),
     healthz: { ...percentiles(probes), count: probes.length },
     loopDelay: { p50Ms: Math.round(loop.percentile(50) / 1e5) / 10, p99Ms: Math.round(loop.percentile(99) / 1e5) / 10, maxMs: Math.round(loop.max / 1e5) / 10 },

@@ -54,7 +54,7 @@ try {
     rows.push(['4 fleet capacity', `${fig.capacityVms} VMs at p99 < 100 ms, no error`, fig.steps.map((s) => `${s.vms}: ${s.load.latency.p99Ms} ms, accept queue max ${s.acceptQueue.max}, ${s.tcp.TcpExtListenOverflows} overflows`).join('; '), '']);
     for (const [i, o] of fig.overload.entries()) {
       const answered = o.load.requests - o.load.shed - o.load.errors;
-      rows.push([`4 fleet at ${[1.5, 2][i]}x capacity`, `${o.vms} VMs: accepted ${lat(o)}; shed ${Math.round((o.load.shed / Math.max(1, o.load.requests)) * 100)}% of ${o.load.requests} requests`, `${answered} answered, ${o.load.eventsDelivered}/${o.load.eventsProduced} events delivered, ${o.tcp.TcpExtListenOverflows} listen overflows`, `only 503/429, every event: ${check(o.load.errors === 0 && o.load.eventsDelivered === o.load.eventsProduced)}`]);
+      rows.push([`4 fleet at ${[1.5, 2][i]}x capacity`, `${o.vms} VMs: accepted p50/p99 ${o.load.acceptedLatency.p50Ms}/${o.load.acceptedLatency.p99Ms} ms, all ${lat(o)}; shed ${Math.round((o.load.shed / Math.max(1, o.load.requests)) * 100)}% of ${o.load.requests} requests`, `${answered} answered, ${o.load.eventsDelivered}/${o.load.eventsProduced} events delivered, ${o.tcp.TcpExtListenOverflows} listen overflows`, `only 503/429, every event: ${check(o.load.errors === 0 && o.load.eventsDelivered === o.load.eventsProduced)}`]);
     }
     rows.push(['4 fleet, every event at once', `${fig.harsh.vms} VMs: ${lat(fig.harsh)}, ${fig.harsh.load.eventsDelivered}/${fig.harsh.load.eventsProduced} events in ${fig.harsh.load.seconds} s`, `receiver CPU ${fig.harsh.serverCpuPercent}%`, '']);
   }
