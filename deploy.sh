@@ -329,6 +329,7 @@ WEBHOOK_SECRETS=$NEW_SECRET
 #WEBHOOK_DURABILITY=normal
 #WEBHOOK_BODY_LIMIT=1048576
 #WEBHOOK_RATE_LIMIT=600
+#WEBHOOK_MAX_IN_FLIGHT=256
 
 # Proxmox discovery: which VMs should report, read from the API (README, Proxmox discovery).
 # The token file holds one line USER@REALM!TOKENID=SECRET, readable by the '$SERVICE_USER' group.

@@ -6,6 +6,7 @@ import Fastify, { type FastifyReply } from 'fastify';
 
 const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
 app.post('/webhook', async (_request, reply) => reply.code(202).send({ accepted: true }));
+app.get('/healthz', async () => ({ status: 'ok' }));
 
 // Long-poll baseline: requests held in an array and all answered by one POST, nothing else.
 const held: FastifyReply[] = [];
@@ -18,6 +19,7 @@ app.post('/release', async () => {
   return { released: true };
 });
 app.get('/metrics', async () => `webhook_waiters ${held.length}\n`);
-const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0) });
+// The receiver's backlog, so the fleet figure compares the same accept queue.
+const address = await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 0), backlog: 4096 });
 process.stdout.write(`${JSON.stringify({ msg: 'webhook receiver ready', address })}\n`);
 process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));

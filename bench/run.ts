@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { benchCallback } from './callback.js';
-import { fleetCapacity } from './fleet.js';
+import { BENCH_SHAPE, fleetFigure, REAL_SHAPE } from './fleet-rebuild.js';
 import { benchIngest } from './ingest.js';
 import { benchQueries } from './queries.js';
 import { benchWaiters } from './waiters.js';
@@ -18,8 +18,8 @@ const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const want = (name: string) => !only || only.includes(name);
 const P = quick
-  ? { runs: 1, seconds: 1, connections: 32, fleet: { sizes: [20, 40], headline: 40, seconds: 3 }, history: { hosts: 200, runsPerHost: 2, tasksPerRun: 20 }, samples: 30, waiters: 300, cbTasks: 10, cbRuns: 1 }
-  : { runs: 3, seconds: 5, connections: 64, fleet: { sizes: [1000, 2000, 4000, 8000], headline: 2000, seconds: 60 }, history: { hosts: 5000, runsPerHost: 4, tasksPerRun: 50 }, samples: 300, waiters: 10_000, cbTasks: 200, cbRuns: 3 };
+  ? { runs: 1, seconds: 1, connections: 32, fleet: { sizes: [50], bareVms: 50, harshVms: 20, shape: { startWithinS: 1, tasks: 10, playS: 3 }, overloadFactors: [] }, history: { hosts: 200, runsPerHost: 2, tasksPerRun: 20 }, samples: 30, waiters: 300, cbTasks: 10, cbRuns: 1 }
+  : { runs: 3, seconds: 5, connections: 64, fleet: { sizes: [2500, 5000, 10_000, 20_000], bareVms: 5000, harshVms: 2500, shape: process.argv.includes('--fleet-real') ? REAL_SHAPE : BENCH_SHAPE, overloadFactors: [1.5, 2] }, history: { hosts: 5000, runsPerHost: 4, tasksPerRun: 50 }, samples: 300, waiters: 10_000, cbTasks: 200, cbRuns: 3 };
 
 const dir = mkdtempSync(join(tmpdir(), 'webhook-bench-'));
 const results: Record<string, unknown> = {
@@ -43,13 +43,20 @@ try {
     rows.push(['3 durable (FULL) group commit', `${r.durable.fullGroupEventsPerSec} ev/s`, `naive FULL ${r.durable.naiveFullEventsPerSec} ev/s → ×${r.durable.ratio}`, `≥ ×5: ${check(r.durable.ratio >= 5)}`]);
   }
   if (want('fleet')) {
-    log(`fleet simulation, ${P.fleet.sizes.join(', ')} VMs with ${P.fleet.seconds} s runs…`);
-    const cap = await fleetCapacity(dir, P.fleet.sizes, P.fleet.headline, P.fleet.seconds);
-    const f = cap.steps.find((s) => s.vms === P.fleet.headline)!;
-    results.fleet = { run: f, runSeconds: P.fleet.seconds, capacity: cap };
-    peaks.push(...cap.steps.map((s) => s.peakRssMb));
-    rows.push(['4 fleet simulation', `${f.vms} VMs, ${f.events} events, ${f.errors} errors, lag p50 ${f.lagP50Ms} ms, p99 ${f.lagP99Ms} ms`, `receiver CPU ${f.cpuPercent}%, RSS ${f.peakRssMb} MB`, `no errors: ${check(f.errors === 0)}`]);
-    rows.push(['4 fleet capacity', `${cap.sustainedVms} VMs at p99 < 100 ms (${P.fleet.seconds} s runs)`, cap.steps.map((s) => `${s.vms}: ${s.lagP99Ms} ms`).join(', '), '']);
+    const { shape } = P.fleet;
+    log(`fleet mass rebuild (start within ${shape.startWithinS} s, ${shape.tasks} tasks over ${shape.playS} s), ${P.fleet.sizes.join(', ')} VMs; receiver on CPU 0, load generator on CPU 1…`);
+    const fig = await fleetFigure(dir, { ...P.fleet, log });
+    const head = fig.steps.at(-1)!;
+    results.fleet = { run: { errors: head.load.errors, ...head }, figure: fig };
+    peaks.push(...fig.steps.map((s) => s.peakRssMb));
+    const lat = (st: typeof head) => `p50/p99 ${st.load.latency.p50Ms}/${st.load.latency.p99Ms} ms, ${st.load.errors} errors, ${st.load.shed} shed`;
+    rows.push(['4 fleet simulation', `${head.vms} VMs: ${lat(head)}, ${head.load.eventsDelivered}/${head.load.eventsProduced} events`, `bare Fastify ${fig.bare.vms} VMs: ${lat(fig.bare)}; receiver CPU ${head.serverCpuPercent}%`, `10,000 at p99 < 100 ms: ${check(fig.capacityVms >= 10_000)}`]);
+    rows.push(['4 fleet capacity', `${fig.capacityVms} VMs at p99 < 100 ms, no error`, fig.steps.map((s) => `${s.vms}: ${s.load.latency.p99Ms} ms, accept queue max ${s.acceptQueue.max}, ${s.tcp.TcpExtListenOverflows} overflows`).join('; '), '']);
+    for (const [i, o] of fig.overload.entries()) {
+      const answered = o.load.requests - o.load.shed - o.load.errors;
+      rows.push([`4 fleet at ${[1.5, 2][i]}x capacity`, `${o.vms} VMs: accepted p50/p99 ${o.load.acceptedLatency.p50Ms}/${o.load.acceptedLatency.p99Ms} ms, all ${lat(o)}; shed ${Math.round((o.load.shed / Math.max(1, o.load.requests)) * 100)}% of ${o.load.requests} requests`, `${answered} answered, ${o.load.eventsDelivered}/${o.load.eventsProduced} events delivered, ${o.tcp.TcpExtListenOverflows} listen overflows`, `only 503/429, every event: ${check(o.load.errors === 0 && o.load.eventsDelivered === o.load.eventsProduced)}`]);
+    }
+    rows.push(['4 fleet, every event at once', `${fig.harsh.vms} VMs: ${lat(fig.harsh)}, ${fig.harsh.load.eventsDelivered}/${fig.harsh.load.eventsProduced} events in ${fig.harsh.load.seconds} s`, `receiver CPU ${fig.harsh.serverCpuPercent}%`, '']);
   }
   if (want('queries')) {
     log(`queries on history (${P.history.hosts} hosts)…`);

@@ -123,6 +123,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     effects,
     committer: createGroupCommitter(ingest, {
       grouping: deps.groupCommit ?? true,
+      // Node accepts one connection per turn of its event loop (libuv 1.45+), so a turn that also
+      // commits caps how fast new connections are taken; a commit at most every 5 ms leaves most
+      // turns to accepting and parsing. See README, Performance.
+      minGapMs: 5,
       ...(walSync ? { sync: walSync.sync } : {}),
       onCommit: effects.eventsCommitted,
     }),

@@ -56,6 +56,7 @@ export const envSchema = z.object({
   WEBHOOK_EXPECT_GRACE_SECONDS: int(0, 7 * 86400).default(900),
   WEBHOOK_OUT_OF_SYNC_GRACE_SECONDS: int(0, 7 * 86400).default(1800),
   WEBHOOK_RATE_LIMIT: int(0, 1_000_000).default(600),
+  WEBHOOK_MAX_IN_FLIGHT: int(0, 1_000_000).default(256),
   WEBHOOK_PRUNE_INTERVAL_SECONDS: int(10, 86400).default(3600),
   WEBHOOK_PROXMOX_URL: z
     .url({ protocol: /^https$/, message: 'expected an https:// URL such as https://127.0.0.1:8006' })
@@ -94,6 +95,8 @@ export interface Config {
   outOfSyncGraceMs: number;
   /** Ingest requests per source address per minute; 0 turns the limit off. */
   rateLimitPerMinute: number;
+  /** Deliveries being handled at once past which new ones get 503 + Retry-After; 0 turns it off. */
+  maxInFlight: number;
   pruneIntervalMs: number;
   /** Discovery of the expected VMs from the Proxmox API; undefined when WEBHOOK_PROXMOX_URL is unset. */
   proxmox: ProxmoxConfig | undefined;
@@ -158,6 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: ReadFile = (p) => r
     expectGraceMs: e.WEBHOOK_EXPECT_GRACE_SECONDS * 1000,
     outOfSyncGraceMs: e.WEBHOOK_OUT_OF_SYNC_GRACE_SECONDS * 1000,
     rateLimitPerMinute: e.WEBHOOK_RATE_LIMIT,
+    maxInFlight: e.WEBHOOK_MAX_IN_FLIGHT,
     pruneIntervalMs: e.WEBHOOK_PRUNE_INTERVAL_SECONDS * 1000,
     proxmox,
   };

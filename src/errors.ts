@@ -18,6 +18,7 @@ const rejectReasons = [
   'storage_unavailable',
   'identity_conflict',
   'run_owned_by_other_host',
+  'overloaded',
 ] as const;
 export type RejectReason = (typeof rejectReasons)[number];
 
@@ -55,6 +56,8 @@ export const errorCatalog = {
   INTERNAL: { status: 500 },
   STORAGE_UNAVAILABLE: { status: 503, reason: 'storage_unavailable' },
   SHUTTING_DOWN: { status: 503, reason: 'storage_unavailable' },
+  /** More deliveries are being handled than WEBHOOK_MAX_IN_FLIGHT: refused before any work. */
+  OVERLOADED: { status: 503, reason: 'overloaded' },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorCode = keyof typeof errorCatalog;

@@ -34,16 +34,29 @@ function cpuSeconds(pid: number): number {
   }
 }
 
+export interface ChildOptions {
+  /** Pins the process to this CPU with taskset, so a load generator can have the other one. */
+  cpu?: number;
+  /** Extra node flags, such as --trace-gc. */
+  nodeArgs?: string[];
+  /** Sees every line the child prints on stdout. */
+  onLine?: (line: string) => void;
+}
+
 /** Spawns `script` (relative to dist/) and resolves once it logs that it is ready. */
-export async function startChild(script: string, env: Record<string, string> = {}): Promise<Child> {
+export async function startChild(script: string, env: Record<string, string> = {}, options: ChildOptions = {}): Promise<Child> {
   const started = performance.now();
-  const proc = spawn(process.execPath, [join(DIST, script)], {
+  const args = [...(options.nodeArgs ?? []), join(DIST, script)];
+  // taskset execs node, so the pid is still node's.
+  const [cmd, argv] = options.cpu === undefined ? [process.execPath, args] : ['taskset', ['-c', String(options.cpu), process.execPath, ...args]];
+  const proc = spawn(cmd, argv, {
     env: { PATH: process.env.PATH ?? '', WEBHOOK_HOST: '127.0.0.1', WEBHOOK_PORT: '0', WEBHOOK_RATE_LIMIT: '0', WEBHOOK_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {
     proc.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
     createInterface({ input: proc.stdout! }).on('line', (line) => {
+      options.onLine?.(line);
       if (line.includes('"webhook receiver ready"')) resolve(String((JSON.parse(line) as { address: string }).address));
     });
   });

@@ -12,11 +12,15 @@ interface Bucket {
 export function createRateLimiter(perMinute: number, clock: () => number) {
   const buckets = new Map<string, Bucket>();
   const ratePerMs = perMinute / 60_000;
+  // A sweep walks every bucket: run one only after the map has grown by a tenth of the bound since
+  // the last, or a flood of new addresses past half the bound paid a full sweep per request.
+  let sweepAt = MAX_TRACKED / 2;
 
   /** Drops buckets that have refilled, so spoofed-looking floods of addresses cannot grow memory. */
   function sweep(now: number): void {
     for (const [key, b] of buckets) if (b.tokens + (now - b.at) * ratePerMs >= perMinute) buckets.delete(key);
     if (buckets.size >= MAX_TRACKED) buckets.clear();
+    sweepAt = Math.max(MAX_TRACKED / 2, buckets.size + MAX_TRACKED / 10);
   }
 
   return {
@@ -26,7 +30,7 @@ export function createRateLimiter(perMinute: number, clock: () => number) {
       const now = clock();
       let b = buckets.get(source);
       if (b === undefined) {
-        if (buckets.size >= MAX_TRACKED / 2) sweep(now);
+        if (buckets.size >= sweepAt) sweep(now);
         b = { tokens: perMinute, at: now };
         buckets.set(source, b);
       }

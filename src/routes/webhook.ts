@@ -3,7 +3,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaCompil
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { RouteOptions } from '../context.js';
-import { AppError } from '../errors.js';
+import { AppError, errorBody } from '../errors.js';
+import { watchAcceptQueue, type AcceptQueueWatch } from '../ingest/accept-queue.js';
 import { secretKey, verifySignature } from '../ingest/signature.js';
 import { createVmKeys } from '../auth/vm-keys.js';
 import { Trust } from '../store/host-writer.js';
@@ -79,6 +80,41 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
     }
   });
 
+  // Deliveries waiting: between their first byte and their answer, and still in the kernel's
+  // accept queue (src/ingest/accept-queue.ts). Past the bound, a delivery is refused before its
+  // body is read: a 503 costs about what bare Fastify's answer does, so the loop turns faster,
+  // takes the waiting connections before they overflow the backlog, and the plugin retries after
+  // Retry-After with a bigger batch.
+  let inFlight = 0;
+  const settled = () => {
+    inFlight -= 1;
+  };
+  let acceptQueue: AcceptQueueWatch | undefined;
+  // A few deliveries are always taken, however long the kernel's queue: refusing everything would
+  // leave the receiver busy refusing with nothing stored, and every VM retrying.
+  const alwaysAdmit = Math.min(4, config.maxInFlight);
+  const overloaded = () => inFlight >= alwaysAdmit && inFlight + (acceptQueue?.length ?? 0) >= config.maxInFlight;
+  // Shedding must cost less than the work it refuses: answered right here, with a body written
+  // once, no error object (its stack), no error log line, no serializer.
+  const overload = new AppError('OVERLOADED', 'too many deliveries are waiting for the receiver; retry shortly');
+  const overloadBody = JSON.stringify(errorBody(overload));
+  const shed = (reply: FastifyReply) => {
+    effects.deliveryRefused(overload);
+    // 1-3 s, so the VMs refused together do not all come back in the same second.
+    void reply.code(503).header('retry-after', String(1 + Math.floor(Math.random() * 3))).header('connection', 'close').type('application/json; charset=utf-8').send(overloadBody);
+  };
+  if (config.maxInFlight > 0) {
+    fastify.addHook('onListen', (done) => {
+      const address = fastify.server.address();
+      if (address !== null && typeof address === 'object') acceptQueue = watchAcceptQueue(address.port, address.family === 'IPv6' ? 'IPv6' : 'IPv4', fastify.server);
+      done();
+    });
+    fastify.addHook('onClose', (_instance, done) => {
+      acceptQueue?.stop();
+      done();
+    });
+  }
+
   // Callback-style hooks: this is the hot path, and each async hook costs a promise per request.
   app.addHook('onRequest', (request, reply, done) => {
     const wait = limiter.take(request.ip);
@@ -86,6 +122,12 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
     if (ctx.closing.value) {
       void reply.header('connection', 'close');
       return done(new AppError('SHUTTING_DOWN', 'the receiver is shutting down; retry shortly', 5));
+    }
+    if (config.maxInFlight > 0) {
+      if (overloaded()) return shed(reply);
+      inFlight += 1;
+      // 'close' comes once per response, answered or aborted by the client.
+      reply.raw.once('close', settled);
     }
     done();
   });

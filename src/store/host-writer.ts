@@ -40,6 +40,11 @@ export function createHostWriter(db: Db) {
        last_address = @address
      WHERE id = @id`,
   );
+  const current = db.prepare<[number], { hostname: string; machine_id: string | null; instance_id: string | null; vmid: number | null; ips: string; placeholder: number }>(
+    'SELECT hostname, machine_id, instance_id, vmid, ips, placeholder FROM hosts WHERE id = ?',
+  );
+  // Sets neither identity column, so none of the hosts' identity indexes is rewritten.
+  const touchHost = db.prepare('UPDATE hosts SET last_seen_at = max(last_seen_at, @now), last_address = @address WHERE id = @id');
   const deleteIps = db.prepare('DELETE FROM host_ips WHERE host_id = ?');
   const insertIp = db.prepare('INSERT OR IGNORE INTO host_ips (ip, host_id) VALUES (?, ?)');
   const registerHost = db.prepare('UPDATE hosts SET registered_at = coalesce(registered_at, @now) WHERE id = @id');
@@ -106,17 +111,28 @@ export function createHostWriter(db: Db) {
       now,
       address,
     };
-    let id = found;
-    if (id === undefined) {
-      id = Number(insertHost.run({ ...row, hostname: row.hostname ?? fallbackName, ips: row.ips ?? '[]' }).lastInsertRowid);
-    } else {
-      updateHost.run({ ...row, id });
+    if (found === undefined) {
+      const id = Number(insertHost.run({ ...row, hostname: row.hostname ?? fallbackName, ips: row.ips ?? '[]' }).lastInsertRowid);
+      if (identity.ips) writeIps(id, identity.ips);
+      return id;
     }
-    if (identity.ips) {
-      deleteIps.run(id);
-      for (const ip of identity.ips) insertIp.run(ip, id);
+    // A VM says the same identity in every delivery: rewriting it would cost every index on hosts
+    // and host_ips a page per commit, the largest part of a small commit's writes.
+    const was = current.get(found)!;
+    const ipsChanged = row.ips !== null && row.ips !== was.ips;
+    const same = <T>(said: T | null, stored: T | null) => said === null || said === stored;
+    if (was.placeholder === 0 && !ipsChanged && same(row.hostname, was.hostname) && same(row.machine_id, was.machine_id) && same(row.instance_id, was.instance_id) && same(row.vmid, was.vmid)) {
+      touchHost.run({ id: found, now, address });
+      return found;
     }
-    return id;
+    updateHost.run({ ...row, id: found });
+    if (identity.ips && ipsChanged) writeIps(found, identity.ips);
+    return found;
+  }
+
+  function writeIps(id: number, ips: string[]): void {
+    deleteIps.run(id);
+    for (const ip of ips) insertIp.run(ip, id);
   }
 
   return {

@@ -78,3 +78,13 @@ describe('rate limiter', () => {
     for (let i = 0; i < 10_000; i++) expect(l.take()).toBe(0);
   });
 });
+
+describe('rate limiter with many sources', () => {
+  it('keeps limiting each source while 100,000 distinct ones pass, sweeping only now and then', () => {
+    const l = limiter(2);
+    for (let i = 0; i < 100_000; i++) l.take(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`);
+    // A source seen among them still has its spent budget: nothing swept it while it was not refilled.
+    expect(l.take('10.1.134.159')).toBe(0);
+    expect(l.take('10.1.134.159')).toBeGreaterThan(0);
+  });
+});

@@ -181,3 +181,27 @@ describe('cloud-init names a host in its URL', () => {
     expect(row(id).registered_at).toBe(T0 + 5_000);
   });
 });
+
+describe('a VM that says the same identity again', () => {
+  const identity: HostIdentity = { hostname: 'web-01', machine_id: MACHINE_A, vmid: 101, ips: ['10.0.0.5', '10.0.0.6'] };
+  const totalChanges = () => (db.prepare('SELECT total_changes() AS n').get() as { n: number }).n;
+  const ipsOf = (id: number) => db.prepare('SELECT ip FROM host_ips WHERE host_id = ? ORDER BY ip').pluck().all(id);
+
+  it('touches only its host row: last seen and address, not its identity or its addresses', () => {
+    const id = resolve(identity, '192.0.2.10', T0);
+    const before = totalChanges();
+    expect(resolve(identity, '192.0.2.11', T0 + 5000)).toBe(id);
+    expect(totalChanges() - before).toBe(1);
+    expect(row(id)).toMatchObject({ last_seen_at: T0 + 5000, last_address: '192.0.2.11', hostname: 'web-01', vmid: 101 });
+    expect(ipsOf(id)).toEqual(['10.0.0.5', '10.0.0.6']);
+  });
+
+  it('rewrites its addresses once they change, and its identity once a field changes', () => {
+    const id = resolve(identity, '192.0.2.10', T0);
+    resolve({ ...identity, ips: ['10.0.0.7'] });
+    expect(ipsOf(id)).toEqual(['10.0.0.7']);
+    resolve({ ...identity, ips: ['10.0.0.7'], hostname: 'web-01b' });
+    expect(row(id)).toMatchObject({ hostname: 'web-01b', ips: '["10.0.0.7"]' });
+    expect(ipsOf(id)).toEqual(['10.0.0.7']);
+  });
+});

@@ -1,0 +1,285 @@
+/**
+ * The fleet's load generator, run as its own process (the bench pins it to the other core):
+ * N VMs each run a play and report it the way ansible/callback_plugins/webhook_status.py does.
+ * - On the first queued event the sender lingers up to 2 s or 100 events, then posts one batch;
+ *   one request in flight per VM; at the end of the play it flushes without lingering.
+ * - Every request opens a new connection and sends `Connection: close`, as urllib does.
+ * - A retryable answer (408, 429, 5xx) or a failed connection is retried with the same batch
+ *   after Retry-After or a backoff doubling from 0.5 s to 30 s; a request times out after 5 s.
+ * - Each VM connects from its own loopback address (127.x.y.z), so the kernel sees 20,000 peers.
+ * One scheduler tick walks every VM (no timer or promise per event) and sockets are raw `net`
+ * connections, so the generator stays cheap at 20,000 VMs; it reports its own event-loop delay
+ * to show that it is not what limits the figures. A kept-alive GET /healthz every 100 ms shows
+ * whether the receiver's event loop answers while its connections wait.
+ *
+ * Input: one JSON argument (FleetLoadOptions). Output: one line `FLEET_LOAD <json>` on stdout.
+ */
+import { randomUUID } from 'node:crypto';
+import { Agent, get } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+export interface FleetLoadOptions {
+  url: string;
+  vms: number;
+  /** Every VM starts within this many seconds. */
+  startWithinS: number;
+  tasks: number;
+  /** A play's tasks are spread over this many seconds. */
+  playS: number;
+  /** Harsh mode: every VM queues its whole play at t=0 and sends it as fast as it is taken. */
+  harsh?: boolean;
+  /** Gives up on what is left after this many seconds past the end of the last play. */
+  drainS?: number;
+}
+
+export interface FleetLoadResult {
+  vms: number;
+  eventsProduced: number;
+  eventsDelivered: number;
+  requests: number;
+  /** Answers 429/503 that carried Retry-After: load shed as designed. */
+  shed: number;
+  /** Anything else that was not a 2xx: refused or reset connections, timeouts, other statuses. */
+  errors: number;
+  errorKinds: Record<string, number>;
+  latency: Percentiles;
+  /** Of the requests answered 2xx only. */
+  acceptedLatency: Percentiles;
+  /** Produced to acknowledged, per event (includes lingering and retries). */
+  lag: Percentiles;
+  healthz: Percentiles & { count: number };
+  loopDelay: { p50Ms: number; p99Ms: number; maxMs: number };
+  generatorCpuPercent: number;
+  seconds: number;
+  /** Per second: requests answered, shed, errors, and the worst latency seen that second. */
+  timeline: Array<{ t: number; answered: number; shed: number; errors: number; maxMs: number }>;
+}
+
+interface Percentiles {
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+const LINGER_MS = 2000;
+const BATCH = 100;
+const TIMEOUT_MS = 5000;
+const TICK_MS = 10;
+
+interface Vm {
+  /** Loopback address this VM connects from. */
+  address: string;
+  host: string;
+  runId: string;
+  /** Times (ms since start) at which each remaining event is produced; consumed from `next`. */
+  at: Float64Array;
+  next: number;
+  pending: Array<{ json: string; produced: number }>;
+  inflight: Array<{ json: string; produced: number }> | null;
+  sending: boolean;
+  retryAt: number;
+  backoffMs: number;
+}
+
+/** 127.(1+i/65536).(i/256%256).(i%256), skipping .0 so no VM sits on a network address. */
+function loopbackAddress(i: number): string {
+  const n = i + 1;
+  return `127.${1 + ((n >> 16) & 255)}.${(n >> 8) & 255}.${n & 255}`;
+}
+
+function percentiles(values: number[]): Percentiles {
+  if (values.length === 0) return { p50Ms: 0, p99Ms: 0, maxMs: 0 };
+  const s = Float64Array.from(values).sort();
+  const at = (p: number) => Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))]! * 10) / 10;
+  return { p50Ms: at(0.5), p99Ms: at(0.99), maxMs: Math.round(s[s.length - 1]! * 10) / 10 };
+}
+
+function eventJson(vm: Vm, seq: number, tasks: number): string {
+  const head = `{"v":1,"event_id":"${randomUUID()}","run_id":"${vm.runId}","seq":${seq},"time":"${new Date().toISOString()}","host":${vm.host},`;
+  if (seq === 0) return `${head}"kind":"run_started","data":{"playbook":"site.yml","ansible_version":"2.14.18","check_mode":false,"commit":"abcdef1"}}`;
+  if (seq === tasks + 1) {
+    return `${head}"kind":"run_finished","data":{"result":"success","exit_code":0,"duration_ms":1,"stats":{"localhost":{"ok":${tasks},"changed":10,"failed":0,"skipped":0,"unreachable":0,"rescued":0,"ignored":0}}}}`;
+  }
+  return `${head}"kind":"task_result","data":{"play":"Configure","task":"task ${seq}","action":"ansible.builtin.command","status":"${seq % 10 === 0 ? 'changed' : 'ok'}","duration_ms":40,"no_log":false}}`;
+}
+
+export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetLoadResult> {
+  const target = new URL(o.url);
+  const port = Number(target.port);
+  const hostHeader = target.host;
+  const total = o.tasks + 2;
+  const vms: Vm[] = Array.from({ length: o.vms }, (_, i) => {
+    const start = o.harsh ? 0 : Math.random() * o.startWithinS * 1000;
+    const at = new Float64Array(total);
+    const gap = (o.playS * 1000) / o.tasks;
+    let t = start;
+    for (let k = 0; k < total; k++) {
+      at[k] = o.harsh ? 0 : t;
+      t += gap * (0.5 + Math.random());
+    }
+    const host = JSON.stringify({ hostname: `vm-${i}`, machine_id: randomUUID().replaceAll('-', ''), vmid: 1000 + i, ips: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`] });
+    return { address: loopbackAddress(i), host, runId: randomUUID(), at, next: 0, pending: [], inflight: null, sending: false, retryAt: 0, backoffMs: 500 };
+  });
+  const lastPlayEnd = Math.max(...vms.map((v) => v.at[total - 1]!));
+
+  const latencies: number[] = [];
+  const okLatencies: number[] = [];
+  const lags: number[] = [];
+  const errorKinds: Record<string, number> = {};
+  let produced = 0;
+  let delivered = 0;
+  let requests = 0;
+  let shed = 0;
+  let errors = 0;
+  const timeline: FleetLoadResult['timeline'] = [];
+  const second = (t: number) => {
+    const s = Math.floor(t / 1000);
+    while (timeline.length <= s) timeline.push({ t: timeline.length, answered: 0, shed: 0, errors: 0, maxMs: 0 });
+    return timeline[s]!;
+  };
+
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const now = () => performance.now() - t0;
+
+  const fail = (vm: Vm, kind: string, retryAfterS: number | undefined, started: number) => {
+    const t = now();
+    if (kind === '429' || kind === '503') {
+      if (retryAfterS !== undefined) shed++;
+      else {
+        errors++;
+        errorKinds[`${kind} without Retry-After`] = (errorKinds[`${kind} without Retry-After`] ?? 0) + 1;
+      }
+      second(t).shed++;
+    } else {
+      errors++;
+      errorKinds[kind] = (errorKinds[kind] ?? 0) + 1;
+      second(t).errors++;
+    }
+    latencies.push(t - started);
+    vm.retryAt = t + (retryAfterS !== undefined ? retryAfterS * 1000 : vm.backoffMs);
+    vm.backoffMs = Math.min(vm.backoffMs * 2, 30_000);
+    vm.sending = false;
+  };
+
+  const send = (vm: Vm) => {
+    const batch = vm.inflight!;
+    const body = `{"events":[${batch.map((e) => e.json).join(',')}]}`;
+    const head = `POST /webhook HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: webhook-status-callback/1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
+    const started = now();
+    vm.sending = true;
+    requests++;
+    let answer = '';
+    let done = false;
+    const socket: Socket = connect({ host: target.hostname, port, localAddress: vm.address });
+    socket.setEncoding('latin1');
+    socket.setTimeout(TIMEOUT_MS);
+    // Written, not ended: urllib keeps its side open until the answer comes.
+    socket.on('connect', () => socket.write(head + body));
+    socket.on('data', (chunk: string) => {
+      if (answer.length < 4096) answer += chunk;
+    });
+    socket.on('timeout', () => socket.destroy(new Error('timeout')));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (done) return;
+      done = true;
+      fail(vm, err.code ?? err.message, undefined, started);
+    });
+    socket.on('close', () => {
+      if (done) return;
+      done = true;
+      const status = Number(answer.slice(9, 12));
+      if (status >= 200 && status < 300) {
+        const t = now();
+        latencies.push(t - started);
+        okLatencies.push(t - started);
+        const sec = second(t);
+        sec.answered++;
+        sec.maxMs = Math.max(sec.maxMs, t - started);
+        for (const e of batch) lags.push(t - e.produced);
+        delivered += batch.length;
+        vm.inflight = null;
+        vm.sending = false;
+        vm.backoffMs = 500;
+        return;
+      }
+      const retry = /\r\nretry-after:\s*(\d+)/i.exec(answer);
+      fail(vm, Number.isFinite(status) && status > 0 ? String(status) : 'no answer', retry ? Number(retry[1]) : undefined, started);
+    });
+  };
+
+  const tick = () => {
+    const t = now();
+    for (const vm of vms) {
+      while (vm.next < total && vm.at[vm.next]! <= t) {
+        vm.pending.push({ json: eventJson(vm, vm.next, o.tasks), produced: t });
+        vm.next++;
+        produced++;
+      }
+      if (vm.sending) continue;
+      if (vm.inflight !== null) {
+        if (t >= vm.retryAt) send(vm);
+        continue;
+      }
+      if (vm.pending.length === 0) continue;
+      const playDone = vm.next === total;
+      if (o.harsh || playDone || vm.pending.length >= BATCH || t - vm.pending[0]!.produced >= LINGER_MS) {
+        vm.inflight = vm.pending.splice(0, BATCH);
+        send(vm);
+      }
+    }
+  };
+
+  // The kept-alive probe: one connection, one GET /healthz every 100 ms.
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const probes: number[] = [];
+  const probe = setInterval(() => {
+    const started = performance.now();
+    get({ host: target.hostname, port, path: '/healthz', agent }, (res) => {
+      res.resume();
+      res.on('end', () => probes.push(performance.now() - started));
+    }).on('error', () => undefined);
+  }, 100);
+
+  await new Promise<void>((resolve) => {
+    const deadline = lastPlayEnd + (o.drainS ?? 60) * 1000;
+    const timer = setInterval(() => {
+      tick();
+      const idle = delivered === vms.length * total;
+      if (idle || now() > deadline) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, TICK_MS);
+  });
+  clearInterval(probe);
+  agent.destroy();
+  loop.disable();
+  const seconds = now() / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    vms: o.vms,
+    eventsProduced: produced,
+    eventsDelivered: delivered,
+    requests,
+    shed,
+    errors,
+    errorKinds,
+    latency: percentiles(latencies),
+    acceptedLatency: percentiles(okLatencies),
+    lag: percentiles(lags),
+    healthz: { ...percentiles(probes), count: probes.length },
+    loopDelay: { p50Ms: Math.round(loop.percentile(50) / 1e5) / 10, p99Ms: Math.round(loop.percentile(99) / 1e5) / 10, maxMs: Math.round(loop.max / 1e5) / 10 },
+    generatorCpuPercent: Math.round(((cpu.user + cpu.system) / 1e6 / seconds) * 100),
+    seconds: Math.round(seconds * 10) / 10,
+    timeline,
+  };
+}
+
+if (process.argv[1] === import.meta.filename) {
+  const result = await runFleetLoad(JSON.parse(process.argv[2]!) as FleetLoadOptions);
+  process.stdout.write(`FLEET_LOAD ${JSON.stringify(result)}\n`);
+}

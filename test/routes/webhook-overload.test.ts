@@ -1,0 +1,62 @@
+/**
+ * Load shedding on POST /webhook: past WEBHOOK_MAX_IN_FLIGHT deliveries being handled, a new one
+ * is refused at once with 503 and Retry-After, before its body is read, and the bound frees again
+ * once the held deliveries are answered. On a real socket: the held deliveries are requests whose
+ * body has not all arrived yet.
+ */
+import { connect, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { eventually } from '../eventually.js';
+import { makeApp, runEvents, type TestApp } from '../helper.js';
+
+let t: TestApp | undefined;
+const open: Socket[] = [];
+afterEach(async () => {
+  for (const s of open.splice(0)) s.destroy();
+  await t?.close();
+  t = undefined;
+});
+
+/** Sends a request over a new connection; resolves with the raw answer once the server closes it. */
+function rawRequest(port: number, head: string, body: string): { socket: Socket; answer: Promise<string> } {
+  const socket = connect({ host: '127.0.0.1', port });
+  open.push(socket);
+  socket.write(head + body);
+  let text = '';
+  socket.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+  const answer = new Promise<string>((resolve) => {
+    const done = () => resolve(text);
+    socket.once('end', done).once('close', done).once('error', done);
+  });
+  return { socket, answer };
+}
+
+const headFor = (length: number) => `POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`;
+
+describe('WEBHOOK_MAX_IN_FLIGHT', () => {
+  it('answers 503 with Retry-After past the bound, and takes deliveries again once it frees', async () => {
+    t = await makeApp({ maxInFlight: 2 });
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = t.app.server.address() as { port: number };
+    // Two deliveries held open: their headers are in, half their body is not.
+    const bodies = [JSON.stringify(runEvents().started()), JSON.stringify(runEvents().started())];
+    const held = bodies.map((b) => ({ ...rawRequest(port, headFor(b.length), b.slice(0, 10)), rest: b.slice(10) }));
+
+    const refused = await eventually(async () => {
+      const b = JSON.stringify(runEvents().started());
+      const answer = await rawRequest(port, headFor(b.length), b).answer;
+      expect(answer).toMatch(/^HTTP\/1\.1 503 /);
+      return answer;
+    });
+    expect(refused).toMatch(/\r\nretry-after: [1-3]\r\n/i);
+    const body = JSON.parse(refused.slice(refused.indexOf('\r\n\r\n') + 4)) as { code: string };
+    expect(body.code).toBe('OVERLOADED');
+
+    for (const h of held) h.socket.write(h.rest);
+    for (const h of held) expect(await h.answer).toMatch(/^HTTP\/1\.1 200 /);
+    const after = await t.app.inject({ method: 'POST', url: '/webhook', payload: JSON.stringify(runEvents().started()) });
+    expect(after.statusCode).toBe(200);
+    const metrics = await t.app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/webhook_deliveries_rejected_total\{reason="overloaded"\} [1-9]/);
+  });
+});
