@@ -57,6 +57,13 @@ export function createMetrics({ gauges, dbPath, waiting = () => 0 }: MetricsOpti
     labelNames: ['status'] as const,
     registers: [registry],
   });
+  // Labelled by host, as the per-host gauges are: the alert names the VM that keeps drifting.
+  const driftCorrections = new Counter({
+    name: 'webhook_drift_corrections_total',
+    help: 'Corrective changes (a task put back what changed out of band, on the same commit), by host.',
+    labelNames: ['host'] as const,
+    registers: [registry],
+  });
   const rejected = new Counter({
     name: 'webhook_deliveries_rejected_total',
     help: 'Deliveries to POST /webhook refused, by reason.',
@@ -165,7 +172,7 @@ export function createMetrics({ gauges, dbPath, waiting = () => 0 }: MetricsOpti
     },
   });
 
-  return { registry, events, runsStarted, runsFinished, rejected, cloudInit, ingestDuration, httpRequests };
+  return { registry, events, runsStarted, runsFinished, driftCorrections, rejected, cloudInit, ingestDuration, httpRequests };
 }
 
 function fileSize(path: string): number {

@@ -100,7 +100,7 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
     syncing = false;
   }
 
-  function settle(group: Pending[], { outcomes, finishedHostIds, touchedHostIds }: ApplyResult): void {
+  function settle(group: Pending[], { outcomes, ...hosts }: ApplyResult): void {
     let offset = 0;
     const committed: Committed[] = group.map((p) => {
       const mine = outcomes.slice(offset, offset + p.items.length);
@@ -108,7 +108,7 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
       return { items: p.items, outcomes: mine };
     });
     committed.forEach((c, i) => group[i]!.resolve(c.outcomes));
-    options.onCommit(committed, { finishedHostIds, touchedHostIds });
+    options.onCommit(committed, hosts);
   }
 
   return {
