@@ -1,6 +1,6 @@
 /** The run page (`/ui/runs/:id`): tasks in order, grouped by play, with a waterfall of their timing. */
 import type { RunDetail, TaskRow } from '../protocol/api.js';
-import { absolute, badge, duration, shortCommit, timeAgo } from './format.js';
+import { absolute, badge, changeTag, driftSummary, duration, outcomeBadge, shortCommit, timeAgo } from './format.js';
 import { html, seg, type Html } from './html.js';
 import { layout } from './layout.js';
 
@@ -53,7 +53,7 @@ function taskRow(t: TaskRow, index: number, axis: Axis): Html {
   return html`<tr class="t-${t.status}" id="task-${index}">
 <td class="num muted">${t.seq}</td>
 <th scope="row" class="task"><span class="name">${t.task}</span> <span class="muted">${t.action}${t.target && t.target !== 'localhost' ? html` on ${t.target}` : ''}</span>${message(t)}</th>
-<td><span class="badge t-${t.status}">${t.status}</span></td>
+<td><span class="badge t-${t.status}">${t.status}</span> ${changeTag(t.change)}</td>
 <td class="num">${duration(t.duration_ms)}</td>
 <td class="wf">${bar(t, axis)}</td>
 </tr>`;
@@ -101,6 +101,7 @@ ${f('Finished', run.finished_at ? absolute(run.finished_at) : null)}
 ${f('Duration', duration(run.duration_ms))}
 ${f('Exit code', run.exit_code)}
 ${f('Tasks', `${t.total}: ${t.ok} ok, ${t.changed} changed, ${t.failed} failed, ${t.unreachable} unreachable, ${t.skipped} skipped, ${t.rescued} rescued, ${t.ignored} ignored`)}
+${f('Drift', run.outcome ? driftSummary(run.drift) : null)}
 ${f('Ansible', run.ansible_version ? `${run.ansible_version}${run.check_mode ? ' (check mode)' : ''}` : null)}
 ${f('Reported from', run.source_address)}
 </dl>`;
@@ -111,7 +112,7 @@ export function runPage(run: RunDetail, hostKey: string, hostId: number, now: nu
   const axis = axisOf(run);
   const groups = byPlay(run.task_results);
   const body = html`<div id="live">
-<h1>Run on ${run.hostname} ${badge(run.status)}</h1>
+<h1>Run on ${run.hostname} ${badge(run.status)} ${outcomeBadge(run.outcome)}</h1>
 <p class="muted"><code>${run.run_id}</code></p>
 ${facts(run, hostKey, now)}
 <p class="links"><a href="/runs/${seg(run.run_id)}">Run JSON</a> · <a href="/hosts/${seg(hostKey)}">Host JSON</a></p>

@@ -19,7 +19,7 @@ import { createPageAuth, sendTokenRedirect } from '../auth/read-credential.js';
 import { runPage } from '../pages/run.js';
 import { toAppError } from '../plugins/errors.js';
 import { errorResponses, runParamsSchema } from '../protocol/api.js';
-import { hostStatuses } from '../protocol/status.js';
+import { hostStatuses, runOutcomes } from '../protocol/status.js';
 
 /** Everything a page loads comes from this origin; no inline script or style is needed. */
 export const PAGE_CSP =
@@ -30,6 +30,7 @@ export const PAGE_CSP =
 // An empty status is what the form's "all" option submits.
 const fleetQuerySchema = z.object({
   status: z.union([z.literal(''), z.enum(hostStatuses)]).optional(),
+  outcome: z.union([z.literal(''), z.enum(runOutcomes)]).optional(),
   q: z.string().max(253).optional(),
 });
 // A bad address is a page that does not exist (404), not a bad request: any string is taken and looked up.
@@ -92,10 +93,11 @@ export async function pageRoutes(fastify: FastifyInstance, { ctx }: RouteOptions
       const query = request.query;
       const status = query.status === '' ? undefined : query.status;
       const q = query.q?.trim() === '' ? undefined : query.q?.trim();
-      const fleet = ctx.query.fleet({ ...(status ? { status } : {}), ...(q ? { q } : {}) });
+      const outcome = query.outcome === '' ? undefined : query.outcome;
+      const fleet = ctx.query.fleet({ ...(status ? { status } : {}), ...(outcome ? { outcome } : {}), ...(q ? { q } : {}) });
       const receiverUrl = `${request.protocol}://${request.host}`;
       const { expected, reported } = ctx.fleetView.fleetAnswer();
-      return sendPage(reply, 200, fleetPage(fleet, { status, q, now: ctx.clock(), receiverUrl, coverage: { expected, reported } }));
+      return sendPage(reply, 200, fleetPage(fleet, { status, outcome, q, now: ctx.clock(), receiverUrl, coverage: { expected, reported } }));
     });
 
     ui.get('/ui/hosts/:host', { schema: { summary: 'Host page', params: hostPageParams, response: pageResponses('host page') } }, async (request, reply) => {
