@@ -21,7 +21,7 @@ async function run(h: typeof web, n: number, commit: string, tasks: Array<[strin
 }
 
 beforeAll(async () => {
-  t = await makeApp({ staleAfterMs: 3600_000 * 24 * 365 * 10 });
+  t = await makeApp({ staleAfterMs: 3600_000 * 24 * 365 * 10 }, () => T0 + 10 * HOUR);
   const a = 'aaaaaaa1';
   await run(web, 0, a, [['file', 'changed'], ['cmd', 'changed']]);
   await run(web, 1, a, [['file', 'ok'], ['cmd', 'changed']]);
@@ -108,5 +108,25 @@ describe('GET /tasks', () => {
     expect(cmd.slowest).toHaveLength(3);
     const window = tasksAnswerSchema.parse((await getJson(t.app, `/tasks?since=${new Date(T0 + 3 * HOUR).toISOString()}`)).body);
     expect(window.tasks.find((x) => x.task === 'cmd')).toMatchObject({ results: 2, ok: 2 });
+  });
+});
+
+describe('pages', () => {
+  it('show what changed, drift at a glance and the run diff', async () => {
+    const changes = await t.app.inject({ url: '/ui/changes?change=corrective' });
+    expect(changes.statusCode).toBe(200);
+    expect(changes.body).toContain('What changed in the last 24 hours');
+    expect(changes.body.match(/class="badge c-corrective"/g)).toHaveLength(2);
+    expect(changes.body).not.toContain('c-repeated"');
+    const fleet = await t.app.inject({ url: '/?outcome=pending' });
+    expect(fleet.body).toContain('db-01');
+    expect(fleet.body).not.toContain('>web-01<');
+    expect(fleet.body).toContain('<span class="badge o-pending"');
+    const runPage = await t.app.inject({ url: `/ui/runs/${runs[2]}` });
+    expect(runPage.body).toContain('Compared with');
+    expect(runPage.body).toMatch(/file.*<span class="badge t-ok">ok<\/span> → <span class="badge t-changed">changed<\/span>/);
+    expect(runPage.body).toContain('<span class="badge c-repeated"');
+    const hostPage = await t.app.inject({ url: '/ui/hosts/web-01' });
+    expect(hostPage.body).toMatch(/Drift since first seen.*<b>1<\/b> corrective/s);
   });
 });
