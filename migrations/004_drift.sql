@@ -8,7 +8,8 @@ ALTER TABLE runs ADD COLUMN drift_intentional INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN drift_corrective  INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN drift_repeated    INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN drift_other       INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX runs_host_finished ON runs (host_id, started_at DESC, run_id DESC) WHERE finished_at IS NOT NULL;
+-- Each host's latest run of an outcome, which retention always keeps.
+CREATE INDEX runs_host_outcome ON runs (host_id, outcome, started_at DESC, run_id DESC);
 
 -- The host's totals since it was first seen; they outlive pruned runs.
 ALTER TABLE hosts ADD COLUMN drift_intentional INTEGER NOT NULL DEFAULT 0;

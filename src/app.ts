@@ -162,6 +162,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const retention = createRetention({
     store: createRetentionStore(db),
     retentionDays: config.retentionDays,
+    retentionUnchangedDays: config.retentionUnchangedDays,
     intervalMs: config.pruneIntervalMs,
     clock,
     logger,
