@@ -28,6 +28,7 @@ interface RunFacts {
   run_id: string;
   started_at: number;
   commit_sha: string | null;
+  tasks_changed: number;
   drift_intentional: number;
   drift_corrective: number;
   drift_repeated: number;
@@ -68,7 +69,7 @@ export function classifyChange(
 export function createDriftStore(db: Db) {
   const setOutcome = db.prepare<[number]>(`UPDATE runs SET outcome = ${runOutcomeSql('runs')} WHERE id = ?`);
   const runFacts = db.prepare<[number], RunFacts>(
-    `SELECT r.id, r.host_id, h.hostname, r.run_id, r.started_at, r.commit_sha,
+    `SELECT r.id, r.host_id, h.hostname, r.run_id, r.started_at, r.commit_sha, r.tasks_changed,
        r.drift_intentional, r.drift_corrective, r.drift_repeated, r.drift_other
      FROM runs r JOIN hosts h ON h.id = r.host_id WHERE r.id = ?`,
   );
@@ -114,6 +115,8 @@ export function createDriftStore(db: Db) {
     setOutcome.run(id);
     const run = runFacts.get(id);
     if (run === undefined) return undefined;
+    // Most periodic runs change nothing: no baseline to read, nothing to classify.
+    if (run.tasks_changed === 0 && taskChanges.every((c) => run[`drift_${c}`] === 0)) return undefined;
     const b = { host_id: run.host_id, id, started_at: run.started_at, run_id: run.run_id };
     const base = lastSucceeded.get(b);
     const baseline = base && { commit: base.commit_sha, statuses: statusesOf(base.id) };

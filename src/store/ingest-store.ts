@@ -28,7 +28,7 @@ export interface ApplyResult {
   finishedHostIds: Set<number>;
   /** Hosts this write changed (duplicates change nothing), for live views. */
   touchedHostIds: Set<number>;
-  /** Runs finished in this write, with what their drift classification added (src/store/drift-store.ts). */
+  /** Runs finished in this write with changed tasks, and what their classification added (src/store/drift-store.ts). */
   drift: DriftSummary[];
 }
 
