@@ -4,7 +4,7 @@
  */
 import { statSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { hostStatuses, type HostStatus } from './protocol/status.js';
+import { hostStatuses, runOutcomes, type HostStatus } from './protocol/status.js';
 import type { GaugeStore } from './store/gauge-store.js';
 
 
@@ -151,6 +151,17 @@ export function createMetrics({ gauges, dbPath, waiting = () => 0 }: MetricsOpti
       const counts = Object.fromEntries(hostStatuses.map((s) => [s, 0])) as Record<HostStatus, number>;
       for (const vm of gauges.expected()) counts[vm.status] += 1;
       for (const s of hostStatuses) this.set({ status: s }, counts[s]);
+    },
+  });
+
+  new Gauge({
+    name: 'webhook_hosts_latest_outcome',
+    help: 'Hosts by the outcome of their latest finished run (changed, unchanged, pending).',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+    collect() {
+      for (const o of runOutcomes) this.set({ outcome: o }, 0);
+      for (const r of gauges.latestOutcomes()) this.set({ outcome: r.outcome }, r.n);
     },
   });
 

@@ -130,3 +130,14 @@ describe('pages', () => {
     expect(hostPage.body).toMatch(/Drift since first seen.*<b>1<\/b> corrective/s);
   });
 });
+
+describe('metrics', () => {
+  it('count hosts by latest outcome and corrective changes by host', async () => {
+    const text = (await t.app.inject({ url: '/metrics' })).body;
+    expect(text).toContain('webhook_hosts_latest_outcome{outcome="pending"} 1');
+    expect(text).toContain('webhook_hosts_latest_outcome{outcome="changed"} 1');
+    expect(text).toContain('webhook_hosts_latest_outcome{outcome="unchanged"} 0');
+    expect(text).toContain('webhook_drift_corrections_total{host="web-01"} 1');
+    expect(text).toContain('webhook_drift_corrections_total{host="db-01"} 1');
+  });
+});
