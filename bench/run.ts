@@ -69,7 +69,7 @@ try {
     const r = benchRetention(dir, s);
     results.retention = r;
     const scaled = r.scale === 1 ? '' : ` (${s.generatedVms} VMs generated, sizes ×${r.scale})`;
-    rows.push(['10 retention by value', `${s.vms} VMs, ${s.days} days at ${s.intervalMin} min: ${r.sizeAfterMb} MB kept (all runs: ${r.sizeBeforeMb} MB)${scaled}`, `prune of the ${r.runs} generated runs (${r.events} events): ${r.pruneSeconds} s, ${r.prunedRunsPerSec} runs/s; ${r.runsKept} kept`, '']);
+    rows.push(['10 retention by value', `${s.vms} VMs, ${s.days} days at ${s.intervalMin} min: ${r.sizeAfterMb} MB kept (all runs: ${r.sizeBeforeMb} MB)${scaled}`, `prune of the ${r.runs} generated runs (${r.events} events): ${r.pruneSeconds} s, ${r.prunedRunsPerSec} runs/s; ${r.runsKept} kept; the next hour's prune ${r.hourlySeconds} s`, '']);
   }
   if (want('waiters')) {
     log(`${P.waiters} waiters…`);
