@@ -85,5 +85,5 @@ export function changeTag(change: TaskChange | null | undefined): Html {
 export function driftSummary(d: Record<TaskChange, number>): Html {
   const parts = (['corrective', 'repeated', 'intentional'] as const).filter((c) => d[c] > 0);
   if (parts.length === 0) return html`<span class="muted">none</span>`;
-  return html`<span class="drift">${parts.map((c, i) => html`${i > 0 ? ' · ' : ''}<span class="c-${c}"><b>${d[c]}</b> ${c}</span>`)}</span>`;
+  return html`<span class="drift">${parts.map((c, i) => html`${i > 0 ? ' · ' : ''}<span class="c-${c}"><span class="drift-n">${d[c]}</span> ${c}</span>`)}</span>`;
 }

@@ -127,7 +127,7 @@ describe('pages', () => {
     expect(runPage.body).toMatch(/file.*<span class="badge t-ok">ok<\/span> → <span class="badge t-changed">changed<\/span>/);
     expect(runPage.body).toContain('<span class="badge c-repeated"');
     const hostPage = await t.app.inject({ url: '/ui/hosts/web-01' });
-    expect(hostPage.body).toMatch(/Drift since first seen.*<b>1<\/b> corrective/s);
+    expect(hostPage.body).toMatch(/Drift since first seen.*<span class="drift-n">1<\/span> corrective/s);
   });
 });
 
