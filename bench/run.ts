@@ -12,14 +12,15 @@ import { benchCallback } from './callback.js';
 import { BENCH_SHAPE, fleetFigure, REAL_SHAPE } from './fleet-rebuild.js';
 import { benchIngest } from './ingest.js';
 import { benchQueries } from './queries.js';
+import { benchRetention } from './retention.js';
 import { benchWaiters } from './waiters.js';
 
 const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const want = (name: string) => !only || only.includes(name);
 const P = quick
-  ? { runs: 1, seconds: 1, connections: 32, fleet: { sizes: [50], bareVms: 50, harshVms: 20, shape: { startWithinS: 1, tasks: 10, playS: 3 }, overloadFactors: [] }, history: { hosts: 200, runsPerHost: 2, tasksPerRun: 20 }, samples: 30, waiters: 300, cbTasks: 10, cbRuns: 1 }
-  : { runs: 3, seconds: 5, connections: 64, fleet: { sizes: [2500, 5000, 10_000, 20_000], bareVms: 5000, harshVms: 2500, shape: process.argv.includes('--fleet-real') ? REAL_SHAPE : BENCH_SHAPE, overloadFactors: [1.5, 2] }, history: { hosts: 5000, runsPerHost: 4, tasksPerRun: 50 }, samples: 300, waiters: 10_000, cbTasks: 200, cbRuns: 3 };
+  ? { runs: 1, seconds: 1, connections: 32, fleet: { sizes: [50], bareVms: 50, harshVms: 20, shape: { startWithinS: 1, tasks: 10, playS: 3 }, overloadFactors: [] }, history: { hosts: 200, runsPerHost: 2, tasksPerRun: 20 }, retention: { vms: 1000, generatedVms: 10, days: 90, intervalMin: 30, tasksPerRun: 10, changedShare: 0.05 }, samples: 30, waiters: 300, cbTasks: 10, cbRuns: 1 }
+  : { runs: 3, seconds: 5, connections: 64, fleet: { sizes: [2500, 5000, 10_000, 20_000], bareVms: 5000, harshVms: 2500, shape: process.argv.includes('--fleet-real') ? REAL_SHAPE : BENCH_SHAPE, overloadFactors: [1.5, 2] }, history: { hosts: 5000, runsPerHost: 4, tasksPerRun: 50 }, retention: { vms: 1000, generatedVms: 100, days: 90, intervalMin: 30, tasksPerRun: 10, changedShare: 0.05 }, samples: 300, waiters: 10_000, cbTasks: 200, cbRuns: 3 };
 
 const dir = mkdtempSync(join(tmpdir(), 'webhook-bench-'));
 const results: Record<string, unknown> = {
@@ -68,6 +69,14 @@ try {
       rows.push([`5 ${name}`, `p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms`, `${q.shape.taskResults} task results`, `p99 < ${target} ms: ${check(l.p99Ms < target)}`]);
     }
     rows.push(['5 start-up to ready', `${q.startupMs} ms`, 'on that database', `< 1000 ms: ${check(q.startupMs < 1000)}`]);
+  }
+  if (want('retention')) {
+    const s = P.retention;
+    log(`retention by value: ${s.generatedVms} VMs × ${s.days} days at ${s.intervalMin} min, scaled to ${s.vms}…`);
+    const r = benchRetention(dir, s);
+    results.retention = r;
+    const scaled = r.scale === 1 ? '' : ` (${s.generatedVms} VMs generated, sizes ×${r.scale})`;
+    rows.push(['10 retention by value', `${s.vms} VMs, ${s.days} days at ${s.intervalMin} min: ${r.sizeAfterMb} MB kept (all runs: ${r.sizeBeforeMb} MB)${scaled}`, `prune of the ${r.runs} generated runs (${r.events} events): ${r.pruneSeconds} s, ${r.prunedRunsPerSec} runs/s; ${r.runsKept} kept; the next hour's prune ${r.hourlySeconds} s`, '']);
   }
   if (want('waiters')) {
     log(`${P.waiters} waiters…`);

@@ -29,11 +29,13 @@ import { metricsRoutes } from './routes/metrics.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { pageRoutes } from './routes/pages.js';
 import { runRoutes } from './routes/runs.js';
+import { historyRoutes } from './routes/history.js';
 import { webhookRoutes } from './routes/webhook.js';
 import { createGaugeStore } from './store/gauge-store.js';
 import { createHealthStore } from './store/health-store.js';
 import { createIngestStore } from './store/ingest-store.js';
 import { createQueryStore } from './store/query-store.js';
+import { createHistoryStore } from './store/history-store.js';
 import { createRetentionStore } from './store/retention-store.js';
 import { createFleetStore } from './store/fleet-store.js';
 import { statusParams } from './store/status-sql.js';
@@ -113,6 +115,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     ingest,
     health: createHealthStore(db),
     query,
+    history: createHistoryStore(db),
     fleet,
     fleetView: createFleetView(config, fleet, query, params),
     waiters,
@@ -163,6 +166,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const retention = createRetention({
     store: createRetentionStore(db),
     retentionDays: config.retentionDays,
+    retentionUnchangedDays: config.retentionUnchangedDays,
     intervalMs: config.pruneIntervalMs,
     clock,
     logger,
@@ -209,6 +213,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   await app.register(webhookRoutes, { ctx });
   await app.register(cloudInitRoutes, { ctx });
   await app.register(runRoutes, { ctx });
+  await app.register(historyRoutes, { ctx });
   await app.register(hostRoutes, { ctx });
   await app.register(fleetRoutes, { ctx });
   await app.register(metricsRoutes, { ctx });

@@ -40,6 +40,7 @@ export const envSchema = z.object({
   WEBHOOK_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WEBHOOK_STALE_AFTER_SECONDS: int(10, 7 * 86400).default(1800),
   WEBHOOK_RETENTION_DAYS: int(1, 3650).default(90),
+  WEBHOOK_RETENTION_UNCHANGED_DAYS: int(1, 3650).default(7),
   WEBHOOK_TRUST_PROXY: trustProxy.default(false),
   WEBHOOK_DURABILITY: z.enum(['normal', 'full']).default('normal'),
   WEBHOOK_BODY_LIMIT: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
@@ -76,6 +77,8 @@ export interface Config {
   logLevel: Env['WEBHOOK_LOG_LEVEL'];
   staleAfterMs: number;
   retentionDays: number;
+  /** Successful runs that changed nothing are kept this long (at most retentionDays). */
+  retentionUnchangedDays: number;
   trustProxy: boolean | number | string[];
   durability: Env['WEBHOOK_DURABILITY'];
   bodyLimit: number;
@@ -149,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: ReadFile = (p) => r
     logLevel: e.WEBHOOK_LOG_LEVEL,
     staleAfterMs: e.WEBHOOK_STALE_AFTER_SECONDS * 1000,
     retentionDays: e.WEBHOOK_RETENTION_DAYS,
+    retentionUnchangedDays: Math.min(e.WEBHOOK_RETENTION_UNCHANGED_DAYS, e.WEBHOOK_RETENTION_DAYS),
     trustProxy: e.WEBHOOK_TRUST_PROXY,
     durability: e.WEBHOOK_DURABILITY,
     bodyLimit: e.WEBHOOK_BODY_LIMIT,

@@ -7,6 +7,7 @@ import type { Metrics } from './metrics.js';
 import type { HealthStore } from './store/health-store.js';
 import type { IngestStore } from './store/ingest-store.js';
 import type { QueryStore } from './store/query-store.js';
+import type { HistoryStore } from './store/history-store.js';
 import type { FleetStore } from './store/fleet-store.js';
 import type { FleetView } from './fleet/fleet-view.js';
 
@@ -15,6 +16,8 @@ export interface AppContext {
   ingest: IngestStore;
   health: HealthStore;
   query: QueryStore;
+  /** Changes, run comparisons and task figures across the fleet. */
+  history: HistoryStore;
   fleet: FleetStore;
   fleetView: FleetView;
   committer: GroupCommitter;

@@ -99,6 +99,8 @@ export const domainErrors = {
   RUN_OWNED_BY_OTHER_HOST: 'RUN_OWNED_BY_OTHER_HOST',
   VM_KEY_REQUIRED: 'VM_KEY_REQUIRED',
   AMBIGUOUS_IDENTITY: 'AMBIGUOUS_IDENTITY',
+  /** A run named in a query (GET /runs/:id/diff?against=) that is not on record. */
+  RUN_NOT_FOUND: 'NOT_FOUND',
 } as const satisfies Record<string, ErrorCode>;
 
 export class DomainError extends Error {

@@ -4,7 +4,7 @@
  */
 import { statSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { hostStatuses, type HostStatus } from './protocol/status.js';
+import { hostStatuses, runOutcomes, type HostStatus } from './protocol/status.js';
 import type { GaugeStore } from './store/gauge-store.js';
 
 
@@ -55,6 +55,13 @@ export function createMetrics({ gauges, dbPath, waiting = () => 0 }: MetricsOpti
     name: 'webhook_runs_finished_total',
     help: 'Runs whose run_finished event was stored, by outcome.',
     labelNames: ['status'] as const,
+    registers: [registry],
+  });
+  // Labelled by host, as the per-host gauges are: the alert names the VM that keeps drifting.
+  const driftCorrections = new Counter({
+    name: 'webhook_drift_corrections_total',
+    help: 'Corrective changes (a task put back what changed out of band, on the same commit), by host.',
+    labelNames: ['host'] as const,
     registers: [registry],
   });
   const rejected = new Counter({
@@ -148,6 +155,17 @@ export function createMetrics({ gauges, dbPath, waiting = () => 0 }: MetricsOpti
   });
 
   new Gauge({
+    name: 'webhook_hosts_latest_outcome',
+    help: 'Hosts by the outcome of their latest finished run (changed, unchanged, pending).',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+    collect() {
+      for (const o of runOutcomes) this.set({ outcome: o }, 0);
+      for (const r of gauges.latestOutcomes()) this.set({ outcome: r.outcome }, r.n);
+    },
+  });
+
+  new Gauge({
     name: 'webhook_waiters',
     help: 'Long-polls (GET /hosts/:host/wait) waiting for a run to finish.',
     registers: [registry],
@@ -165,7 +183,7 @@ export function createMetrics({ gauges, dbPath, waiting = () => 0 }: MetricsOpti
     },
   });
 
-  return { registry, events, runsStarted, runsFinished, rejected, cloudInit, ingestDuration, httpRequests };
+  return { registry, events, runsStarted, runsFinished, driftCorrections, rejected, cloudInit, ingestDuration, httpRequests };
 }
 
 function fileSize(path: string): number {

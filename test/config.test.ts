@@ -11,6 +11,7 @@ describe('configuration', () => {
       logLevel: 'info',
       staleAfterMs: 1800_000,
       retentionDays: 90,
+      retentionUnchangedDays: 7,
       trustProxy: false,
       durability: 'normal',
       secrets: [],

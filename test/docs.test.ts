@@ -17,6 +17,7 @@ import {
   waitAnswerSchema,
 } from '../src/protocol/api.js';
 import { fleetAnswerSchema, fleetWaitAnswerSchema } from '../src/protocol/fleet.js';
+import { changesPageSchema, runDiffSchema, tasksAnswerSchema } from '../src/protocol/history.js';
 
 const ADMIN_TOKEN = 'docs-admin-token-0123456789';
 
@@ -69,7 +70,7 @@ describe('docs examples', () => {
     it(`${b.file}:${b.line} is ${b.mode}`, async () => {
       const parsed: unknown = JSON.parse(b.text);
       if (b.mode === 'response') {
-        const shapes = [deliveryAnswerSchema, errorBodySchema, hostDetailSchema, runDetailSchema, waitAnswerSchema, fleetSchema, runsPageSchema, fleetAnswerSchema, fleetWaitAnswerSchema];
+        const shapes = [deliveryAnswerSchema, errorBodySchema, hostDetailSchema, runDetailSchema, waitAnswerSchema, fleetSchema, runsPageSchema, fleetAnswerSchema, fleetWaitAnswerSchema, changesPageSchema, runDiffSchema, tasksAnswerSchema];
         expect(shapes.some((s) => s.safeParse(parsed).success), 'matches no documented answer shape').toBe(true);
         return;
       }

@@ -64,3 +64,50 @@ describe('retention', () => {
     expect(t.db.prepare('SELECT hostname FROM hosts ORDER BY hostname').pluck().all()).toEqual(['periodic', 'quiet-01']);
   });
 });
+
+describe('retention by value', () => {
+  it('keeps unchanged runs 7 days, changed, failed and drifted ones 90, and each host\'s latest of each outcome', async () => {
+    const now = Date.parse('2026-09-01T00:00:00Z');
+    t = await makeApp({ retentionDays: 90, retentionUnchangedDays: 7 }, () => now);
+    type Gen = { runId: string; host: string; start: number; outcome: 'changed' | 'unchanged' | 'pending'; failed: boolean };
+    const made: Gen[] = [];
+    const write = (h: ReturnType<typeof host>, start: number, kind: 'changed' | 'unchanged' | 'pending' | 'failed') => {
+      const r = runEvents({ host: h, start });
+      const status = kind === 'unchanged' || kind === 'failed' ? 'ok' : 'changed';
+      const events = [r.started({ check_mode: kind === 'pending' }), r.task(status, 'file'), r.task(kind === 'failed' ? 'failed' : 'ok', 'service'), r.finished(kind === 'failed' ? 1 : 0)];
+      t!.app.ctx.ingest.writeEvents(events.map((event) => ({ event, address: '10.0.0.9', receivedAt: start + 5000 })));
+      made.push({ runId: r.runId, host: h.hostname, start, outcome: kind === 'failed' ? 'unchanged' : kind, failed: kind === 'failed' });
+    };
+    // A host pulling every 6 hours for 120 days: mostly unchanged, some changes, failures and check runs.
+    const busy = host({ hostname: 'busy', machine_id: 'cccccccccccccccccccccccccccccc01' });
+    for (let i = 0; i < 480; i++) write(busy, now - 120 * DAY + i * 6 * 3_600_000, i % 10 === 3 ? 'changed' : i % 15 === 4 ? 'failed' : i === 5 ? 'pending' : 'unchanged');
+    // A quiet host whose one change is older than the long cut-off: it stays as its latest change.
+    const quiet = host({ hostname: 'quiet', machine_id: 'cccccccccccccccccccccccccccccc02' });
+    write(quiet, now - 100 * DAY, 'changed');
+    for (let i = 0; i < 20; i++) write(quiet, now - 20 * DAY + i * DAY, 'unchanged');
+    // A host gone silent for longer than the long cut-off: all of it goes.
+    const gone = host({ hostname: 'gone', machine_id: 'cccccccccccccccccccccccccccccc03' });
+    for (let i = 0; i < 5; i++) write(gone, now - 110 * DAY + i * DAY, i === 2 ? 'changed' : 'unchanged');
+    t.db.prepare(`UPDATE hosts SET last_seen_at = ? WHERE hostname = 'gone'`).run(now - 105 * DAY);
+
+    const result = t.app.retention.prune(now);
+    const kept = new Set(t.db.prepare('SELECT run_id FROM runs').pluck().all() as string[]);
+    const latestOf = (h: string, pick: (g: Gen) => boolean) => made.filter((g) => g.host === h && pick(g)).sort((a, b) => b.start - a.start)[0]?.runId;
+    const always = new Set(['busy', 'quiet'].flatMap((h) => [latestOf(h, () => true), ...(['changed', 'unchanged', 'pending'] as const).map((o) => latestOf(h, (g) => g.outcome === o))]));
+    const expected = made.filter((g) => {
+      if (g.host === 'gone') return false;
+      if (always.has(g.runId)) return true;
+      const cutoff = g.outcome === 'unchanged' && !g.failed ? now - 7 * DAY : now - 90 * DAY;
+      return g.start >= cutoff;
+    });
+    expect([...kept].sort()).toEqual(expected.map((g) => g.runId).sort());
+    expect(result.runs).toBe(made.length - expected.length);
+    expect(result.hosts).toBe(1);
+    // The pending check run (120 days old) and the quiet host's old change stay as the latest of their outcome.
+    expect(kept.has(made.find((g) => g.outcome === 'pending')!.runId)).toBe(true);
+    expect(kept.has(made.find((g) => g.host === 'quiet' && g.outcome === 'changed')!.runId)).toBe(true);
+    // Failed runs with nothing changed are kept the long time.
+    expect(expected.filter((g) => g.failed && g.start < now - 7 * DAY).length).toBeGreaterThan(5);
+    expect(t.app.retention.prune(now).runs).toBe(0);
+  });
+});

@@ -35,6 +35,7 @@ export function createCommitEffects({ metrics, waiters, changes }: CommitEffects
 
   const eventsCommitted: GroupCommitOptions['onCommit'] = (committed, hosts) => {
     count(committed);
+    for (const d of hosts.drift) if (d.added.corrective > 0) metrics.driftCorrections.inc({ host: d.hostname }, d.added.corrective);
     if (hosts.finishedHostIds.size > 0) waiters.notify(hosts.finishedHostIds);
     if (hosts.touchedHostIds.size > 0) changes.emit('change', [...hosts.touchedHostIds]);
   };

@@ -109,7 +109,7 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
     syncing = false;
   }
 
-  function settle(group: Pending[], { outcomes, finishedHostIds, touchedHostIds }: ApplyResult): void {
+  function settle(group: Pending[], { outcomes, ...hosts }: ApplyResult): void {
     let offset = 0;
     const committed: Committed[] = group.map((p) => {
       const mine = outcomes.slice(offset, offset + p.items.length);
@@ -119,7 +119,7 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
     committed.forEach((c, i) => {
       group[i]!.resolve(c.outcomes);
     });
-    options.onCommit(committed, { finishedHostIds, touchedHostIds });
+    options.onCommit(committed, hosts);
   }
 
   return {

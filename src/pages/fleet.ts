@@ -1,12 +1,14 @@
 /** The fleet page (`/`): counts by status, a filter form and one row per host, problems first. */
 import type { Fleet, HostSummary } from '../protocol/api.js';
-import type { HostStatus } from '../protocol/status.js';
-import { badge, duration, hostKey, shortCommit, statusLabel, statusOrder, timeAgo } from './format.js';
+import { runOutcomes, type HostStatus, type RunOutcome } from '../protocol/status.js';
+import { badge, driftSummary, duration, hostKey, outcomeBadge, shortCommit, statusLabel, statusOrder, timeAgo } from './format.js';
 import { html, query, seg, type Html } from './html.js';
 import { layout } from './layout.js';
 
 export interface FleetView {
   status?: HostStatus | undefined;
+  /** The latest run's outcome. */
+  outcome?: RunOutcome | undefined;
   q?: string | undefined;
   now: number;
   /** Base URL VMs would use for this receiver, shown in the empty state. */
@@ -31,7 +33,7 @@ function sortHosts(hosts: readonly HostSummary[]): HostSummary[] {
 
 function counts(fleet: Fleet, view: FleetView): Html {
   const chip = (status: HostStatus | undefined, label: string, n: number) => html`<li><a class="count${status ? ` s-${status}` : ''}"
- href="/${query({ status, q: view.q })}"${view.status === status ? html` aria-current="true"` : ''}>${label} <b>${n}</b></a></li>`;
+ href="/${query({ status, outcome: view.outcome, q: view.q })}"${view.status === status ? html` aria-current="true"` : ''}>${label} <b>${n}</b></a></li>`;
   return html`<ul class="counts" aria-label="Hosts by status">
 ${chip(undefined, 'all', fleet.total)}
 ${statusOrder.map((s) => chip(s, statusLabel[s]!, fleet.by_status[s] ?? 0))}
@@ -43,12 +45,13 @@ function row(h: HostSummary, now: number): Html {
   const address = h.last_address ?? h.ips[0];
   const failed = r ? r.tasks.failed + r.tasks.unreachable : undefined;
   return html`<tr class="s-${h.status}" data-status="${h.status}">
-<td>${badge(h.status)}</td>
+<td>${badge(h.status)} ${outcomeBadge(r?.outcome)}</td>
 <th scope="row"><a href="/ui/hosts/${seg(hostKey(h))}">${h.hostname}</a>${h.vmid !== null ? html` <span class="muted">#${h.vmid}</span>` : ''}</th>
 <td>${r ? html`<a href="/ui/runs/${seg(r.run_id)}">${timeAgo(r.started_at, now)}</a>` : html`<span class="muted">no run</span>`}</td>
 <td class="num">${duration(r?.duration_ms)}</td>
 <td class="num">${r ? r.tasks.changed : '—'}</td>
 <td class="num${failed ? ' bad' : ''}">${failed ?? '—'}</td>
+<td title="latest run; the host's totals since first seen: ${h.drift.corrective} corrective, ${h.drift.repeated} repeated, ${h.drift.intentional} intentional">${r ? driftSummary(r.drift) : '—'}</td>
 <td><code>${shortCommit(r?.commit)}</code></td>
 <td>${timeAgo(h.last_seen_at, now)}</td>
 <td>${address ?? '—'}</td>
@@ -59,7 +62,7 @@ function table(hosts: HostSummary[], now: number): Html {
   return html`<div class="scroll"><table class="hosts">
 <caption class="sr-only">Hosts, problems first</caption>
 <thead><tr><th scope="col">Status</th><th scope="col">Host</th><th scope="col">Last run</th><th scope="col" class="num">Duration</th>
-<th scope="col" class="num">Changed</th><th scope="col" class="num">Failed</th><th scope="col">Commit</th><th scope="col">Last seen</th><th scope="col">Address</th></tr></thead>
+<th scope="col" class="num">Changed</th><th scope="col" class="num">Failed</th><th scope="col">Drift</th><th scope="col">Commit</th><th scope="col">Last seen</th><th scope="col">Address</th></tr></thead>
 <tbody>
 ${hosts.map((h) => row(h, now))}
 </tbody>
@@ -103,10 +106,13 @@ export function fleetPage(fleet: Fleet, view: FleetView): Html {
   const body = html`<h1>Fleet</h1>
 <form class="filters" method="get" action="/" role="search" id="filters">
 <label>Status <select name="status"><option value="">all</option>${options}</select></label>
+<label>Outcome <select name="outcome"><option value="">all</option>${runOutcomes.map(
+  (o) => html`<option value="${o}"${view.outcome === o ? html` selected` : ''}>${o}</option>`,
+)}</select></label>
 <label class="grow">Search <input type="search" name="q" value="${view.q ?? ''}" maxlength="253" autocomplete="off"
  placeholder="hostname, IP, machine-id, instance-id or VMID"></label>
 <button type="submit">Filter</button>
 </form>
 <div id="live">${results(fleet, view)}</div>`;
-  return layout({ title: 'Fleet', body, live: { kind: 'fleet' }, api: `/hosts${query({ status: view.status, q: view.q })}` });
+  return layout({ title: 'Fleet', body, live: { kind: 'fleet' }, api: `/hosts${query({ status: view.status, outcome: view.outcome, q: view.q })}` });
 }

@@ -1,6 +1,6 @@
 /** Small formatters shared by the pages; all return plain text (escaped where interpolated). */
 import type { HostSummary } from '../protocol/api.js';
-import type { HostStatus } from '../protocol/status.js';
+import type { HostStatus, RunOutcome, TaskChange } from '../protocol/status.js';
 import { html, type Html } from './html.js';
 import { ago } from './relative-time.js';
 
@@ -69,4 +69,21 @@ export function shortCommit(sha: string | null | undefined): string {
 /** The most specific identity of a host, so a link to it finds this host and not a namesake. */
 export function hostKey(h: Pick<HostSummary, 'machine_id' | 'instance_id' | 'hostname'>): string {
   return h.machine_id ?? h.instance_id ?? h.hostname;
+}
+
+/** A run's outcome as a badge (nothing while it runs): changed, unchanged, or pending in check mode. */
+export function outcomeBadge(outcome: RunOutcome | null | undefined): Html {
+  return outcome ? html`<span class="badge o-${outcome}" title="outcome">${outcome}</span>` : html``;
+}
+
+/** A changed task's classification as a tag. */
+export function changeTag(change: TaskChange | null | undefined): Html {
+  return change ? html`<span class="badge c-${change}" title="why it changed (docs/drift.md)">${change}</span>` : html``;
+}
+
+/** `2 corrective · 1 repeated`: drift at a glance; intentional changes are the expected kind and come last. */
+export function driftSummary(d: Record<TaskChange, number>): Html {
+  const parts = (['corrective', 'repeated', 'intentional'] as const).filter((c) => d[c] > 0);
+  if (parts.length === 0) return html`<span class="muted">none</span>`;
+  return html`<span class="drift">${parts.map((c, i) => html`${i > 0 ? ' · ' : ''}<span class="c-${c}"><span class="drift-n">${d[c]}</span> ${c}</span>`)}</span>`;
 }

@@ -1,6 +1,6 @@
 /** The host page (`/ui/hosts/:host`): identities, then runs and cloud-init events, newest first. */
 import { HOST_RUNS_SHOWN, type CheckinSummary, type CloudInitEvent, type HostDetail, type RunSummary } from '../protocol/api.js';
-import { absolute, badge, duration, hostKey, shortCommit, timeAgo } from './format.js';
+import { absolute, badge, driftSummary, duration, hostKey, outcomeBadge, shortCommit, timeAgo } from './format.js';
 import { html, query, seg, type Html } from './html.js';
 import { layout } from './layout.js';
 
@@ -31,8 +31,8 @@ function runEntry(r: RunSummary, now: number): Html {
   const t = r.tasks;
   return html`<li class="entry s-${r.status}">
 <div class="when">${timeAgo(r.started_at, now)}</div>
-<div class="what"><a href="/ui/runs/${seg(r.run_id)}">Run of ${r.playbook ?? 'unknown playbook'}</a> ${badge(r.status)}${r.check_mode ? html` <span class="tag">check mode</span>` : ''}
-<div class="muted">${duration(r.duration_ms)} · ${t.total} tasks: ${t.ok} ok, ${t.changed} changed, ${t.failed + t.unreachable} failed, ${t.skipped} skipped · commit <code>${shortCommit(r.commit)}</code></div></div>
+<div class="what"><a href="/ui/runs/${seg(r.run_id)}">Run of ${r.playbook ?? 'unknown playbook'}</a> ${badge(r.status)} ${outcomeBadge(r.outcome)}${r.check_mode ? html` <span class="tag">check mode</span>` : ''}
+<div class="muted">${duration(r.duration_ms)} · ${t.total} tasks: ${t.ok} ok, ${t.changed} changed, ${t.failed + t.unreachable} failed, ${t.skipped} skipped · commit <code>${shortCommit(r.commit)}</code>${r.drift.corrective + r.drift.repeated + r.drift.intentional > 0 ? html` · drift ${driftSummary(r.drift)}` : ''}</div></div>
 </li>`;
 }
 
@@ -71,6 +71,7 @@ ${fact('Last address', host.last_address)}
 ${fact('First seen', absolute(host.first_seen_at))}
 ${fact('Last seen', html`${timeAgo(host.last_seen_at, now)} <span class="muted">(${absolute(host.last_seen_at)})</span>`)}
 ${fact('Registered by cloud-init', host.registered_at ? absolute(host.registered_at) : null)}
+${fact('Drift since first seen', html`${driftSummary(host.drift)}${host.drift.last_corrective_at ? html` <span class="muted">· last corrected ${timeAgo(host.drift.last_corrective_at, now)}</span>` : ''} <a href="/ui/changes${query({ host: key })}">changes</a>`)}
 ${fact('Expected since', host.expected_since ? absolute(host.expected_since) : null)}
 </dl>
 <p class="links"><a href="/hosts/${seg(key)}">Host JSON</a> · <a href="/runs${query({ host: key })}">All runs JSON</a></p>

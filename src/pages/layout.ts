@@ -34,6 +34,7 @@ export function layout({ title, body, live, api }: LayoutOptions): Html {
 <header class="top">
 <nav aria-label="Site">
 <a href="/" class="brand">Fleet status</a>
+<a href="/ui/changes">Changes</a>
 ${api ? html`<a href="${api}" class="api">JSON</a>` : ''}
 <span class="live-state" id="live-state" role="status" aria-live="polite"></span>
 </nav>
@@ -41,7 +42,7 @@ ${api ? html`<a href="${api}" class="api">JSON</a>` : ''}
 <main id="main" tabindex="-1">
 ${body}
 </main>
-<footer><a href="/metrics">metrics</a> · <a href="/hosts">hosts JSON</a> · <a href="/runs">runs JSON</a></footer>
+<footer><a href="/metrics">metrics</a> · <a href="/hosts">hosts JSON</a> · <a href="/runs">runs JSON</a> · <a href="/tasks">tasks JSON</a></footer>
 </body>
 </html>
 `;

@@ -1,6 +1,7 @@
 /** The run page (`/ui/runs/:id`): tasks in order, grouped by play, with a waterfall of their timing. */
 import type { RunDetail, TaskRow } from '../protocol/api.js';
-import { absolute, badge, duration, shortCommit, timeAgo } from './format.js';
+import type { RunDiff } from '../protocol/history.js';
+import { absolute, badge, changeTag, driftSummary, duration, outcomeBadge, shortCommit, timeAgo } from './format.js';
 import { html, seg, type Html } from './html.js';
 import { layout } from './layout.js';
 
@@ -53,7 +54,7 @@ function taskRow(t: TaskRow, index: number, axis: Axis): Html {
   return html`<tr class="t-${t.status}" id="task-${index}">
 <td class="num muted">${t.seq}</td>
 <th scope="row" class="task"><span class="name">${t.task}</span> <span class="muted">${t.action}${t.target && t.target !== 'localhost' ? html` on ${t.target}` : ''}</span>${message(t)}</th>
-<td><span class="badge t-${t.status}">${t.status}</span></td>
+<td><span class="badge t-${t.status}">${t.status}</span> ${changeTag(t.change)}</td>
 <td class="num">${duration(t.duration_ms)}</td>
 <td class="wf">${bar(t, axis)}</td>
 </tr>`;
@@ -101,20 +102,39 @@ ${f('Finished', run.finished_at ? absolute(run.finished_at) : null)}
 ${f('Duration', duration(run.duration_ms))}
 ${f('Exit code', run.exit_code)}
 ${f('Tasks', `${t.total}: ${t.ok} ok, ${t.changed} changed, ${t.failed} failed, ${t.unreachable} unreachable, ${t.skipped} skipped, ${t.rescued} rescued, ${t.ignored} ignored`)}
+${f('Drift', run.outcome ? driftSummary(run.drift) : null)}
 ${f('Ansible', run.ansible_version ? `${run.ansible_version}${run.check_mode ? ' (check mode)' : ''}` : null)}
 ${f('Reported from', run.source_address)}
 </dl>`;
 }
 
+const label = (t: { task: string; occurrence: number }) => html`${t.task}${t.occurrence > 1 ? html` <span class="muted">#${t.occurrence}</span>` : ''}`;
+
+/** What differs from the host's previous run: commit, tasks whose status changed, tasks new or gone. */
+function diffSection(d: RunDiff | undefined): Html {
+  if (!d || d.against === null) return html``;
+  const items = [
+    ...d.status_changed.map((t) => html`<li>${label(t)}: <span class="badge t-${t.from}">${t.from}</span> → <span class="badge t-${t.to}">${t.to}</span></li>`),
+    ...d.new.map((t) => html`<li>${label(t)}: new, <span class="badge t-${t.status}">${t.status}</span></li>`),
+    ...d.gone.map((t) => html`<li>${label(t)}: gone (was <span class="badge t-${t.status}">${t.status}</span>)</li>`),
+  ];
+  return html`<section class="diff" id="diff">
+<h2>Compared with <a href="/ui/runs/${seg(d.against)}">the previous run</a></h2>
+<p>${d.commit.changed ? html`Commit <code>${shortCommit(d.commit.from)}</code> → <code>${shortCommit(d.commit.to)}</code>` : html`Same commit <code>${shortCommit(d.commit.to)}</code>`}${items.length === 0 ? ' · every task as before' : ''}</p>
+${items.length > 0 ? html`<ul>${items}</ul>` : ''}
+</section>`;
+}
+
 /** `hostKey` is the identity the host page link uses (the run only knows the hostname). */
-export function runPage(run: RunDetail, hostKey: string, hostId: number, now: number): Html {
+export function runPage(run: RunDetail, hostKey: string, hostId: number, now: number, diff?: RunDiff): Html {
   const axis = axisOf(run);
   const groups = byPlay(run.task_results);
   const body = html`<div id="live">
-<h1>Run on ${run.hostname} ${badge(run.status)}</h1>
+<h1>Run on ${run.hostname} ${badge(run.status)} ${outcomeBadge(run.outcome)}</h1>
 <p class="muted"><code>${run.run_id}</code></p>
 ${facts(run, hostKey, now)}
-<p class="links"><a href="/runs/${seg(run.run_id)}">Run JSON</a> · <a href="/hosts/${seg(hostKey)}">Host JSON</a></p>
+<p class="links"><a href="/runs/${seg(run.run_id)}">Run JSON</a> · <a href="/runs/${seg(run.run_id)}/diff">Diff JSON</a> · <a href="/hosts/${seg(hostKey)}">Host JSON</a></p>
+${diffSection(diff)}
 ${groups.length === 0 ? html`<p class="empty">No task results yet.</p>` : groups.map((g) => playSection(g, axis))}
 </div>`;
   return layout({ title: `Run on ${run.hostname}`, body, live: { kind: 'host', hostId }, api: `/runs/${seg(run.run_id)}` });

@@ -3,7 +3,7 @@
  * Tests parse real answers with these, so the documented shape and the served one cannot drift.
  */
 import { z } from 'zod';
-import { hostStatuses, runStatuses } from './status.js';
+import { hostStatuses, runOutcomes, runStatuses, taskChanges } from './status.js';
 import { eventOutcomes, hostStatsSchema, perTaskStatus, taskStatusSchema } from './events.js';
 import { inTimeRange, TIME_RANGE_TEXT } from './time.js';
 
@@ -26,6 +26,7 @@ export const timeParam = z
 export const runsQuerySchema = z.strictObject({
   host: z.string().min(1).max(253).optional(),
   status: z.enum(runStatuses).optional(),
+  outcome: z.enum(runOutcomes).optional(),
   since: timeParam.optional(),
   until: timeParam.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
@@ -35,6 +36,8 @@ export type RunsQuery = z.infer<typeof runsQuerySchema>;
 
 export const hostsQuerySchema = z.strictObject({
   status: z.enum(hostStatuses).optional(),
+  /** The outcome of the host's latest run. */
+  outcome: z.enum(runOutcomes).optional(),
   q: z.string().min(1).max(253).optional(),
 });
 export type HostsQuery = z.infer<typeof hostsQuerySchema>;
@@ -50,6 +53,9 @@ export const runParamsSchema = z.strictObject({ id: z.uuid({ message: 'expected 
 const iso = z.string();
 
 export const taskCountsSchema = z.object({ total: z.number(), ...perTaskStatus(() => z.number()) });
+
+/** Changed tasks by classification (docs/drift.md). */
+export const driftCountsSchema = z.object(Object.fromEntries(taskChanges.map((c) => [c, z.number()])) as Record<(typeof taskChanges)[number], z.ZodNumber>);
 
 export const runSummarySchema = z.object({
   run_id: z.string(),
@@ -69,6 +75,9 @@ export const runSummarySchema = z.object({
   duration_ms: z.number().nullable(),
   stats: z.record(z.string(), hostStatsSchema).nullable(),
   tasks: taskCountsSchema,
+  /** Null until the run finished. */
+  outcome: z.enum(runOutcomes).nullable(),
+  drift: driftCountsSchema,
   source_address: z.string().nullable(),
 });
 export type RunSummary = z.infer<typeof runSummarySchema>;
@@ -84,6 +93,10 @@ export const taskRowSchema = z.object({
   duration_ms: z.number(),
   message: z.string().nullable(),
   no_log: z.boolean(),
+  /** Its place among tasks of the same name in the play (1 for the first): the task key's third part. */
+  occurrence: z.number(),
+  /** Why a changed task changed, once the run finished; null otherwise. */
+  change: z.enum(taskChanges).nullable(),
 });
 export type TaskRow = z.infer<typeof taskRowSchema>;
 
@@ -102,6 +115,8 @@ export const hostSummarySchema = z.object({
   last_seen_at: iso,
   last_address: z.string().nullable(),
   registered_at: iso.nullable(),
+  /** Changed tasks by classification since the host was first seen, and its newest corrective change. */
+  drift: driftCountsSchema.extend({ last_corrective_at: iso.nullable() }),
   latest_run: runSummarySchema.nullable(),
 });
 export type HostSummary = z.infer<typeof hostSummarySchema>;

@@ -42,3 +42,20 @@ export function runStatusFromFinish(data: RunFinishedEvent['data']): 'succeeded'
 
 /** Whether a run status is final: a long-poll answers 200 on it. */
 export const isFinished = (status: RunStatus): boolean => status === 'succeeded' || status === 'failed';
+
+/**
+ * What a finished run did, beside its status: `changed` (at least one task changed), `unchanged`,
+ * or `pending` (a check-mode run that would change something). Derived by runOutcomeSql
+ * (src/store/status-sql.ts) when the run's finish is stored.
+ */
+export const runOutcomes = ['changed', 'unchanged', 'pending'] as const;
+export type RunOutcome = (typeof runOutcomes)[number];
+
+/**
+ * Why a task of a finished run changed (docs/drift.md): `intentional` (the commit differs from the
+ * host's previous successful run), `repeated` (changed on the same commit in each of the host's
+ * last three runs), `corrective` (same commit, and the task was ok in the previous successful run),
+ * `other` (same commit, but the task was not ok then: it changed, failed, was skipped or absent).
+ */
+export const taskChanges = ['intentional', 'corrective', 'repeated', 'other'] as const;
+export type TaskChange = (typeof taskChanges)[number];

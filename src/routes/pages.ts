@@ -19,7 +19,8 @@ import { createPageAuth, sendTokenRedirect } from '../auth/read-credential.js';
 import { runPage } from '../pages/run.js';
 import { toAppError } from '../plugins/errors.js';
 import { errorResponses, runParamsSchema } from '../protocol/api.js';
-import { hostStatuses } from '../protocol/status.js';
+import { hostStatuses, runOutcomes, taskChanges } from '../protocol/status.js';
+import { changesPage } from '../pages/changes.js';
 
 /** Everything a page loads comes from this origin; no inline script or style is needed. */
 export const PAGE_CSP =
@@ -30,7 +31,14 @@ export const PAGE_CSP =
 // An empty status is what the form's "all" option submits.
 const fleetQuerySchema = z.object({
   status: z.union([z.literal(''), z.enum(hostStatuses)]).optional(),
+  outcome: z.union([z.literal(''), z.enum(runOutcomes)]).optional(),
   q: z.string().max(253).optional(),
+});
+const changesPageQuery = z.object({
+  hours: z.coerce.number().int().min(1).max(24 * 90).catch(24).default(24),
+  host: z.string().max(253).optional(),
+  change: z.union([z.literal(''), z.enum(taskChanges)]).optional(),
+  cursor: z.string().max(200).optional(),
 });
 // A bad address is a page that does not exist (404), not a bad request: any string is taken and looked up.
 const hostPageParams = z.object({ host: z.string() });
@@ -92,10 +100,21 @@ export async function pageRoutes(fastify: FastifyInstance, { ctx }: RouteOptions
       const query = request.query;
       const status = query.status === '' ? undefined : query.status;
       const q = query.q?.trim() === '' ? undefined : query.q?.trim();
-      const fleet = ctx.query.fleet({ ...(status ? { status } : {}), ...(q ? { q } : {}) });
+      const outcome = query.outcome === '' ? undefined : query.outcome;
+      const fleet = ctx.query.fleet({ ...(status ? { status } : {}), ...(outcome ? { outcome } : {}), ...(q ? { q } : {}) });
       const receiverUrl = `${request.protocol}://${request.host}`;
       const { expected, reported } = ctx.fleetView.fleetAnswer();
-      return sendPage(reply, 200, fleetPage(fleet, { status, q, now: ctx.clock(), receiverUrl, coverage: { expected, reported } }));
+      return sendPage(reply, 200, fleetPage(fleet, { status, outcome, q, now: ctx.clock(), receiverUrl, coverage: { expected, reported } }));
+    });
+
+    ui.get('/ui/changes', { schema: { summary: 'Changes page: what changed in a window, and why', querystring: changesPageQuery, response: pageResponses('changes page') } }, async (request, reply) => {
+      const q = request.query;
+      const now = ctx.clock();
+      const change = q.change === '' ? undefined : q.change;
+      const host = q.host?.trim() === '' ? undefined : q.host?.trim();
+      const hostId = host === undefined ? null : (ctx.query.findHostId(host) ?? -1);
+      const page = ctx.history.changes({ since: now - q.hours * 3_600_000, limit: 200, ...(change ? { change } : {}), ...(q.cursor ? { cursor: q.cursor } : {}) }, hostId);
+      return sendPage(reply, 200, changesPage(page, { hours: q.hours, host, change, cursor: q.cursor, now }));
     });
 
     ui.get('/ui/hosts/:host', { schema: { summary: 'Host page', params: hostPageParams, response: pageResponses('host page') } }, async (request, reply) => {
@@ -112,7 +131,7 @@ export async function pageRoutes(fastify: FastifyInstance, { ctx }: RouteOptions
       const run = runParamsSchema.safeParse({ id }).success ? ctx.query.run(id) : undefined;
       if (!run) throw new AppError('NOT_FOUND', `No run has the id “${id}”.`);
       const host = ctx.query.hostById(run.host_id);
-      return sendPage(reply, 200, runPage(run, host ? hostKey(host) : run.hostname, run.host_id, ctx.clock()));
+      return sendPage(reply, 200, runPage(run, host ? hostKey(host) : run.hostname, run.host_id, ctx.clock(), ctx.history.diff(id)));
     });
 
     // One stream per open page; see src/pages/live-events.ts for what flows on it.

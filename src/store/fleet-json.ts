@@ -7,7 +7,7 @@
 import type { Db } from '../db/database.js';
 import type { HostsQuery } from '../protocol/api.js';
 import { taskStatuses } from '../protocol/events.js';
-import { hostStatuses, type HostStatus } from '../protocol/status.js';
+import { hostStatuses, taskChanges, type HostStatus } from '../protocol/status.js';
 import { hostStatusSql, runStatusSql, STATUS_JOINS, type StatusParams } from './status-sql.js';
 
 const iso = (col: string) => `strftime('%Y-%m-%dT%H:%M:%fZ', ${col} / 1000.0, 'unixepoch')`;
@@ -21,6 +21,7 @@ const RUN_JSON = `json_object(
   'check_mode', CASE WHEN r.check_mode IS NULL THEN NULL WHEN r.check_mode THEN json('true') ELSE json('false') END,
   'result', r.result, 'exit_code', r.exit_code, 'duration_ms', r.duration_ms, 'stats', json(r.stats),
   'tasks', json_object('total', r.tasks_total, ${taskStatuses.map((s) => `'${s}', r.tasks_${s}`).join(', ')}),
+  'outcome', r.outcome, 'drift', json_object(${taskChanges.map((c) => `'${c}', r.drift_${c}`).join(', ')}),
   'source_address', r.source_address)`;
 
 const HOST_JSON = `json_object(
@@ -28,11 +29,13 @@ const HOST_JSON = `json_object(
   'vmid', h.vmid, 'ips', json(h.ips), 'status', ${hostStatusSql()},
   'first_seen_at', ${iso('h.first_seen_at')}, 'last_seen_at', ${iso('h.last_seen_at')},
   'last_address', h.last_address, 'registered_at', ${isoOrNull('h.registered_at')},
+  'drift', json_object(${taskChanges.map((c) => `'${c}', h.drift_${c}`).join(', ')}, 'last_corrective_at', ${isoOrNull('h.last_corrective_at')}),
   'latest_run', CASE WHEN r.id IS NULL THEN NULL ELSE ${RUN_JSON} END)`;
 
 interface FleetRow {
   json: string;
   status: HostStatus;
+  outcome: string | null;
   hostname: string;
   machine_id: string | null;
   instance_id: string | null;
@@ -53,7 +56,7 @@ function identityMatches(h: { hostname: string; machine_id: string | null; insta
 
 export function createFleetJson(db: Db, params: () => StatusParams) {
   const rows = db.prepare<StatusParams, FleetRow>(
-    `SELECT ${HOST_JSON} AS json, ${hostStatusSql()} AS status,
+    `SELECT ${HOST_JSON} AS json, ${hostStatusSql()} AS status, r.outcome,
        h.hostname, h.machine_id, h.instance_id, h.vmid, h.ips
      FROM hosts h ${STATUS_JOINS} ORDER BY h.hostname, h.id`,
   );
@@ -66,6 +69,7 @@ export function createFleetJson(db: Db, params: () => StatusParams) {
     for (const row of all) {
       byStatus[row.status] += 1;
       if (query.status !== undefined && row.status !== query.status) continue;
+      if (query.outcome !== undefined && row.outcome !== query.outcome) continue;
       if (q !== undefined && !identityMatches({ ...row, ips: JSON.parse(row.ips) as string[] }, q)) continue;
       shown.push(row.json);
     }

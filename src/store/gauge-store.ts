@@ -1,6 +1,6 @@
 /** The reads behind the Prometheus gauges, computed at scrape time from the runs and hosts tables. */
 import type { Db } from '../db/database.js';
-import type { HostStatus, RunStatus } from '../protocol/status.js';
+import type { HostStatus, RunOutcome, RunStatus } from '../protocol/status.js';
 import { hostStatusSql, runStatusSql, STATUS_JOINS, type StatusParams } from './status-sql.js';
 
 export function createGaugeStore(db: Db, params: () => StatusParams) {
@@ -18,7 +18,14 @@ export function createGaugeStore(db: Db, params: () => StatusParams) {
      ELSE ${hostStatusSql()} END AS status
      FROM expected_vms e LEFT JOIN hosts h ON h.id = e.host_id LEFT JOIN runs r ON r.run_id = h.latest_run_id`,
   );
+  // runs.outcome is the stored result of runOutcomeSql: the same rule as the API's.
+  const outcomeRows = db.prepare<[], { outcome: RunOutcome; n: number }>(
+    `SELECT r.outcome, count(*) AS n FROM hosts h JOIN runs r ON r.run_id = h.latest_run_id
+     WHERE r.outcome IS NOT NULL GROUP BY r.outcome`,
+  );
   return {
+    /** Hosts by the outcome of their latest run (finished runs only). */
+    latestOutcomes: () => outcomeRows.all(),
     /** How many unfinished runs are running and how many stale. */
     unfinishedRuns: () => runCounts.all({ stale_before: params().stale_before }),
     /** Every host's name, last contact and status, oldest contact first. */

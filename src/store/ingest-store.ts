@@ -10,6 +10,7 @@ import { DomainError } from '../errors.js';
 import { createHostWriter, Trust, type PartialIdentity } from './host-writer.js';
 import { runStatusFromFinish } from '../protocol/status.js';
 import { mapStorageErrors } from './storage-errors.js';
+import { createDriftStore, type DriftSummary } from './drift-store.js';
 
 export type { PartialIdentity } from './host-writer.js';
 
@@ -27,6 +28,8 @@ export interface ApplyResult {
   finishedHostIds: Set<number>;
   /** Hosts this write changed (duplicates change nothing), for live views. */
   touchedHostIds: Set<number>;
+  /** Runs finished in this write with changed tasks, and what their classification added (src/store/drift-store.ts). */
+  drift: DriftSummary[];
 }
 
 export interface CloudInitReport {
@@ -49,12 +52,15 @@ interface RunDelta {
   total: number;
   stored: number;
   touchesLatest: boolean;
+  /** Its run_finished is in this write: classified once its counters are flushed. */
+  finished: boolean;
 }
 
 const zeroCounts = (): Record<TaskStatus, number> => perTaskStatus(() => 0);
 
 export function createIngestStore(db: Db) {
   const hosts = createHostWriter(db);
+  const drift = createDriftStore(db);
   const insertRun = db.prepare(
     `INSERT INTO runs (run_id, host_id, status, started_at, last_event_at, source_address)
      VALUES (@run_id, @host_id, 'running', @time, @now, @address) ON CONFLICT (run_id) DO NOTHING`,
@@ -148,6 +154,7 @@ export function createIngestStore(db: Db) {
     total: 0,
     stored: 0,
     touchesLatest: created,
+    finished: false,
   });
 
   function applyKind(e: Exclude<WebhookEvent, CheckinEvent>, run: RunDelta, time: number, finished: Set<number>): void {
@@ -162,15 +169,17 @@ export function createIngestStore(db: Db) {
       const d = e.data;
       runFinished.run({ id: run.id, status: runStatusFromFinish(d), time, result: d.result, exit_code: d.exit_code ?? null, duration_ms: d.duration_ms, stats: JSON.stringify(d.stats) });
       run.touchesLatest = true;
+      run.finished = true;
       finished.add(run.hostId);
     }
   }
 
-  function flushRun(run: RunDelta): void {
-    if (run.stored === 0) return;
+  function flushRun(run: RunDelta): DriftSummary | undefined {
+    if (run.stored === 0) return undefined;
     applyDelta.run({ id: run.id, last: run.lastEventAt, total: run.total, ...run.counts });
     earlierStart.run({ id: run.id, min_time: run.minTime });
     if (run.touchesLatest) setLatestRun.run({ run_id: run.runId, host_id: run.hostId, id: run.id });
+    return run.finished ? drift.classifyRun(run.id) : undefined;
   }
 
   /** Stores events; runs inside a transaction. A duplicate touches nothing, not even its host. */
@@ -231,8 +240,12 @@ export function createIngestStore(db: Db) {
       applyKind(e, run, time, finishedHostIds);
       return 'stored';
     });
-    for (const run of runs.values()) flushRun(run);
-    return { outcomes, finishedHostIds, touchedHostIds: new Set(touchedHosts.values()) };
+    const classified: DriftSummary[] = [];
+    for (const run of runs.values()) {
+      const d = flushRun(run);
+      if (d) classified.push(d);
+    }
+    return { outcomes, finishedHostIds, touchedHostIds: new Set(touchedHosts.values()), drift: classified };
   }
 
   function applyCloudInit(vm: string, identity: PartialIdentity, report: CloudInitReport, address: string, now: number, trust: Trust = Trust.none): number {

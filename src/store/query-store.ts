@@ -19,12 +19,13 @@ import type {
 import { DomainError } from '../errors.js';
 import { createFleetJson } from './fleet-json.js';
 import { perTaskStatus, taskStatuses, type TaskStatus } from '../protocol/events.js';
-import type { HostStatus, RunStatus } from '../protocol/status.js';
+import { taskChanges, type HostStatus, type RunOutcome, type RunStatus, type TaskChange } from '../protocol/status.js';
+import { taskOccurrences } from '../protocol/task-key.js';
 import { isoTime } from '../protocol/time.js';
 import { hostStatusSql, runStatusSql, STATUS_JOINS, type StatusParams } from './status-sql.js';
 
-/** A run row: its columns, and one task counter per task status. */
-type RunRow = RunColumns & { [S in TaskStatus as `tasks_${S}`]: number };
+/** A run row: its columns, one task counter per task status and one drift counter per classification. */
+type RunRow = RunColumns & { [S in TaskStatus as `tasks_${S}`]: number } & { [C in TaskChange as `drift_${C}`]: number };
 
 interface RunColumns {
   run_id: string;
@@ -44,6 +45,7 @@ interface RunColumns {
   duration_ms: number | null;
   stats: string | null;
   tasks_total: number;
+  outcome: RunOutcome | null;
   source_address: string | null;
 }
 
@@ -59,21 +61,37 @@ interface HostRow {
   last_address: string | null;
   registered_at: number | null;
   host_status: HostStatus;
+  last_corrective_at: number | null;
 }
 
+/** The host's drift totals, aliased apart from its latest run's. */
+type HostDriftRow = { [C in TaskChange as `host_drift_${C}`]: number };
+
 /** A host row joined with its latest run's columns (all null when it has none); names do not clash. */
-type HostWithRun = HostRow & { [K in keyof RunRow]: RunRow[K] | null };
+type HostWithRun = HostRow & HostDriftRow & { [K in keyof RunRow]: RunRow[K] | null };
+
+interface TaskEventRow {
+  seq: number;
+  time: number;
+  data: string;
+  change: TaskChange | null;
+}
 
 const iso = isoTime;
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
 const RUN_COLUMNS = `r.run_id, r.host_id, h.hostname, ${runStatusSql('r')} AS eff_status, r.started_at,
   r.finished_at, r.last_event_at, r.playbook, r.repo_url, r.commit_sha, r.ansible_version, r.check_mode, r.result,
-  r.exit_code, r.duration_ms, r.stats, r.tasks_total, ${taskStatuses.map((s) => `r.tasks_${s}`).join(', ')}, r.source_address`;
+  r.exit_code, r.duration_ms, r.stats, r.tasks_total, ${taskStatuses.map((s) => `r.tasks_${s}`).join(', ')}, r.outcome,
+  ${taskChanges.map((c) => `r.drift_${c}`).join(', ')}, r.source_address`;
 
 /** Needs STATUS_JOINS (the host's latest run as `r`, its expected VM as `e`), for its status. */
 const HOST_COLUMNS = `h.id, h.hostname, h.machine_id, h.instance_id, h.vmid, h.ips, h.first_seen_at, h.last_seen_at,
-  h.last_address, h.registered_at, ${hostStatusSql()} AS host_status`;
+  h.last_address, h.registered_at, ${hostStatusSql()} AS host_status, h.last_corrective_at,
+  ${taskChanges.map((c) => `h.drift_${c} AS host_drift_${c}`).join(', ')}`;
+
+const driftCounts = (value: (c: TaskChange) => number) =>
+  Object.fromEntries(taskChanges.map((c) => [c, value(c)])) as Record<TaskChange, number>;
 
 function toRunSummary(r: RunRow): RunSummary {
   return {
@@ -94,6 +112,8 @@ function toRunSummary(r: RunRow): RunSummary {
     duration_ms: r.duration_ms,
     stats: r.stats === null ? null : (JSON.parse(r.stats) as RunSummary['stats']),
     tasks: { total: r.tasks_total, ...perTaskStatus((s) => r[`tasks_${s}`]) },
+    outcome: r.outcome,
+    drift: driftCounts((c) => r[`drift_${c}`]),
     source_address: r.source_address,
   };
 }
@@ -112,6 +132,7 @@ function toHostSummary(h: HostWithRun): HostSummary {
     last_seen_at: iso(h.last_seen_at),
     last_address: h.last_address,
     registered_at: isoOrNull(h.registered_at),
+    drift: { ...driftCounts((c) => h[`host_drift_${c}`]), last_corrective_at: isoOrNull(h.last_corrective_at) },
     latest_run: run,
   };
 }
@@ -147,9 +168,10 @@ export function createQueryStore(db: Db, params: () => StatusParams) {
   const runById = db.prepare<{ id: string; stale_before: number }, RunRow>(
     `SELECT ${RUN_COLUMNS} FROM runs r JOIN hosts h ON h.id = r.host_id WHERE r.run_id = @id`,
   );
-  const tasksOfRun = db.prepare<[string], { seq: number; time: number; data: string }>(
-    `SELECT seq, time, data FROM events WHERE run = (SELECT id FROM runs WHERE run_id = ?) AND kind = 'task_result'
-     ORDER BY seq, received_at`,
+  const tasksOfRun = db.prepare<[string], TaskEventRow>(
+    `SELECT e.seq, e.time, e.data, c.change FROM events e LEFT JOIN task_changes c ON c.run = e.run AND c.seq = e.seq
+     WHERE e.run = (SELECT id FROM runs WHERE run_id = ?) AND e.kind = 'task_result'
+     ORDER BY e.seq, e.received_at`,
   );
   const runsOfHost = db.prepare<{ host_id: number; stale_before: number; limit: number }, RunRow>(
     `SELECT ${RUN_COLUMNS} FROM runs r JOIN hosts h ON h.id = r.host_id
@@ -165,11 +187,12 @@ export function createQueryStore(db: Db, params: () => StatusParams) {
   );
   // Optional filters cost little as residual predicates, but the host filter must pick the
   // (host_id, started_at) index, so it gets its own statement.
-  type PageParams = { host_id: number | null; status: string | null; since: number | null; until: number | null; c_started: number | null; c_id: string | null; limit: number; stale_before: number };
+  type PageParams = { host_id: number | null; status: string | null; outcome: string | null; since: number | null; until: number | null; c_started: number | null; c_id: string | null; limit: number; stale_before: number };
   const pageFilters = `(@since IS NULL OR r.started_at >= @since)
        AND (@until IS NULL OR r.started_at < @until)
        AND (@c_started IS NULL OR r.started_at < @c_started OR (r.started_at = @c_started AND r.run_id < @c_id))
-       AND (@status IS NULL OR ${runStatusSql('r')} = @status)`;
+       AND (@status IS NULL OR ${runStatusSql('r')} = @status)
+       AND (@outcome IS NULL OR r.outcome = @outcome)`;
   const runsPage = db.prepare<PageParams, RunRow>(
     `SELECT ${RUN_COLUMNS} FROM runs r JOIN hosts h ON h.id = r.host_id
      WHERE @host_id IS NULL AND ${pageFilters} ORDER BY r.started_at DESC, r.run_id DESC LIMIT @limit`,
@@ -196,8 +219,8 @@ export function createQueryStore(db: Db, params: () => StatusParams) {
     throw new DomainError('AMBIGUOUS_IDENTITY', `${identity} is an address of several hosts (${names}); name the VM by hostname, machine-id or VMID`);
   }
 
-  function parseTask(row: { seq: number; time: number; data: string }): TaskRow {
-    const d = JSON.parse(row.data) as Omit<TaskRow, 'seq' | 'time'>;
+  function parseTask(row: TaskEventRow, occurrence: number): TaskRow {
+    const d = JSON.parse(row.data) as Omit<TaskRow, 'seq' | 'time' | 'occurrence' | 'change'>;
     return {
       seq: row.seq,
       time: iso(row.time),
@@ -209,7 +232,17 @@ export function createQueryStore(db: Db, params: () => StatusParams) {
       duration_ms: d.duration_ms,
       message: d.message ?? null,
       no_log: d.no_log,
+      occurrence,
+      change: row.change,
     };
+  }
+
+  /** A run's task rows in order, each with its occurrence (the task key, src/protocol/task-key.ts). */
+  function tasksOf(runId: string): TaskRow[] {
+    const rows = tasksOfRun.all(runId);
+    const plain = rows.map((r) => JSON.parse(r.data) as { play: string; task: string });
+    const occ = taskOccurrences(plain);
+    return rows.map((r, i) => parseTask(r, occ[i]!));
   }
 
   return {
@@ -242,7 +275,7 @@ export function createQueryStore(db: Db, params: () => StatusParams) {
     run(id: string): RunDetail | undefined {
       const row = runById.get({ id, stale_before: staleBefore() });
       if (!row) return undefined;
-      return { ...toRunSummary(row), task_results: tasksOfRun.all(id).map(parseTask) };
+      return { ...toRunSummary(row), task_results: tasksOf(id) };
     },
 
     runs(query: RunsQuery): RunsPage {
@@ -256,6 +289,7 @@ export function createQueryStore(db: Db, params: () => StatusParams) {
       const rows = (hostId === null ? runsPage : runsPageOfHost).all({
         host_id: hostId,
         status: query.status ?? null,
+        outcome: query.outcome ?? null,
         since: query.since ?? null,
         until: query.until ?? null,
         c_started: c?.started_at ?? null,

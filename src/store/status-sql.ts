@@ -11,6 +11,15 @@ export const runStatusSql = (run: string) =>
   `CASE WHEN ${run}.status = 'running' AND ${run}.last_event_at < @stale_before THEN 'stale' ELSE ${run}.status END`;
 
 /**
+ * A finished run's outcome (src/protocol/status.ts, runOutcomes) over `run` (runs). Evaluated once,
+ * when its run_finished is stored, into runs.outcome; NULL while the run is unfinished.
+ * (Migration 004 applies the same rule to runs finished before it.)
+ */
+export const runOutcomeSql = (run: string) =>
+  `CASE WHEN ${run}.status NOT IN ('succeeded', 'failed') THEN NULL WHEN ${run}.tasks_changed = 0 THEN 'unchanged'
+     WHEN ${run}.check_mode = 1 THEN 'pending' ELSE 'changed' END`;
+
+/**
  * The host status rule as one SQL expression over `h` (hosts), `r` (its latest run, LEFT JOINed
  * on h.latest_run_id) and `e` (its expected_vms row, LEFT JOINed on e.host_id). Binds
  * @stale_before, @missing_before (now minus WEBHOOK_EXPECT_GRACE_SECONDS), @now and
