@@ -97,7 +97,8 @@ function percentiles(values: number[]): Percentiles {
 
 function eventJson(vm: Vm, seq: number, tasks: number): string {
   const head = `{"v":1,"event_id":"${randomUUID()}","run_id":"${vm.runId}","seq":${seq},"time":"${new Date().toISOString()}","host":${vm.host},`;
-  if (seq === 0) return `${head}"kind":"run_started","data":{"playbook":"site.yml","ansible_version":"2.14.18","check_mode":false,"commit":"abcdef1"}}`;
+  if (seq === 0)
+    return `${head}"kind":"run_started","data":{"playbook":"site.yml","ansible_version":"2.14.18","check_mode":false,"commit":"abcdef1"}}`;
   if (seq === tasks + 1) {
     return `${head}"kind":"run_finished","data":{"result":"success","exit_code":0,"duration_ms":1,"stats":{"localhost":{"ok":${tasks},"changed":10,"failed":0,"skipped":0,"unreachable":0,"rescued":0,"ignored":0}}}}`;
   }
@@ -118,8 +119,24 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetLoadResult
       at[k] = o.harsh ? 0 : t;
       t += gap * (0.5 + Math.random());
     }
-    const host = JSON.stringify({ hostname: `vm-${i}`, machine_id: randomUUID().replaceAll('-', ''), vmid: 1000 + i, ips: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`] });
-    return { address: loopbackAddress(i), host, runId: randomUUID(), at, next: 0, pending: [], inflight: null, sending: false, retryAt: 0, backoffMs: 500 };
+    const host = JSON.stringify({
+      hostname: `vm-${i}`,
+      machine_id: randomUUID().replaceAll('-', ''),
+      vmid: 1000 + i,
+      ips: [`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`],
+    });
+    return {
+      address: loopbackAddress(i),
+      host,
+      runId: randomUUID(),
+      at,
+      next: 0,
+      pending: [],
+      inflight: null,
+      sending: false,
+      retryAt: 0,
+      backoffMs: 500,
+    };
   });
   const lastPlayEnd = Math.max(...vms.map((v) => v.at[total - 1]!));
 
@@ -272,7 +289,11 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetLoadResult
     acceptedLatency: percentiles(okLatencies),
     lag: percentiles(lags),
     healthz: { ...percentiles(probes), count: probes.length },
-    loopDelay: { p50Ms: Math.round(loop.percentile(50) / 1e5) / 10, p99Ms: Math.round(loop.percentile(99) / 1e5) / 10, maxMs: Math.round(loop.max / 1e5) / 10 },
+    loopDelay: {
+      p50Ms: Math.round(loop.percentile(50) / 1e5) / 10,
+      p99Ms: Math.round(loop.percentile(99) / 1e5) / 10,
+      maxMs: Math.round(loop.max / 1e5) / 10,
+    },
     generatorCpuPercent: Math.round(((cpu.user + cpu.system) / 1e6 / seconds) * 100),
     seconds: Math.round(seconds * 10) / 10,
     timeline,

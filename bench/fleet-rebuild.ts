@@ -65,7 +65,9 @@ const GC_LINE = /: (Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Compact)[^,]*, (
 
 function runGenerator(options: FleetLoadOptions): Promise<FleetLoadResult> {
   return new Promise((resolve, reject) => {
-    const proc = spawn('taskset', ['-c', '1', process.execPath, join(DIST, 'bench', 'fleet-load.js'), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn('taskset', ['-c', '1', process.execPath, join(DIST, 'bench', 'fleet-load.js'), JSON.stringify(options)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let result: FleetLoadResult | undefined;
     createInterface({ input: proc.stdout }).on('line', (line) => {
       if (line.startsWith('FLEET_LOAD ')) result = JSON.parse(line.slice('FLEET_LOAD '.length)) as FleetLoadResult;
@@ -88,7 +90,8 @@ function straceFor(pid: number, seconds: number, file: string): Promise<string> 
   });
 }
 
-const pct = (values: number[], p: number) => (values.length === 0 ? 0 : [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(p * values.length))]!);
+const pct = (values: number[], p: number) =>
+  values.length === 0 ? 0 : [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(p * values.length))]!;
 
 /** One rebuild of `vms` VMs against a fresh server. */
 export async function fleetStep(dir: string, o: StepOptions): Promise<FleetStep> {
@@ -115,7 +118,10 @@ export async function fleetStep(dir: string, o: StepOptions): Promise<FleetStep>
   const cpu0 = server.cpuSeconds();
   const sched0 = schedStat(pid);
   const t0 = performance.now();
-  const strace = o.straceAtS === undefined ? undefined : new Promise<string>((r) => setTimeout(() => void straceFor(pid, 10, join(dir, `strace-${pid}.txt`)).then(r), o.straceAtS! * 1000));
+  const strace =
+    o.straceAtS === undefined
+      ? undefined
+      : new Promise<string>((r) => setTimeout(() => void straceFor(pid, 10, join(dir, `strace-${pid}.txt`)).then(r), o.straceAtS! * 1000));
   const load = await runGenerator({ url: server.url, vms: o.vms, ...o.shape, harsh: o.harsh ?? false, drainS: 60 });
   const seconds = (performance.now() - t0) / 1000;
   const cpu = server.cpuSeconds() - cpu0;
@@ -137,12 +143,19 @@ export async function fleetStep(dir: string, o: StepOptions): Promise<FleetStep>
     serverCpuPercent: Math.round((cpu / seconds) * 100),
     serverCpuMsPerRequest: Math.round((cpu * 1000 * 1000) / requests) / 1000,
     serverCpuUsPerEvent: Math.round((cpu * 1e6) / Math.max(1, load.eventsDelivered)),
-    mainThread: { runPercent: Math.round((sched1.runNs - sched0.runNs) / seconds / 1e7), runQueuePercent: Math.round((sched1.waitNs - sched0.waitNs) / seconds / 1e7), states },
+    mainThread: {
+      runPercent: Math.round((sched1.runNs - sched0.runNs) / seconds / 1e7),
+      runQueuePercent: Math.round((sched1.waitNs - sched0.waitNs) / seconds / 1e7),
+      states,
+    },
     peakRssMb,
     acceptQueue: { max: Math.max(0, ...queue), p50: pct(queue, 0.5), samples: queue.length, every500ms: queue },
     tcp,
     gc: { pauses: gc.pauses, totalMs: Math.round(gc.totalMs), maxMs: Math.round(gc.maxMs * 10) / 10 },
-    writes: { syscallsPerRequest: Math.round(((io1.syscw - io0.syscw) / requests) * 10) / 10, kibPerRequest: Math.round(((io1.wchar - io0.wchar) / 1024 / requests) * 10) / 10 },
+    writes: {
+      syscallsPerRequest: Math.round(((io1.syscw - io0.syscw) / requests) * 10) / 10,
+      kibPerRequest: Math.round(((io1.wchar - io0.wchar) / 1024 / requests) * 10) / 10,
+    },
     ...(straceText !== undefined ? { strace: straceText } : {}),
     held,
   };
@@ -169,7 +182,10 @@ export interface FleetFigure {
  * The receiver at each size in `sizes` (ascending) until one fails to hold, the bare baseline at
  * `bareVms`, and the harsh mode (every event at once) at `harshVms`.
  */
-export async function fleetFigure(dir: string, opts: { sizes: number[]; bareVms: number; harshVms: number; shape: RebuildShape; overloadFactors?: number[]; log: (s: string) => void }): Promise<FleetFigure> {
+export async function fleetFigure(
+  dir: string,
+  opts: { sizes: number[]; bareVms: number; harshVms: number; shape: RebuildShape; overloadFactors?: number[]; log: (s: string) => void },
+): Promise<FleetFigure> {
   const steps: FleetStep[] = [];
   let capacityVms = 0;
   for (const vms of opts.sizes) {

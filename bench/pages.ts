@@ -30,12 +30,24 @@ await app.ready();
 
 const t0 = Date.now() - 3600_000;
 const at = (ms: number) => new Date(t0 + ms).toISOString();
-const envelope = (run: string, seq: number, ms: number, hostname: string) => ({ v: 1, event_id: randomUUID(), run_id: run, seq, time: at(ms), host: { hostname } });
+const envelope = (run: string, seq: number, ms: number, hostname: string) => ({
+  v: 1,
+  event_id: randomUUID(),
+  run_id: run,
+  seq,
+  time: at(ms),
+  host: { hostname },
+});
 const statuses = ['ok', 'changed', 'failed', 'skipped'] as const;
 
 async function deliver(events: object[]): Promise<void> {
   for (let i = 0; i < events.length; i += 1000) {
-    const res = await app.inject({ method: 'POST', url: '/webhook', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ events: events.slice(i, i + 1000) }) });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/webhook',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ events: events.slice(i, i + 1000) }),
+    });
     if (res.statusCode !== 200) throw new Error(`seeding failed: ${res.statusCode} ${res.body}`);
   }
 }
@@ -46,23 +58,48 @@ for (let h = 0; h < HOSTS; h++) {
   const run = randomUUID();
   const hostname = `vm-${String(h).padStart(4, '0')}`;
   const failed = h % 10 === 0 ? 1 : 0;
-  fleetEvents.push({ ...envelope(run, 0, 0, hostname), kind: 'run_started', data: { playbook: 'site.yml', ansible_version: '2.14.18', commit: 'abc1234' } });
-  fleetEvents.push({ ...envelope(run, 1, 60_000, hostname), kind: 'run_finished', data: { result: failed ? 'failed' : 'success', duration_ms: 60_000, stats: { localhost: { ok: 40, changed: 2, failed, skipped: 3, unreachable: 0, rescued: 0, ignored: 0 } } } });
+  fleetEvents.push({
+    ...envelope(run, 0, 0, hostname),
+    kind: 'run_started',
+    data: { playbook: 'site.yml', ansible_version: '2.14.18', commit: 'abc1234' },
+  });
+  fleetEvents.push({
+    ...envelope(run, 1, 60_000, hostname),
+    kind: 'run_finished',
+    data: {
+      result: failed ? 'failed' : 'success',
+      duration_ms: 60_000,
+      stats: { localhost: { ok: 40, changed: 2, failed, skipped: 3, unreachable: 0, rescued: 0, ignored: 0 } },
+    },
+  });
 }
 await deliver(fleetEvents);
 
 // One run of 1,000 tasks in 10 plays, with messages.
 const bigRun = randomUUID();
-const runEvents: object[] = [{ ...envelope(bigRun, 0, 0, 'big-vm'), kind: 'run_started', data: { playbook: 'site.yml', ansible_version: '2.14.18' } }];
+const runEvents: object[] = [
+  { ...envelope(bigRun, 0, 0, 'big-vm'), kind: 'run_started', data: { playbook: 'site.yml', ansible_version: '2.14.18' } },
+];
 for (let i = 1; i <= TASKS; i++) {
   const status = statuses[i % statuses.length]!;
   runEvents.push({
     ...envelope(bigRun, i, i * 250, 'big-vm'),
     kind: 'task_result',
-    data: { play: `Play ${Math.ceil(i / 100)}`, task: `Task number ${i}`, action: 'ansible.builtin.command', status, duration_ms: 200, message: `output of task ${i} `.repeat(10) },
+    data: {
+      play: `Play ${Math.ceil(i / 100)}`,
+      task: `Task number ${i}`,
+      action: 'ansible.builtin.command',
+      status,
+      duration_ms: 200,
+      message: `output of task ${i} `.repeat(10),
+    },
   });
 }
-runEvents.push({ ...envelope(bigRun, TASKS + 1, TASKS * 250 + 100, 'big-vm'), kind: 'run_finished', data: { result: 'failed', duration_ms: TASKS * 250 + 100, stats: {} } });
+runEvents.push({
+  ...envelope(bigRun, TASKS + 1, TASKS * 250 + 100, 'big-vm'),
+  kind: 'run_finished',
+  data: { result: 'failed', duration_ms: TASKS * 250 + 100, stats: {} },
+});
 await deliver(runEvents);
 
 /** Median and p95 over SAMPLES calls of `fn`, which returns the size of what it produced. */
@@ -94,13 +131,17 @@ const rows = {
   [`fleet page, ${HOSTS} hosts: render only`]: await measure(() => fleetPage(fleet, view).value.length),
   [`fleet page, ${HOSTS} hosts: query + render`]: await measure(() => fleetPage(ctx.query.fleet(), view).value.length),
   [`fleet page, ${HOSTS} hosts: GET /`]: await measure(request('/')),
-  [`run page, ${TASKS} tasks: query + render`]: await measure(() => runPage(ctx.query.run(bigRun)!, 'big-vm', bigHostId, Date.now()).value.length),
+  [`run page, ${TASKS} tasks: query + render`]: await measure(
+    () => runPage(ctx.query.run(bigRun)!, 'big-vm', bigHostId, Date.now()).value.length,
+  ),
   [`run page, ${TASKS} tasks: GET /ui/runs/:id`]: await measure(request(`/ui/runs/${bigRun}`)),
 };
 
 console.log(`status pages, ${SAMPLES} samples each (Node ${process.version})`);
 for (const [name, r] of Object.entries(rows)) {
-  console.log(`${name.padEnd(44)} median ${String(r.medianMs).padStart(7)} ms   p95 ${String(r.p95Ms).padStart(7)} ms   ${(r.bytes / 1024).toFixed(0).padStart(5)} KiB`);
+  console.log(
+    `${name.padEnd(44)} median ${String(r.medianMs).padStart(7)} ms   p95 ${String(r.p95Ms).padStart(7)} ms   ${(r.bytes / 1024).toFixed(0).padStart(5)} KiB`,
+  );
 }
 
 /**
@@ -113,7 +154,16 @@ async function browserTimes(): Promise<Record<string, number> | { skipped: strin
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+      '--no-first-run',
+    ],
   });
   try {
     const page = await browser.newPage();

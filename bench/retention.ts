@@ -51,7 +51,15 @@ export function benchRetention(dir: string, shape: RetentionShape): RetentionFig
   const perVm = Math.floor((shape.days * 24 * 60) / shape.intervalMin);
   const intervalMs = shape.intervalMin * 60_000;
   const started = performance.now();
-  const p = { vms: shape.generatedVms, per_vm: perVm, start: now - shape.days * DAY, interval: intervalMs, tasks: shape.tasksPerRun, changed: Math.round(shape.changedShare * 1000), now };
+  const p = {
+    vms: shape.generatedVms,
+    per_vm: perVm,
+    start: now - shape.days * DAY,
+    interval: intervalMs,
+    tasks: shape.tasksPerRun,
+    changed: Math.round(shape.changedShare * 1000),
+    now,
+  };
   db.transaction(() => {
     db.prepare(
       `WITH RECURSIVE v(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM v WHERE i < @vms)
@@ -90,7 +98,9 @@ export function benchRetention(dir: string, shape: RetentionShape): RetentionFig
       `INSERT INTO task_changes (run, seq, host_id, time, task_key, change)
        SELECT id, 1, host_id, started_at + 1000, '["Configure the VM","Task number 1",1]', 'intentional' FROM runs WHERE tasks_changed > 0`,
     ).run();
-    db.prepare(`UPDATE hosts SET latest_run_id = (SELECT run_id FROM runs r WHERE r.host_id = hosts.id ORDER BY started_at DESC LIMIT 1)`).run();
+    db.prepare(
+      `UPDATE hosts SET latest_run_id = (SELECT run_id FROM runs r WHERE r.host_id = hosts.id ORDER BY started_at DESC LIMIT 1)`,
+    ).run();
   })();
   db.pragma('wal_checkpoint(TRUNCATE)');
   const generateSeconds = (performance.now() - started) / 1000;
@@ -112,5 +122,17 @@ export function benchRetention(dir: string, shape: RetentionShape): RetentionFig
   db.close();
   const scale = shape.vms / shape.generatedVms;
   const mb = (x: number) => Math.round(x * scale * 10) / 10;
-  return { shape, runs, events, generateSeconds: Math.round(generateSeconds * 10) / 10, sizeBeforeMb: mb(sizeBefore), sizeAfterMb: mb(sizeAfter), runsKept, pruneSeconds: Math.round(pruneSeconds * 100) / 100, hourlySeconds: Math.round(hourlySeconds * 1000) / 1000, prunedRunsPerSec: Math.round((runs - runsKept) / pruneSeconds), scale };
+  return {
+    shape,
+    runs,
+    events,
+    generateSeconds: Math.round(generateSeconds * 10) / 10,
+    sizeBeforeMb: mb(sizeBefore),
+    sizeAfterMb: mb(sizeAfter),
+    runsKept,
+    pruneSeconds: Math.round(pruneSeconds * 100) / 100,
+    hourlySeconds: Math.round(hourlySeconds * 1000) / 1000,
+    prunedRunsPerSec: Math.round((runs - runsKept) / pruneSeconds),
+    scale,
+  };
 }

@@ -16,11 +16,42 @@ import { benchRetention } from './retention.js';
 import { benchWaiters } from './waiters.js';
 
 const quick = process.argv.includes('--quick');
-const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice(7)
+  .split(',');
 const want = (name: string) => !only || only.includes(name);
 const P = quick
-  ? { runs: 1, seconds: 1, connections: 32, fleet: { sizes: [50], bareVms: 50, harshVms: 20, shape: { startWithinS: 1, tasks: 10, playS: 3 }, overloadFactors: [] }, history: { hosts: 200, runsPerHost: 2, tasksPerRun: 20 }, retention: { vms: 1000, generatedVms: 10, days: 90, intervalMin: 30, tasksPerRun: 10, changedShare: 0.05 }, samples: 30, waiters: 300, cbTasks: 10, cbRuns: 1 }
-  : { runs: 3, seconds: 5, connections: 64, fleet: { sizes: [2500, 5000, 10_000, 20_000], bareVms: 5000, harshVms: 2500, shape: process.argv.includes('--fleet-real') ? REAL_SHAPE : BENCH_SHAPE, overloadFactors: [1.5, 2] }, history: { hosts: 5000, runsPerHost: 4, tasksPerRun: 50 }, retention: { vms: 1000, generatedVms: 100, days: 90, intervalMin: 30, tasksPerRun: 10, changedShare: 0.05 }, samples: 300, waiters: 10_000, cbTasks: 200, cbRuns: 3 };
+  ? {
+      runs: 1,
+      seconds: 1,
+      connections: 32,
+      fleet: { sizes: [50], bareVms: 50, harshVms: 20, shape: { startWithinS: 1, tasks: 10, playS: 3 }, overloadFactors: [] },
+      history: { hosts: 200, runsPerHost: 2, tasksPerRun: 20 },
+      retention: { vms: 1000, generatedVms: 10, days: 90, intervalMin: 30, tasksPerRun: 10, changedShare: 0.05 },
+      samples: 30,
+      waiters: 300,
+      cbTasks: 10,
+      cbRuns: 1,
+    }
+  : {
+      runs: 3,
+      seconds: 5,
+      connections: 64,
+      fleet: {
+        sizes: [2500, 5000, 10_000, 20_000],
+        bareVms: 5000,
+        harshVms: 2500,
+        shape: process.argv.includes('--fleet-real') ? REAL_SHAPE : BENCH_SHAPE,
+        overloadFactors: [1.5, 2],
+      },
+      history: { hosts: 5000, runsPerHost: 4, tasksPerRun: 50 },
+      retention: { vms: 1000, generatedVms: 100, days: 90, intervalMin: 30, tasksPerRun: 10, changedShare: 0.05 },
+      samples: 300,
+      waiters: 10_000,
+      cbTasks: 200,
+      cbRuns: 3,
+    };
 
 const dir = mkdtempSync(join(tmpdir(), 'webhook-bench-'));
 const results: Record<string, unknown> = {
@@ -39,25 +70,65 @@ try {
     const r = await benchIngest({ dir, runs: P.runs, seconds: P.seconds, connections: P.connections });
     results.ingest = r;
     peaks.push(r.peakRssMb);
-    rows.push(['1 ingest, single events', `${r.single.receiverReqPerSec} ev/s, p99 ${r.single.receiverP99Ms} ms`, `bare Fastify ${r.single.bareReqPerSec} req/s → ratio ${r.single.ratio}`, `≥ 0.6: ${check(r.single.ratio >= 0.6)}`]);
-    rows.push(['2 ingest, batches of 100', `${r.batch.eventsPerSec} ev/s, p99 ${r.batch.p99Ms} ms`, '', `≥ 50,000: ${check(r.batch.eventsPerSec >= 50_000)}`]);
-    rows.push(['3 durable (FULL) group commit', `${r.durable.fullGroupEventsPerSec} ev/s`, `naive FULL ${r.durable.naiveFullEventsPerSec} ev/s → ×${r.durable.ratio}`, `≥ ×5: ${check(r.durable.ratio >= 5)}`]);
+    rows.push([
+      '1 ingest, single events',
+      `${r.single.receiverReqPerSec} ev/s, p99 ${r.single.receiverP99Ms} ms`,
+      `bare Fastify ${r.single.bareReqPerSec} req/s → ratio ${r.single.ratio}`,
+      `≥ 0.6: ${check(r.single.ratio >= 0.6)}`,
+    ]);
+    rows.push([
+      '2 ingest, batches of 100',
+      `${r.batch.eventsPerSec} ev/s, p99 ${r.batch.p99Ms} ms`,
+      '',
+      `≥ 50,000: ${check(r.batch.eventsPerSec >= 50_000)}`,
+    ]);
+    rows.push([
+      '3 durable (FULL) group commit',
+      `${r.durable.fullGroupEventsPerSec} ev/s`,
+      `naive FULL ${r.durable.naiveFullEventsPerSec} ev/s → ×${r.durable.ratio}`,
+      `≥ ×5: ${check(r.durable.ratio >= 5)}`,
+    ]);
   }
   if (want('fleet')) {
     const { shape } = P.fleet;
-    log(`fleet mass rebuild (start within ${shape.startWithinS} s, ${shape.tasks} tasks over ${shape.playS} s), ${P.fleet.sizes.join(', ')} VMs; receiver on CPU 0, load generator on CPU 1…`);
+    log(
+      `fleet mass rebuild (start within ${shape.startWithinS} s, ${shape.tasks} tasks over ${shape.playS} s), ${P.fleet.sizes.join(', ')} VMs; receiver on CPU 0, load generator on CPU 1…`,
+    );
     const fig = await fleetFigure(dir, { ...P.fleet, log });
     const head = fig.steps.at(-1)!;
     results.fleet = { run: { errors: head.load.errors, ...head }, figure: fig };
     peaks.push(...fig.steps.map((s) => s.peakRssMb));
-    const lat = (st: typeof head) => `p50/p99 ${st.load.latency.p50Ms}/${st.load.latency.p99Ms} ms, ${st.load.errors} errors, ${st.load.shed} shed`;
-    rows.push(['4 fleet simulation', `${head.vms} VMs: ${lat(head)}, ${head.load.eventsDelivered}/${head.load.eventsProduced} events`, `bare Fastify ${fig.bare.vms} VMs: ${lat(fig.bare)}; receiver CPU ${head.serverCpuPercent}%`, `10,000 at p99 < 100 ms: ${check(fig.capacityVms >= 10_000)}`]);
-    rows.push(['4 fleet capacity', `${fig.capacityVms} VMs at p99 < 100 ms, no error`, fig.steps.map((s) => `${s.vms}: ${s.load.latency.p99Ms} ms, accept queue max ${s.acceptQueue.max}, ${s.tcp.TcpExtListenOverflows} overflows`).join('; '), '']);
+    const lat = (st: typeof head) =>
+      `p50/p99 ${st.load.latency.p50Ms}/${st.load.latency.p99Ms} ms, ${st.load.errors} errors, ${st.load.shed} shed`;
+    rows.push([
+      '4 fleet simulation',
+      `${head.vms} VMs: ${lat(head)}, ${head.load.eventsDelivered}/${head.load.eventsProduced} events`,
+      `bare Fastify ${fig.bare.vms} VMs: ${lat(fig.bare)}; receiver CPU ${head.serverCpuPercent}%`,
+      `10,000 at p99 < 100 ms: ${check(fig.capacityVms >= 10_000)}`,
+    ]);
+    rows.push([
+      '4 fleet capacity',
+      `${fig.capacityVms} VMs at p99 < 100 ms, no error`,
+      fig.steps
+        .map((s) => `${s.vms}: ${s.load.latency.p99Ms} ms, accept queue max ${s.acceptQueue.max}, ${s.tcp.TcpExtListenOverflows} overflows`)
+        .join('; '),
+      '',
+    ]);
     for (const [i, o] of fig.overload.entries()) {
       const answered = o.load.requests - o.load.shed - o.load.errors;
-      rows.push([`4 fleet at ${[1.5, 2][i]}x capacity`, `${o.vms} VMs: accepted p50/p99 ${o.load.acceptedLatency.p50Ms}/${o.load.acceptedLatency.p99Ms} ms, all ${lat(o)}; shed ${Math.round((o.load.shed / Math.max(1, o.load.requests)) * 100)}% of ${o.load.requests} requests`, `${answered} answered, ${o.load.eventsDelivered}/${o.load.eventsProduced} events delivered, ${o.tcp.TcpExtListenOverflows} listen overflows`, `only 503/429, every event: ${check(o.load.errors === 0 && o.load.eventsDelivered === o.load.eventsProduced)}`]);
+      rows.push([
+        `4 fleet at ${[1.5, 2][i]}x capacity`,
+        `${o.vms} VMs: accepted p50/p99 ${o.load.acceptedLatency.p50Ms}/${o.load.acceptedLatency.p99Ms} ms, all ${lat(o)}; shed ${Math.round((o.load.shed / Math.max(1, o.load.requests)) * 100)}% of ${o.load.requests} requests`,
+        `${answered} answered, ${o.load.eventsDelivered}/${o.load.eventsProduced} events delivered, ${o.tcp.TcpExtListenOverflows} listen overflows`,
+        `only 503/429, every event: ${check(o.load.errors === 0 && o.load.eventsDelivered === o.load.eventsProduced)}`,
+      ]);
     }
-    rows.push(['4 fleet, every event at once', `${fig.harsh.vms} VMs: ${lat(fig.harsh)}, ${fig.harsh.load.eventsDelivered}/${fig.harsh.load.eventsProduced} events in ${fig.harsh.load.seconds} s`, `receiver CPU ${fig.harsh.serverCpuPercent}%`, '']);
+    rows.push([
+      '4 fleet, every event at once',
+      `${fig.harsh.vms} VMs: ${lat(fig.harsh)}, ${fig.harsh.load.eventsDelivered}/${fig.harsh.load.eventsProduced} events in ${fig.harsh.load.seconds} s`,
+      `receiver CPU ${fig.harsh.serverCpuPercent}%`,
+      '',
+    ]);
   }
   if (want('queries')) {
     log(`queries on history (${P.history.hosts} hosts)…`);
@@ -66,7 +137,12 @@ try {
     peaks.push(q.peakRssMb);
     for (const [name, l] of Object.entries(q.latencies)) {
       const target = name.includes('fleet') ? 100 : 5;
-      rows.push([`5 ${name}`, `p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms`, `${q.shape.taskResults} task results`, `p99 < ${target} ms: ${check(l.p99Ms < target)}`]);
+      rows.push([
+        `5 ${name}`,
+        `p50 ${l.p50Ms} ms, p99 ${l.p99Ms} ms`,
+        `${q.shape.taskResults} task results`,
+        `p99 < ${target} ms: ${check(l.p99Ms < target)}`,
+      ]);
     }
     rows.push(['5 start-up to ready', `${q.startupMs} ms`, 'on that database', `< 1000 ms: ${check(q.startupMs < 1000)}`]);
   }
@@ -76,14 +152,24 @@ try {
     const r = benchRetention(dir, s);
     results.retention = r;
     const scaled = r.scale === 1 ? '' : ` (${s.generatedVms} VMs generated, sizes ×${r.scale})`;
-    rows.push(['10 retention by value', `${s.vms} VMs, ${s.days} days at ${s.intervalMin} min: ${r.sizeAfterMb} MB kept (all runs: ${r.sizeBeforeMb} MB)${scaled}`, `prune of the ${r.runs} generated runs (${r.events} events): ${r.pruneSeconds} s, ${r.prunedRunsPerSec} runs/s; ${r.runsKept} kept; the next hour's prune ${r.hourlySeconds} s`, '']);
+    rows.push([
+      '10 retention by value',
+      `${s.vms} VMs, ${s.days} days at ${s.intervalMin} min: ${r.sizeAfterMb} MB kept (all runs: ${r.sizeBeforeMb} MB)${scaled}`,
+      `prune of the ${r.runs} generated runs (${r.events} events): ${r.pruneSeconds} s, ${r.prunedRunsPerSec} runs/s; ${r.runsKept} kept; the next hour's prune ${r.hourlySeconds} s`,
+      '',
+    ]);
   }
   if (want('waiters')) {
     log(`${P.waiters} waiters…`);
     const w = await benchWaiters(dir, P.waiters);
     results.waiters = w;
     peaks.push(w.peakRssMb);
-    rows.push(['6 waiters', `${w.answered}/${w.waiters} answered, p99 ${w.answerP99Ms} ms, extra RSS ${w.extraRssMb} MB`, `bare Fastify holding requests: p99 ${w.bare.answerP99Ms} ms, extra RSS ${w.bare.extraRssMb} MB`, `< 100 MB and < 100 ms: ${check(w.extraRssMb < 100 && w.answerP99Ms < 100 && w.answered === w.waiters)}`]);
+    rows.push([
+      '6 waiters',
+      `${w.answered}/${w.waiters} answered, p99 ${w.answerP99Ms} ms, extra RSS ${w.extraRssMb} MB`,
+      `bare Fastify holding requests: p99 ${w.bare.answerP99Ms} ms, extra RSS ${w.bare.extraRssMb} MB`,
+      `< 100 MB and < 100 ms: ${check(w.extraRssMb < 100 && w.answerP99Ms < 100 && w.answered === w.waiters)}`,
+    ]);
   }
   if (peaks.length > 0) {
     const peak = Math.max(...peaks);
@@ -92,12 +178,24 @@ try {
   }
   if (want('pages')) {
     log('status pages…');
-    const { stdout } = await promisify(execFile)(process.execPath, [join(import.meta.dirname, 'pages.js'), ...(quick ? ['--quick'] : [])], { maxBuffer: 8 * 1024 * 1024 });
+    const { stdout } = await promisify(execFile)(process.execPath, [join(import.meta.dirname, 'pages.js'), ...(quick ? ['--quick'] : [])], {
+      maxBuffer: 8 * 1024 * 1024,
+    });
     const line = stdout.split('\n').find((l) => l.startsWith('BENCH_PAGES '));
-    const pages = JSON.parse(line!.slice('BENCH_PAGES '.length)) as { hosts: number; tasks: number; server: Record<string, { medianMs: number; p95Ms: number }>; browser: { fleetPageMs?: number; runPageMs?: number; skipped?: string } };
+    const pages = JSON.parse(line!.slice('BENCH_PAGES '.length)) as {
+      hosts: number;
+      tasks: number;
+      server: Record<string, { medianMs: number; p95Ms: number }>;
+      browser: { fleetPageMs?: number; runPageMs?: number; skipped?: string };
+    };
     results.pages = pages;
     const server = Object.entries(pages.server).filter(([k]) => k.includes('GET'));
-    rows.push([`9 status pages (${pages.hosts} hosts; ${pages.tasks}-task run)`, server.map(([k, v]) => `${k.split(': ')[1]} p95 ${v.p95Ms} ms`).join(', '), pages.browser.skipped ?? `browser load: fleet ${pages.browser.fleetPageMs} ms, run ${pages.browser.runPageMs} ms`, `< 1000 ms: ${check(server.every(([, v]) => v.p95Ms < 1000) && (pages.browser.fleetPageMs ?? 0) < 1000 && (pages.browser.runPageMs ?? 0) < 1000)}`]);
+    rows.push([
+      `9 status pages (${pages.hosts} hosts; ${pages.tasks}-task run)`,
+      server.map(([k, v]) => `${k.split(': ')[1]} p95 ${v.p95Ms} ms`).join(', '),
+      pages.browser.skipped ?? `browser load: fleet ${pages.browser.fleetPageMs} ms, run ${pages.browser.runPageMs} ms`,
+      `< 1000 ms: ${check(server.every(([, v]) => v.p95Ms < 1000) && (pages.browser.fleetPageMs ?? 0) < 1000 && (pages.browser.runPageMs ?? 0) < 1000)}`,
+    ]);
   }
   if (want('callback')) {
     log('callback overhead…');
@@ -105,8 +203,18 @@ try {
     results.callback = c;
     if ('skipped' in c) rows.push(['8 callback overhead', 'skipped', c.skipped, '']);
     else {
-      rows.push(['8 callback, receiver up', `wall ${c.upS} s vs ${c.disabledS} s (${c.upOverheadPercent > 0 ? '+' : ''}${c.upOverheadPercent}%)`, `${c.tasks} tasks, median of ${c.runs}; CPU ${c.cpu.upS} s vs ${c.cpu.disabledS} s (${c.cpu.upOverheadPercent > 0 ? '+' : ''}${c.cpu.upOverheadPercent}%)`, `< 5%: ${check(c.upOverheadPercent < 5)}`]);
-      rows.push(['8 callback, receiver down', `${c.downS} s vs ${c.disabledS} s`, `+${c.downAddedS} s`, `< 10 s: ${check(c.downAddedS < 10)}`]);
+      rows.push([
+        '8 callback, receiver up',
+        `wall ${c.upS} s vs ${c.disabledS} s (${c.upOverheadPercent > 0 ? '+' : ''}${c.upOverheadPercent}%)`,
+        `${c.tasks} tasks, median of ${c.runs}; CPU ${c.cpu.upS} s vs ${c.cpu.disabledS} s (${c.cpu.upOverheadPercent > 0 ? '+' : ''}${c.cpu.upOverheadPercent}%)`,
+        `< 5%: ${check(c.upOverheadPercent < 5)}`,
+      ]);
+      rows.push([
+        '8 callback, receiver down',
+        `${c.downS} s vs ${c.disabledS} s`,
+        `+${c.downAddedS} s`,
+        `< 10 s: ${check(c.downAddedS < 10)}`,
+      ]);
     }
   }
 } finally {

@@ -21,7 +21,11 @@ export interface WaiterResult extends WaiterFigures {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function post(url: string, body: unknown): Promise<void> {
-  const res = await fetch(`${url}/webhook`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const res = await fetch(`${url}/webhook`, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  });
   if (res.status !== 200) throw new Error(`ingest answered ${res.status}`);
 }
 
@@ -40,10 +44,26 @@ export async function benchWaiters(dir: string, count: number): Promise<WaiterRe
   const receiver = await startChild('src/server.js', { WEBHOOK_DB: join(dir, 'waiters.db') });
   const runId = randomUUID();
   const host = { hostname: 'waited-on' };
-  const event = (seq: number, kind: string, data: object) => ({ v: 1, event_id: randomUUID(), run_id: runId, seq, time: new Date().toISOString(), kind, host, data });
+  const event = (seq: number, kind: string, data: object) => ({
+    v: 1,
+    event_id: randomUUID(),
+    run_id: runId,
+    seq,
+    time: new Date().toISOString(),
+    kind,
+    host,
+    data,
+  });
   await post(receiver.url, event(0, 'run_started', { playbook: 'site.yml', ansible_version: '2.14.18' }));
   const figures = await measure(receiver, count, () =>
-    post(receiver.url, event(1, 'run_finished', { result: 'success', duration_ms: 1, stats: { localhost: { ok: 1, changed: 0, failed: 0, skipped: 0, unreachable: 0, rescued: 0, ignored: 0 } } })),
+    post(
+      receiver.url,
+      event(1, 'run_finished', {
+        result: 'success',
+        duration_ms: 1,
+        stats: { localhost: { ok: 1, changed: 0, failed: 0, skipped: 0, unreachable: 0, rescued: 0, ignored: 0 } },
+      }),
+    ),
   );
   await receiver.stop();
   return { ...figures, bare: bareFigures };
@@ -58,18 +78,20 @@ async function measure(receiver: Child, count: number, finish: () => Promise<voi
   const agent = new HttpAgent({ keepAlive: false, maxSockets: Infinity });
   let finishedAt = 0;
   const answers: number[] = [];
-  const pending = Array.from({ length: count }, () =>
-    new Promise<void>((resolve) => {
-      const req = httpRequest({ host: hostname, port, path: '/hosts/waited-on/wait?timeout=120', agent }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          if (res.statusCode === 200) answers.push(performance.now() - finishedAt);
-          resolve();
+  const pending = Array.from(
+    { length: count },
+    () =>
+      new Promise<void>((resolve) => {
+        const req = httpRequest({ host: hostname, port, path: '/hosts/waited-on/wait?timeout=120', agent }, (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode === 200) answers.push(performance.now() - finishedAt);
+            resolve();
+          });
         });
-      });
-      req.on('error', () => resolve());
-      req.end();
-    }),
+        req.on('error', () => resolve());
+        req.end();
+      }),
   );
   const deadline = Date.now() + 60_000;
   while ((await waitingCount(receiver.url)) < count && Date.now() < deadline) await sleep(200);

@@ -103,7 +103,13 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const fleet = createFleetStore(db);
   // The clock and thresholds every status query binds; `since` only for waits.
   const params = (since = 0) =>
-    statusParams({ now: clock(), since, staleAfterMs: config.staleAfterMs, expectGraceMs: config.expectGraceMs, outOfSyncGraceMs: config.outOfSyncGraceMs });
+    statusParams({
+      now: clock(),
+      since,
+      staleAfterMs: config.staleAfterMs,
+      expectGraceMs: config.expectGraceMs,
+      outOfSyncGraceMs: config.outOfSyncGraceMs,
+    });
   const gauges = createGaugeStore(db, () => params());
   const metrics = createMetrics({ gauges, dbPath: config.dbPath, waiting: () => waiters.size });
   const ingest = createIngestStore(db);

@@ -27,7 +27,10 @@ const trustProxy = z.string().transform((v, ctx): boolean | number | string[] =>
   if (v === 'false' || v === '0' || v === '') return false;
   if (v === 'true') return true;
   if (/^\d+$/.test(v)) return Number(v);
-  const list = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (list.every((s) => /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(s))) return list;
   ctx.addIssue({ code: 'custom', message: 'expected false, true, a hop count or a list of addresses/CIDRs' });
   return z.NEVER;
@@ -59,9 +62,7 @@ export const envSchema = z.object({
   WEBHOOK_RATE_LIMIT: int(0, 1_000_000).default(600),
   WEBHOOK_MAX_IN_FLIGHT: int(0, 1_000_000).default(256),
   WEBHOOK_PRUNE_INTERVAL_SECONDS: int(10, 86400).default(3600),
-  WEBHOOK_PROXMOX_URL: z
-    .url({ protocol: /^https$/, message: 'expected an https:// URL such as https://127.0.0.1:8006' })
-    .optional(),
+  WEBHOOK_PROXMOX_URL: z.url({ protocol: /^https$/, message: 'expected an https:// URL such as https://127.0.0.1:8006' }).optional(),
   WEBHOOK_PROXMOX_TOKEN_FILE: z.string().min(1).optional(),
   WEBHOOK_PROXMOX_CA_FILE: z.string().min(1).optional(),
   WEBHOOK_PROXMOX_TAG: z.string().regex(proxmoxTagPattern, 'expected a Proxmox tag (letters, digits, _ - + .)').optional(),
@@ -137,10 +138,15 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: ReadFile = (p) => r
   const e = parsed.data;
   const problems: string[] = [];
   const secrets = [...(e.WEBHOOK_SECRETS ?? []), ...secretsFromFile(e.WEBHOOK_SECRETS_FILE, readFile, problems)];
-  const readToken = e.WEBHOOK_READ_TOKEN ?? tokenFromFile('WEBHOOK_READ_TOKEN_FILE', 'a read token', e.WEBHOOK_READ_TOKEN_FILE, readFile, problems);
-  const adminToken = e.WEBHOOK_ADMIN_TOKEN ?? tokenFromFile('WEBHOOK_ADMIN_TOKEN_FILE', 'an admin token', e.WEBHOOK_ADMIN_TOKEN_FILE, readFile, problems);
+  const readToken =
+    e.WEBHOOK_READ_TOKEN ?? tokenFromFile('WEBHOOK_READ_TOKEN_FILE', 'a read token', e.WEBHOOK_READ_TOKEN_FILE, readFile, problems);
+  const adminToken =
+    e.WEBHOOK_ADMIN_TOKEN ?? tokenFromFile('WEBHOOK_ADMIN_TOKEN_FILE', 'an admin token', e.WEBHOOK_ADMIN_TOKEN_FILE, readFile, problems);
   const proxmox = proxmoxFromEnv(e, readFile, problems);
-  const vmKeyMasters = [...(e.WEBHOOK_VM_KEY_MASTER ? [e.WEBHOOK_VM_KEY_MASTER] : []), ...mastersFromFile(e.WEBHOOK_VM_KEY_MASTER_FILE, readFile, problems)];
+  const vmKeyMasters = [
+    ...(e.WEBHOOK_VM_KEY_MASTER ? [e.WEBHOOK_VM_KEY_MASTER] : []),
+    ...mastersFromFile(e.WEBHOOK_VM_KEY_MASTER_FILE, readFile, problems),
+  ];
   if (e.WEBHOOK_REQUIRE_VM_KEYS && vmKeyMasters.length === 0) {
     problems.push('WEBHOOK_REQUIRE_VM_KEYS: needs WEBHOOK_VM_KEY_MASTER or WEBHOOK_VM_KEY_MASTER_FILE');
   }
@@ -184,7 +190,10 @@ function secretsFromFile(path: string | undefined, readFile: ReadFile, problems:
   if (path === undefined) return [];
   const text = readOrReport(path, readFile, 'WEBHOOK_SECRETS_FILE', problems);
   if (text === undefined) return [];
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('#'));
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !l.startsWith('#'));
   const bad = lines.filter((l) => !secretPattern.test(l)).length;
   // Say how many lines are wrong, never what they contain: they are secrets.
   if (bad > 0) problems.push(`WEBHOOK_SECRETS_FILE: ${bad} line(s) are not whsec_<base64> secrets`);
@@ -195,7 +204,10 @@ function mastersFromFile(path: string | undefined, readFile: ReadFile, problems:
   if (path === undefined) return [];
   const text = readOrReport(path, readFile, 'WEBHOOK_VM_KEY_MASTER_FILE', problems);
   if (text === undefined) return [];
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('#'));
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !l.startsWith('#'));
   // Say how many lines are wrong, never what they contain.
   const short = lines.filter((l) => l.length < 32).length;
   if (short > 0) problems.push(`WEBHOOK_VM_KEY_MASTER_FILE: ${short} line(s) are shorter than 32 characters`);
@@ -241,7 +253,10 @@ function proxmoxToken(path: string | undefined, readFile: ReadFile, problems: st
   }
   const text = readOrReport(path, readFile, 'WEBHOOK_PROXMOX_TOKEN_FILE', problems);
   if (text === undefined) return undefined;
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0 && !l.startsWith('#'));
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length > 0 && !l.startsWith('#'));
   const m = lines.length === 1 ? proxmoxTokenPattern.exec(lines[0]!) : null;
   // Never echo the file: its one line is a secret.
   if (!m?.groups) {

@@ -7,7 +7,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { hostStatuses, runOutcomes, type HostStatus } from './protocol/status.js';
 import type { GaugeStore } from './store/gauge-store.js';
 
-
 /** Numeric code of a host's last run status, one series per host (see README, Metrics). */
 const hostStatusCode: Record<HostStatus, number> = {
   succeeded: 0,
@@ -128,18 +127,18 @@ export function createMetrics({ gauges, dbPath, waiting = () => 0 }: MetricsOpti
   });
 
   function fillHostSeries(): void {
-      hostsByStatus.reset();
-      lastReport.reset();
-      lastRunStatus.reset();
-      const counts = Object.fromEntries(hostStatuses.map((s) => [s, 0])) as Record<HostStatus, number>;
-      // Ordered by last_seen_at, so when two hosts share a hostname the newest one wins the series.
-      for (const h of gauges.hosts()) {
-        counts[h.status] += 1;
-        // A placeholder has never reported: no last-report time to show.
-        if (h.placeholder === 0) lastReport.set({ host: h.hostname }, h.last_seen_at / 1000);
-        lastRunStatus.set({ host: h.hostname }, hostStatusCode[h.status]);
-      }
-      for (const s of hostStatuses) hostsByStatus.set({ status: s }, counts[s]);
+    hostsByStatus.reset();
+    lastReport.reset();
+    lastRunStatus.reset();
+    const counts = Object.fromEntries(hostStatuses.map((s) => [s, 0])) as Record<HostStatus, number>;
+    // Ordered by last_seen_at, so when two hosts share a hostname the newest one wins the series.
+    for (const h of gauges.hosts()) {
+      counts[h.status] += 1;
+      // A placeholder has never reported: no last-report time to show.
+      if (h.placeholder === 0) lastReport.set({ host: h.hostname }, h.last_seen_at / 1000);
+      lastRunStatus.set({ host: h.hostname }, hostStatusCode[h.status]);
+    }
+    for (const s of hostStatuses) hostsByStatus.set({ status: s }, counts[s]);
   }
 
   new Gauge({

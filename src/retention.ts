@@ -19,7 +19,14 @@ export interface RetentionOptions {
   logger: Logger;
 }
 
-export function createRetention({ store, retentionDays, retentionUnchangedDays = retentionDays, intervalMs, clock, logger }: RetentionOptions) {
+export function createRetention({
+  store,
+  retentionDays,
+  retentionUnchangedDays = retentionDays,
+  intervalMs,
+  clock,
+  logger,
+}: RetentionOptions) {
   let timer: NodeJS.Timeout | undefined;
 
   function prune(now: number = clock()): PruneResult {
@@ -29,7 +36,8 @@ export function createRetention({ store, retentionDays, retentionUnchangedDays =
   function tick(): void {
     try {
       const result = prune();
-      if (result.runs + result.hosts + result.cloudInitEvents + result.checkins > 0) logger.info({ pruned: result }, 'retention pruned old data');
+      if (result.runs + result.hosts + result.cloudInitEvents + result.checkins > 0)
+        logger.info({ pruned: result }, 'retention pruned old data');
     } catch (err) {
       logger.warn({ err }, 'retention run failed; will retry at the next interval');
     }

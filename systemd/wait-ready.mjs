@@ -30,9 +30,7 @@ function probeHost(host) {
   return host;
 }
 
-const url =
-  values.url ??
-  `http://${probeHost(process.env.WEBHOOK_HOST ?? '0.0.0.0')}:${process.env.WEBHOOK_PORT || '9191'}/readyz`;
+const url = values.url ?? `http://${probeHost(process.env.WEBHOOK_HOST ?? '0.0.0.0')}:${process.env.WEBHOOK_PORT || '9191'}/readyz`;
 
 // systemd sets MAINPID for ExecStartPost=; if node died during start-up there is no point
 // waiting out the whole timeout.

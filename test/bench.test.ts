@@ -13,7 +13,19 @@ describe('npm run bench -- --quick', () => {
   it('measures every figure and writes bench/results.json', async () => {
     if (!requireTool('wrk')) return;
     const { stdout } = await run(process.execPath, [join(ROOT, 'dist', 'bench', 'run.js'), '--quick'], { cwd: ROOT, timeout: 150_000 });
-    for (const figure of ['1 ingest, single events', '2 ingest, batches', '3 durable', '4 fleet simulation', '5 GET /hosts/:host', '5 start-up', '6 waiters', '7 peak RSS', '8 callback', '9 status pages', '10 retention by value']) {
+    for (const figure of [
+      '1 ingest, single events',
+      '2 ingest, batches',
+      '3 durable',
+      '4 fleet simulation',
+      '5 GET /hosts/:host',
+      '5 start-up',
+      '6 waiters',
+      '7 peak RSS',
+      '8 callback',
+      '9 status pages',
+      '10 retention by value',
+    ]) {
       expect(stdout).toContain(figure);
     }
     const results = JSON.parse(readFileSync(join(ROOT, 'bench', 'results.json'), 'utf8'));

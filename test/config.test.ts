@@ -46,8 +46,11 @@ describe('configuration', () => {
     );
     expect(c.secrets).toHaveLength(3);
     expect(c.readToken).toBe('a-long-enough-read-token');
-    expect(() => loadConfig({ WEBHOOK_SECRETS_FILE: '/missing' }, () => { throw Object.assign(new Error('x'), { code: 'ENOENT' }); }))
-      .toThrow(/WEBHOOK_SECRETS_FILE: cannot read \/missing \(ENOENT\)/);
+    expect(() =>
+      loadConfig({ WEBHOOK_SECRETS_FILE: '/missing' }, () => {
+        throw Object.assign(new Error('x'), { code: 'ENOENT' });
+      }),
+    ).toThrow(/WEBHOOK_SECRETS_FILE: cannot read \/missing \(ENOENT\)/);
   });
 
   it('parses trust-proxy forms', () => {
@@ -105,8 +108,12 @@ describe('Proxmox discovery configuration', () => {
       tag: 'ansible-pull',
       intervalMs: 60_000,
     });
-    expect(loadConfig({ WEBHOOK_PROXMOX_URL: 'https://pve.example:8006', WEBHOOK_PROXMOX_TOKEN_FILE: '/token', WEBHOOK_PROXMOX_INTERVAL_SECONDS: '15' }, read).proxmox)
-      .toMatchObject({ ca: undefined, tag: undefined, intervalMs: 15_000 });
+    expect(
+      loadConfig(
+        { WEBHOOK_PROXMOX_URL: 'https://pve.example:8006', WEBHOOK_PROXMOX_TOKEN_FILE: '/token', WEBHOOK_PROXMOX_INTERVAL_SECONDS: '15' },
+        read,
+      ).proxmox,
+    ).toMatchObject({ ca: undefined, tag: undefined, intervalMs: 15_000 });
   });
 
   it('needs a token file when the URL is set', () => {
@@ -135,16 +142,22 @@ describe('Proxmox discovery configuration', () => {
   });
 
   it('lists every Proxmox problem at once', () => {
-    expect(problemsOf({ WEBHOOK_PROXMOX_URL: 'http://127.0.0.1:8006', WEBHOOK_PROXMOX_TAG: 'no spaces', WEBHOOK_PROXMOX_INTERVAL_SECONDS: '1' }))
-      .toMatchInlineSnapshot(`
+    expect(
+      problemsOf({ WEBHOOK_PROXMOX_URL: 'http://127.0.0.1:8006', WEBHOOK_PROXMOX_TAG: 'no spaces', WEBHOOK_PROXMOX_INTERVAL_SECONDS: '1' }),
+    ).toMatchInlineSnapshot(`
         [
           "WEBHOOK_PROXMOX_URL: expected an https:// URL such as https://127.0.0.1:8006",
           "WEBHOOK_PROXMOX_TAG: expected a Proxmox tag (letters, digits, _ - + .)",
           "WEBHOOK_PROXMOX_INTERVAL_SECONDS: Too small: expected number to be >=5",
         ]
       `);
-    expect(problemsOf({ WEBHOOK_PROXMOX_URL: 'https://127.0.0.1:8006', WEBHOOK_PROXMOX_TOKEN_FILE: '/token', WEBHOOK_PROXMOX_CA_FILE: '/not-pem' }))
-      .toEqual(['WEBHOOK_PROXMOX_CA_FILE: /not-pem holds no PEM certificate (-----BEGIN CERTIFICATE-----)']);
+    expect(
+      problemsOf({
+        WEBHOOK_PROXMOX_URL: 'https://127.0.0.1:8006',
+        WEBHOOK_PROXMOX_TOKEN_FILE: '/token',
+        WEBHOOK_PROXMOX_CA_FILE: '/not-pem',
+      }),
+    ).toEqual(['WEBHOOK_PROXMOX_CA_FILE: /not-pem holds no PEM certificate (-----BEGIN CERTIFICATE-----)']);
     expect(problemsOf({ WEBHOOK_PROXMOX_TOKEN_FILE: '/token', WEBHOOK_PROXMOX_TAG: 'ansible' })).toEqual([
       'WEBHOOK_PROXMOX_TOKEN_FILE: set, but WEBHOOK_PROXMOX_URL is not (discovery needs the API URL)',
       'WEBHOOK_PROXMOX_TAG: set, but WEBHOOK_PROXMOX_URL is not (discovery needs the API URL)',

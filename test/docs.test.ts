@@ -70,12 +70,33 @@ describe('docs examples', () => {
     it(`${b.file}:${b.line} is ${b.mode}`, async () => {
       const parsed: unknown = JSON.parse(b.text);
       if (b.mode === 'response') {
-        const shapes = [deliveryAnswerSchema, errorBodySchema, hostDetailSchema, runDetailSchema, waitAnswerSchema, fleetSchema, runsPageSchema, fleetAnswerSchema, fleetWaitAnswerSchema, changesPageSchema, runDiffSchema, tasksAnswerSchema];
-        expect(shapes.some((s) => s.safeParse(parsed).success), 'matches no documented answer shape').toBe(true);
+        const shapes = [
+          deliveryAnswerSchema,
+          errorBodySchema,
+          hostDetailSchema,
+          runDetailSchema,
+          waitAnswerSchema,
+          fleetSchema,
+          runsPageSchema,
+          fleetAnswerSchema,
+          fleetWaitAnswerSchema,
+          changesPageSchema,
+          runDiffSchema,
+          tasksAnswerSchema,
+        ];
+        expect(
+          shapes.some((s) => s.safeParse(parsed).success),
+          'matches no documented answer shape',
+        ).toBe(true);
         return;
       }
       const auth = b.method === 'PUT' ? { authorization: `Bearer ${ADMIN_TOKEN}` } : {};
-      const res = await t.app.inject({ method: b.method, url: b.target, headers: { 'content-type': 'application/json', ...auth }, payload: b.text });
+      const res = await t.app.inject({
+        method: b.method,
+        url: b.target,
+        headers: { 'content-type': 'application/json', ...auth },
+        payload: b.text,
+      });
       if (b.mode === 'accepted') expect(res.statusCode, res.body).toBe(200);
       else {
         expect(res.statusCode).toBeGreaterThanOrEqual(400);

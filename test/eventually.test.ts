@@ -5,11 +5,14 @@ import { eventually } from './eventually.js';
 describe('eventually', () => {
   it('retries a failing check until it passes and returns its value', async () => {
     let tries = 0;
-    const value = await eventually(() => {
-      tries++;
-      expect(tries).toBe(3);
-      return 'done';
-    }, { interval: 1 });
+    const value = await eventually(
+      () => {
+        tries++;
+        expect(tries).toBe(3);
+        return 'done';
+      },
+      { interval: 1 },
+    );
     expect(value).toBe('done');
     expect(tries).toBe(3);
   });
@@ -26,7 +29,9 @@ describe('eventually', () => {
 
   it('throws the last failure once the time is up', async () => {
     const started = Date.now();
-    await expect(eventually(() => expect('never').toBe('ready'), { timeout: 100, interval: 10 })).rejects.toThrow(/expected 'never' to be 'ready'/);
+    await expect(eventually(() => expect('never').toBe('ready'), { timeout: 100, interval: 10 })).rejects.toThrow(
+      /expected 'never' to be 'ready'/,
+    );
     expect(Date.now() - started).toBeGreaterThanOrEqual(100);
   });
 });

@@ -73,12 +73,32 @@ export function runEvents(opts: RunOptions = {}) {
     started: (data: Partial<Extract<WebhookEvent, { kind: 'run_started' }>['data']> = {}): WebhookEvent => ({
       ...base(0),
       kind: 'run_started',
-      data: { playbook: 'site.yml', ansible_version: '2.14.18', check_mode: false, commit: 'abc1234', repo_url: 'file:///srv/repo', ...data },
+      data: {
+        playbook: 'site.yml',
+        ansible_version: '2.14.18',
+        check_mode: false,
+        commit: 'abc1234',
+        repo_url: 'file:///srv/repo',
+        ...data,
+      },
     }),
-    task: (status: Extract<WebhookEvent, { kind: 'task_result' }>['data']['status'] = 'ok', name = `task ${seq}`, message?: string): WebhookEvent => ({
+    task: (
+      status: Extract<WebhookEvent, { kind: 'task_result' }>['data']['status'] = 'ok',
+      name = `task ${seq}`,
+      message?: string,
+    ): WebhookEvent => ({
       ...base(seq * 100),
       kind: 'task_result',
-      data: { play: 'Configure', task: name, action: 'ansible.builtin.command', target: 'localhost', status, duration_ms: 12, no_log: false, ...(message ? { message } : {}) },
+      data: {
+        play: 'Configure',
+        task: name,
+        action: 'ansible.builtin.command',
+        target: 'localhost',
+        status,
+        duration_ms: 12,
+        no_log: false,
+        ...(message ? { message } : {}),
+      },
     }),
     finished: (failed = 0, extra: { result?: 'success' | 'failed'; exit_code?: number } = {}): WebhookEvent => ({
       ...base(seq * 100 + 50),
@@ -102,7 +122,11 @@ export async function post(app: App, body: unknown, headers: Record<string, stri
   });
 }
 
-export async function getJson<T = unknown>(app: App, url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+export async function getJson<T = unknown>(
+  app: App,
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: T }> {
   const res = await app.inject({ method: 'GET', url, headers });
   return { status: res.statusCode, body: res.json() as T };
 }

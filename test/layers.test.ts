@@ -58,7 +58,8 @@ describe('layering of src/', () => {
     for (const path of sources(SRC)) {
       const file = relative(SRC, path);
       for (const target of importsOf(path)) {
-        if (layerOf(target) > layerOf(file)) violations.push(`src/${file} (layer ${layerOf(file)}) imports src/${target} (layer ${layerOf(target)})`);
+        if (layerOf(target) > layerOf(file))
+          violations.push(`src/${file} (layer ${layerOf(file)}) imports src/${target} (layer ${layerOf(target)})`);
       }
     }
     expect(violations).toEqual([]);

@@ -71,7 +71,14 @@ describe('prometheus/alerts.yml', () => {
 describe('grafana/webhook-dashboard.json', () => {
   it('has the panels operators look for', () => {
     const titles = dashboard.panels.map((p) => p.title);
-    for (const t of ['Fleet status over time', 'Runs per hour by outcome', 'Ingest rate', 'Ingest latency', 'Rejected deliveries', 'Stale runs']) {
+    for (const t of [
+      'Fleet status over time',
+      'Runs per hour by outcome',
+      'Ingest rate',
+      'Ingest latency',
+      'Rejected deliveries',
+      'Stale runs',
+    ]) {
       expect(titles).toContain(t);
     }
     const ids = (dashboard.panels as unknown as Array<{ id: number }>).map((p) => p.id);
@@ -106,10 +113,22 @@ describe('metric names in alerts and dashboard', () => {
     await post(t.app, { events: [bad.started(), bad.task('failed'), bad.finished(1)] });
     await post(t.app, { events: [open.started()] });
     await post(t.app, '{not json');
-    await t.app.inject({ method: 'POST', url: '/cloud-init/new-vm/events', payload: JSON.stringify({ name: 'init', event_type: 'start', timestamp: 1 }) });
+    await t.app.inject({
+      method: 'POST',
+      url: '/cloud-init/new-vm/events',
+      payload: JSON.stringify({ name: 'init', event_type: 'start', timestamp: 1 }),
+    });
     // Discovery's metrics exist only when it is configured: register them, without polling.
     createProxmoxDiscovery({
-      config: { url: 'https://127.0.0.1:1', tokenId: 'u@pve!t', tokenSecret: 'not-used', ca: undefined, caFile: undefined, tag: undefined, intervalMs: 60_000 },
+      config: {
+        url: 'https://127.0.0.1:1',
+        tokenId: 'u@pve!t',
+        tokenSecret: 'not-used',
+        ca: undefined,
+        caFile: undefined,
+        tag: undefined,
+        intervalMs: 60_000,
+      },
       logger: createLogger('silent'),
       registry: t.app.ctx.metrics.registry,
       onInventory: () => undefined,
@@ -133,7 +152,12 @@ describe('metric names in alerts and dashboard', () => {
   it('every metric named exists in /metrics (besides Prometheus own up)', () => {
     const used = new Set([...dashboardExprs, ...alertExprs].flatMap((e) => metricNames(concrete(e))));
     expect([...used]).toEqual(
-      expect.arrayContaining(['up', 'webhook_host_last_run_status', 'webhook_ingest_duration_seconds_bucket', 'webhook_deliveries_rejected_total']),
+      expect.arrayContaining([
+        'up',
+        'webhook_host_last_run_status',
+        'webhook_ingest_duration_seconds_bucket',
+        'webhook_deliveries_rejected_total',
+      ]),
     );
     const missing = [...used].filter((n) => n !== 'up' && !exported.has(n));
     expect(missing).toEqual([]);
@@ -141,7 +165,12 @@ describe('metric names in alerts and dashboard', () => {
 
   it('every labelled family used has a series after some traffic', async () => {
     const text = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
-    for (const line of ['webhook_runs_finished_total{status="failed"}', 'webhook_deliveries_rejected_total{reason="invalid_json"}', 'webhook_host_last_run_status{host="bad-vm"} 1', 'webhook_runs{status="stale"}']) {
+    for (const line of [
+      'webhook_runs_finished_total{status="failed"}',
+      'webhook_deliveries_rejected_total{reason="invalid_json"}',
+      'webhook_host_last_run_status{host="bad-vm"} 1',
+      'webhook_runs{status="stale"}',
+    ]) {
       expect(text).toContain(line);
     }
   });

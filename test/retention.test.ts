@@ -18,7 +18,9 @@ describe('retention', () => {
     const oldHost = host({ hostname: 'retired', machine_id: undefined });
     for (let i = 0; i < 40; i++) {
       const r = runEvents({ host: oldHost, start: now - 60 * DAY });
-      await post(t.app, { events: [r.started(), ...Array.from({ length: 20 }, () => r.task('ok', 'bulk', 'x'.repeat(4000))), r.finished()] });
+      await post(t.app, {
+        events: [r.started(), ...Array.from({ length: 20 }, () => r.task('ok', 'bulk', 'x'.repeat(4000))), r.finished()],
+      });
     }
     // A live host: one old run and one recent run.
     const liveHost = host({ hostname: 'live', machine_id: undefined });
@@ -48,13 +50,24 @@ describe('retention', () => {
     expect(t.app.retention.prune(now)).toEqual({ runs: 0, hosts: 0, cloudInitEvents: 0, checkins: 0 });
   });
 
-  it('keeps expected VMs however long they are silent, and each host\'s newest check-in', async () => {
+  it("keeps expected VMs however long they are silent, and each host's newest check-in", async () => {
     let now = Date.now();
     t = await makeApp({ retentionDays: 30, adminToken: 'admin-token-0123456789abcdef' }, () => now);
-    await t.app.inject({ method: 'PUT', url: '/fleet', headers: { authorization: 'Bearer admin-token-0123456789abcdef', 'content-type': 'application/json' }, payload: JSON.stringify({ vms: [{ name: 'quiet-01' }] }) });
+    await t.app.inject({
+      method: 'PUT',
+      url: '/fleet',
+      headers: { authorization: 'Bearer admin-token-0123456789abcdef', 'content-type': 'application/json' },
+      payload: JSON.stringify({ vms: [{ name: 'quiet-01' }] }),
+    });
     const checkin = (hostname: string) => ({
-      v: 1, kind: 'checkin', event_id: crypto.randomUUID(), run_id: crypto.randomUUID(), seq: 0,
-      time: new Date(now).toISOString(), host: { hostname }, data: { result: 'skipped', exit_code: 0, duration_ms: 5 },
+      v: 1,
+      kind: 'checkin',
+      event_id: crypto.randomUUID(),
+      run_id: crypto.randomUUID(),
+      seq: 0,
+      time: new Date(now).toISOString(),
+      host: { hostname },
+      data: { result: 'skipped', exit_code: 0, duration_ms: 5 },
     });
     await post(t.app, checkin('periodic'));
     now += 60 * DAY;
@@ -66,7 +79,7 @@ describe('retention', () => {
 });
 
 describe('retention by value', () => {
-  it('keeps unchanged runs 7 days, changed, failed and drifted ones 90, and each host\'s latest of each outcome', async () => {
+  it("keeps unchanged runs 7 days, changed, failed and drifted ones 90, and each host's latest of each outcome", async () => {
     const now = Date.parse('2026-09-01T00:00:00Z');
     t = await makeApp({ retentionDays: 90, retentionUnchangedDays: 7 }, () => now);
     type Gen = { runId: string; host: string; start: number; outcome: 'changed' | 'unchanged' | 'pending'; failed: boolean };
@@ -74,13 +87,23 @@ describe('retention by value', () => {
     const write = (h: ReturnType<typeof host>, start: number, kind: 'changed' | 'unchanged' | 'pending' | 'failed') => {
       const r = runEvents({ host: h, start });
       const status = kind === 'unchanged' || kind === 'failed' ? 'ok' : 'changed';
-      const events = [r.started({ check_mode: kind === 'pending' }), r.task(status, 'file'), r.task(kind === 'failed' ? 'failed' : 'ok', 'service'), r.finished(kind === 'failed' ? 1 : 0)];
+      const events = [
+        r.started({ check_mode: kind === 'pending' }),
+        r.task(status, 'file'),
+        r.task(kind === 'failed' ? 'failed' : 'ok', 'service'),
+        r.finished(kind === 'failed' ? 1 : 0),
+      ];
       t!.app.ctx.ingest.writeEvents(events.map((event) => ({ event, address: '10.0.0.9', receivedAt: start + 5000 })));
       made.push({ runId: r.runId, host: h.hostname, start, outcome: kind === 'failed' ? 'unchanged' : kind, failed: kind === 'failed' });
     };
     // A host pulling every 6 hours for 120 days: mostly unchanged, some changes, failures and check runs.
     const busy = host({ hostname: 'busy', machine_id: 'cccccccccccccccccccccccccccccc01' });
-    for (let i = 0; i < 480; i++) write(busy, now - 120 * DAY + i * 6 * 3_600_000, i % 10 === 3 ? 'changed' : i % 15 === 4 ? 'failed' : i === 5 ? 'pending' : 'unchanged');
+    for (let i = 0; i < 480; i++)
+      write(
+        busy,
+        now - 120 * DAY + i * 6 * 3_600_000,
+        i % 10 === 3 ? 'changed' : i % 15 === 4 ? 'failed' : i === 5 ? 'pending' : 'unchanged',
+      );
     // A quiet host whose one change is older than the long cut-off: it stays as its latest change.
     const quiet = host({ hostname: 'quiet', machine_id: 'cccccccccccccccccccccccccccccc02' });
     write(quiet, now - 100 * DAY, 'changed');
@@ -92,8 +115,14 @@ describe('retention by value', () => {
 
     const result = t.app.retention.prune(now);
     const kept = new Set(t.db.prepare('SELECT run_id FROM runs').pluck().all() as string[]);
-    const latestOf = (h: string, pick: (g: Gen) => boolean) => made.filter((g) => g.host === h && pick(g)).sort((a, b) => b.start - a.start)[0]?.runId;
-    const always = new Set(['busy', 'quiet'].flatMap((h) => [latestOf(h, () => true), ...(['changed', 'unchanged', 'pending'] as const).map((o) => latestOf(h, (g) => g.outcome === o))]));
+    const latestOf = (h: string, pick: (g: Gen) => boolean) =>
+      made.filter((g) => g.host === h && pick(g)).sort((a, b) => b.start - a.start)[0]?.runId;
+    const always = new Set(
+      ['busy', 'quiet'].flatMap((h) => [
+        latestOf(h, () => true),
+        ...(['changed', 'unchanged', 'pending'] as const).map((o) => latestOf(h, (g) => g.outcome === o)),
+      ]),
+    );
     const expected = made.filter((g) => {
       if (g.host === 'gone') return false;
       if (always.has(g.runId)) return true;

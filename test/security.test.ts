@@ -89,7 +89,12 @@ describe('rate limit', () => {
     expect(codes).toEqual([200, 200, 200, 200, 200, 429, 429]);
     expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
     // Another source still gets through.
-    const other = await t.app.inject({ method: 'POST', url: '/webhook', remoteAddress: '10.0.0.9', payload: JSON.stringify(runEvents().started()) });
+    const other = await t.app.inject({
+      method: 'POST',
+      url: '/webhook',
+      remoteAddress: '10.0.0.9',
+      payload: JSON.stringify(runEvents().started()),
+    });
     expect(other.statusCode).toBe(200);
   });
 });

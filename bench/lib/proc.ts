@@ -48,9 +48,17 @@ export async function startChild(script: string, env: Record<string, string> = {
   const started = performance.now();
   const args = [...(options.nodeArgs ?? []), join(DIST, script)];
   // taskset execs node, so the pid is still node's.
-  const [cmd, argv] = options.cpu === undefined ? [process.execPath, args] : ['taskset', ['-c', String(options.cpu), process.execPath, ...args]];
+  const [cmd, argv] =
+    options.cpu === undefined ? [process.execPath, args] : ['taskset', ['-c', String(options.cpu), process.execPath, ...args]];
   const proc = spawn(cmd, argv, {
-    env: { PATH: process.env.PATH ?? '', WEBHOOK_HOST: '127.0.0.1', WEBHOOK_PORT: '0', WEBHOOK_RATE_LIMIT: '0', WEBHOOK_LOG_LEVEL: 'info', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      WEBHOOK_HOST: '127.0.0.1',
+      WEBHOOK_PORT: '0',
+      WEBHOOK_RATE_LIMIT: '0',
+      WEBHOOK_LOG_LEVEL: 'info',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {

@@ -32,6 +32,11 @@ export async function wrk(url: string, opts: { connections: number; seconds: num
     requestsPerSec: Number(rps[1]),
     p99Ms: toMs(p99[1]!, p99[2]!),
     non2xx: non2xx ? Number(non2xx[1]) : 0,
-    errors: errors ? errors.slice(1).map(Number).reduce((a, b) => a + b, 0) : 0,
+    errors: errors
+      ? errors
+          .slice(1)
+          .map(Number)
+          .reduce((a, b) => a + b, 0)
+      : 0,
   };
 }

@@ -18,7 +18,9 @@ export function vmSecret(master: string, name: string): string {
 
 /** The VM's cloud-init capability token, for URLs cloud-init's handlers cannot sign. */
 export function cloudInitToken(master: string, name: string): string {
-  return createHash('sha256').update(`cloud-init:${vmSecret(master, name)}`).digest('hex');
+  return createHash('sha256')
+    .update(`cloud-init:${vmSecret(master, name)}`)
+    .digest('hex');
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();

@@ -5,9 +5,10 @@ import { fileURLToPath } from 'node:url';
 import type { Db } from './database.js';
 
 // Found from src/db (tests run the sources) or dist/src/db (the built service).
-export const MIGRATIONS_DIR = ['../../migrations/', '../../../migrations/']
-  .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
-  .find((dir) => existsSync(join(dir, '001_initial.sql'))) ?? 'migrations';
+export const MIGRATIONS_DIR =
+  ['../../migrations/', '../../../migrations/']
+    .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
+    .find((dir) => existsSync(join(dir, '001_initial.sql'))) ?? 'migrations';
 
 export interface Migration {
   version: number;
@@ -16,7 +17,10 @@ export interface Migration {
 }
 
 export class DatabaseTooNewError extends Error {
-  constructor(readonly found: number, readonly known: number) {
+  constructor(
+    readonly found: number,
+    readonly known: number,
+  ) {
     super(
       `database schema version ${found} is newer than this build knows (${known}); ` +
         'run the newer release or restore a backup taken before the upgrade',
@@ -26,7 +30,9 @@ export class DatabaseTooNewError extends Error {
 
 /** Reads NNN_name.sql files in order; a gap or duplicate number is a packaging error. */
 export function readMigrations(dir: string = MIGRATIONS_DIR): Migration[] {
-  const files = readdirSync(dir).filter((f) => /^\d+_[\w-]+\.sql$/.test(f)).sort();
+  const files = readdirSync(dir)
+    .filter((f) => /^\d+_[\w-]+\.sql$/.test(f))
+    .sort();
   return files.map((file, i) => {
     const version = Number.parseInt(file, 10);
     if (version !== i + 1) throw new Error(`migration ${file}: expected number ${i + 1}`);

@@ -16,7 +16,14 @@ export interface AdviceFacts {
   runExitCode: number | null;
   runFailedTasks: number | null;
   lastEventAt: number | null;
-  checkin: { result: string; exit_code: number; error: string | null; repo_url: string | null; interval_seconds: number | null; received_at: number } | null;
+  checkin: {
+    result: string;
+    exit_code: number;
+    error: string | null;
+    repo_url: string | null;
+    interval_seconds: number | null;
+    received_at: number;
+  } | null;
   cloudInitFailedName: string | null;
   cloudInitLastAt: number | null;
   now: number;
@@ -32,7 +39,10 @@ const minutes = (ms: number) => `${Math.max(0, Math.round(ms / 60_000))} min`;
 
 /** The first non-empty line of git's or ansible-pull's error text. */
 export function firstLine(text: string | null): string {
-  const line = (text ?? '').split('\n').map((l) => l.trim()).find((l) => l.length > 0);
+  const line = (text ?? '')
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l.length > 0);
   return line === undefined ? '' : line.length > 200 ? `${line.slice(0, 197)}...` : line;
 }
 
@@ -56,7 +66,10 @@ function pullFailed(f: AdviceFacts): Advice {
 export function adviceFor(f: AdviceFacts): Advice {
   switch (f.status) {
     case 'stopped':
-      return { summary: `Proxmox reports the VM powered off${f.node ? ` on node ${f.node}` : ''}`, next_step: f.vmid === null ? 'Start the VM.' : `Start it: \`qm start ${f.vmid}\`.` };
+      return {
+        summary: `Proxmox reports the VM powered off${f.node ? ` on node ${f.node}` : ''}`,
+        next_step: f.vmid === null ? 'Start the VM.' : `Start it: \`qm start ${f.vmid}\`.`,
+      };
     case 'missing':
       return {
         summary: `expected since ${iso(f.expectedSince ?? f.now)}; nothing heard from it (no cloud-init report, no check-in, no run)`,
@@ -95,12 +108,13 @@ export function adviceFor(f: AdviceFacts): Advice {
     case 'stale':
       return {
         summary: `the run has sent nothing since ${iso(f.lastEventAt ?? f.now)}`,
-        next_step: 'Check the VM is up; on the VM: `journalctl -u ansible-pull-webhook` or /var/log/cloud-init-output.log for ansible-pull\'s output.',
+        next_step:
+          "Check the VM is up; on the VM: `journalctl -u ansible-pull-webhook` or /var/log/cloud-init-output.log for ansible-pull's output.",
       };
     case 'failed':
       return {
         summary: `the latest run failed (exit ${f.runExitCode ?? '?'}, ${f.runFailedTasks ?? 0} failed task(s))`,
-        next_step: f.runId === null ? 'See the run\'s failed tasks.' : `See the failed tasks: GET /runs/${f.runId} or /ui/runs/${f.runId}.`,
+        next_step: f.runId === null ? "See the run's failed tasks." : `See the failed tasks: GET /runs/${f.runId} or /ui/runs/${f.runId}.`,
       };
     case 'succeeded':
       return { summary: 'the latest run succeeded', next_step: 'Nothing to do.' };

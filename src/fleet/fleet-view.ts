@@ -87,7 +87,16 @@ export function createFleetView(config: Config, fleet: FleetStore, query: QueryS
 
   function waitVm(vm: string, f: Facts | undefined, now: number): FleetWaitVm {
     if (f === undefined) {
-      return { vm, status: 'never-reported', done: false, ok: false, summary: 'not known to the receiver yet', next_step: 'Wait for its first report, or declare it with PUT /fleet.', host_id: null, run_id: null };
+      return {
+        vm,
+        status: 'never-reported',
+        done: false,
+        ok: false,
+        summary: 'not known to the receiver yet',
+        next_step: 'Wait for its first report, or declare it with PUT /fleet.',
+        host_id: null,
+        run_id: null,
+      };
     }
     const failed = failedHostStatuses.includes(f.status);
     const ok = okHostStatuses.includes(f.status);

@@ -89,7 +89,11 @@ export function resourcesUrl(base: string): URL {
 const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ALTNAME|TLS|SSL/;
 
 function timeoutError(url: URL, timeoutMs: number): ProxmoxError {
-  return new ProxmoxError('unreachable', `no answer from ${url.origin} within ${timeoutMs / 1000} s: check WEBHOOK_PROXMOX_URL and that pveproxy is running`, 'timeout');
+  return new ProxmoxError(
+    'unreachable',
+    `no answer from ${url.origin} within ${timeoutMs / 1000} s: check WEBHOOK_PROXMOX_URL and that pveproxy is running`,
+    'timeout',
+  );
 }
 
 function networkError(url: URL, err: NodeJS.ErrnoException): ProxmoxError {
@@ -101,15 +105,27 @@ function networkError(url: URL, err: NodeJS.ErrnoException): ProxmoxError {
       code,
     );
   }
-  return new ProxmoxError('unreachable', `cannot reach ${url.origin} (${code}): check WEBHOOK_PROXMOX_URL and that pveproxy is running`, code);
+  return new ProxmoxError(
+    'unreachable',
+    `cannot reach ${url.origin} (${code}): check WEBHOOK_PROXMOX_URL and that pveproxy is running`,
+    code,
+  );
 }
 
 function httpError(tokenId: string, status: number): ProxmoxError {
   if (status === 401) {
-    return new ProxmoxError('refused', `the API refused token ${tokenId} (HTTP 401): check that the token exists, has not expired, and that WEBHOOK_PROXMOX_TOKEN_FILE holds its secret`, '401');
+    return new ProxmoxError(
+      'refused',
+      `the API refused token ${tokenId} (HTTP 401): check that the token exists, has not expired, and that WEBHOOK_PROXMOX_TOKEN_FILE holds its secret`,
+      '401',
+    );
   }
   if (status === 403) {
-    return new ProxmoxError('refused', `token ${tokenId} may not list the cluster's resources (HTTP 403): give it PVEAuditor on /vms`, '403');
+    return new ProxmoxError(
+      'refused',
+      `token ${tokenId} may not list the cluster's resources (HTTP 403): give it PVEAuditor on /vms`,
+      '403',
+    );
   }
   return new ProxmoxError('bad_answer', `the API answered HTTP ${status} instead of the VM list`, String(status));
 }
@@ -119,12 +135,20 @@ function parseAnswer(body: string, tag: string | undefined): ReadResult {
   try {
     json = JSON.parse(body);
   } catch {
-    throw new ProxmoxError('bad_answer', 'the API answer is not JSON: check that WEBHOOK_PROXMOX_URL points at pveproxy (port 8006)', 'json');
+    throw new ProxmoxError(
+      'bad_answer',
+      'the API answer is not JSON: check that WEBHOOK_PROXMOX_URL points at pveproxy (port 8006)',
+      'json',
+    );
   }
   const parsed = answerSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new ProxmoxError('bad_answer', `the API answer is not a VM list (${issue.path.join('.') || 'answer'}: ${issue.message})`, 'schema');
+    throw new ProxmoxError(
+      'bad_answer',
+      `the API answer is not a VM list (${issue.path.join('.') || 'answer'}: ${issue.message})`,
+      'schema',
+    );
   }
   return { vms: expectedVms(parsed.data.data, tag), total: parsed.data.data.length };
 }
@@ -153,7 +177,10 @@ export function readProxmoxVms(config: ClientConfig, { signal, timeoutMs = DEFAU
       // Whatever is left of the exchange (an unread body, a hung answer) is no longer wanted.
       req.destroy();
     };
-    const failWith = (err: Error) => settle(() => { throw err; });
+    const failWith = (err: Error) =>
+      settle(() => {
+        throw err;
+      });
 
     const req = request(url, {
       method: 'GET',
@@ -176,7 +203,8 @@ export function readProxmoxVms(config: ClientConfig, { signal, timeoutMs = DEFAU
       let size = 0;
       res.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > MAX_ANSWER_BYTES) failWith(new ProxmoxError('bad_answer', `the API answer exceeds ${MAX_ANSWER_BYTES} bytes`, 'too_large'));
+        if (size > MAX_ANSWER_BYTES)
+          failWith(new ProxmoxError('bad_answer', `the API answer exceeds ${MAX_ANSWER_BYTES} bytes`, 'too_large'));
         else chunks.push(chunk);
       });
       res.on('error', (err: NodeJS.ErrnoException) => failWith(networkError(url, err)));

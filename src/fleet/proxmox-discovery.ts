@@ -118,7 +118,9 @@ export function createProxmoxDiscovery(options: ProxmoxDiscoveryOptions): Proxmo
   /** A privilege-separated token without an ACL sees an empty list, not an error: say so once. */
   function warnIfEmpty(total: number): void {
     if (total === 0 && !sawEmpty) {
-      logger.warn('Proxmox discovery: the API lists no VMs at all; if there are some, give the token PVEAuditor on /vms (a privilege-separated token sees only what its own ACL allows)');
+      logger.warn(
+        'Proxmox discovery: the API lists no VMs at all; if there are some, give the token PVEAuditor on /vms (a privilege-separated token sees only what its own ACL allows)',
+      );
     }
     sawEmpty = total === 0;
   }

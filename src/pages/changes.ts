@@ -21,20 +21,25 @@ function rows(page: ChangesPage, now: number): Html {
 <caption class="sr-only">Changed tasks, newest first</caption>
 <thead><tr><th scope="col">When</th><th scope="col">Host</th><th scope="col">Task</th><th scope="col">Why</th><th scope="col" class="num">Duration</th><th scope="col">Commit</th></tr></thead>
 <tbody>
-${page.changes.map((c) => html`<tr>
+${page.changes.map(
+  (c) => html`<tr>
 <td><a href="/ui/runs/${seg(c.run_id)}">${timeAgo(c.time, now)}</a></td>
 <th scope="row"><a href="/ui/hosts/${seg(c.hostname)}">${c.hostname}</a></th>
 <td>${c.task}${c.occurrence > 1 ? html` <span class="muted">#${c.occurrence}</span>` : ''} <span class="muted">${c.play} · ${c.action}</span></td>
 <td>${changeTag(c.change)}</td>
 <td class="num">${duration(c.duration_ms)}</td>
 <td><code>${shortCommit(c.commit)}</code></td>
-</tr>`)}
+</tr>`,
+)}
 </tbody>
 </table></div>`;
 }
 
 export function changesPage(page: ChangesPage, view: ChangesView): Html {
-  const windows = WINDOWS.map((h) => html`<option value="${h}"${view.hours === h ? html` selected` : ''}>${h < 24 ? `${h} hour` : h === 24 ? '24 hours' : `${h / 24} days`}</option>`);
+  const windows = WINDOWS.map(
+    (h) =>
+      html`<option value="${h}"${view.hours === h ? html` selected` : ''}>${h < 24 ? `${h} hour` : h === 24 ? '24 hours' : `${h / 24} days`}</option>`,
+  );
   const changes = taskChanges.map((c) => html`<option value="${c}"${view.change === c ? html` selected` : ''}>${c}</option>`);
   const params = { hours: String(view.hours), host: view.host, change: view.change };
   const body = html`<h1>What changed in the last ${view.hours === 24 ? '24 hours' : view.hours < 24 ? `${view.hours} hour` : `${view.hours / 24} days`}</h1>
@@ -49,5 +54,10 @@ export function changesPage(page: ChangesPage, view: ChangesView): Html {
 ${page.changes.length === 0 ? html`<p class="empty">No task changed in this window.</p>` : rows(page, view.now)}
 ${page.next_cursor ? html`<p><a href="/ui/changes${query({ ...params, cursor: page.next_cursor })}">Older changes</a></p>` : ''}
 </div>`;
-  return layout({ title: 'Changes', body, live: { kind: 'fleet' }, api: `/changes${query({ since: new Date(view.now - view.hours * 3_600_000).toISOString(), host: view.host, change: view.change })}` });
+  return layout({
+    title: 'Changes',
+    body,
+    live: { kind: 'fleet' },
+    api: `/changes${query({ since: new Date(view.now - view.hours * 3_600_000).toISOString(), host: view.host, change: view.change })}`,
+  });
 }

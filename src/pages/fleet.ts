@@ -100,19 +100,22 @@ function hostResults(fleet: Fleet, view: FleetView): Html {
 
 /** The whole fleet page; the `#live` part is what the script swaps on a change. */
 export function fleetPage(fleet: Fleet, view: FleetView): Html {
-  const options = statusOrder.map(
-    (s) => html`<option value="${s}"${view.status === s ? html` selected` : ''}>${statusLabel[s]}</option>`,
-  );
+  const options = statusOrder.map((s) => html`<option value="${s}"${view.status === s ? html` selected` : ''}>${statusLabel[s]}</option>`);
   const body = html`<h1>Fleet</h1>
 <form class="filters" method="get" action="/" role="search" id="filters">
 <label>Status <select name="status"><option value="">all</option>${options}</select></label>
 <label>Outcome <select name="outcome"><option value="">all</option>${runOutcomes.map(
-  (o) => html`<option value="${o}"${view.outcome === o ? html` selected` : ''}>${o}</option>`,
-)}</select></label>
+    (o) => html`<option value="${o}"${view.outcome === o ? html` selected` : ''}>${o}</option>`,
+  )}</select></label>
 <label class="grow">Search <input type="search" name="q" value="${view.q ?? ''}" maxlength="253" autocomplete="off"
  placeholder="hostname, IP, machine-id, instance-id or VMID"></label>
 <button type="submit">Filter</button>
 </form>
 <div id="live">${results(fleet, view)}</div>`;
-  return layout({ title: 'Fleet', body, live: { kind: 'fleet' }, api: `/hosts${query({ status: view.status, outcome: view.outcome, q: view.q })}` });
+  return layout({
+    title: 'Fleet',
+    body,
+    live: { kind: 'fleet' },
+    api: `/hosts${query({ status: view.status, outcome: view.outcome, q: view.q })}`,
+  });
 }

@@ -46,7 +46,6 @@ export function duration(ms: number | null | undefined): string {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
-
 /** `2026-11-26 08:00:03 UTC`: one unambiguous absolute form for titles and detail lists. */
 export function absolute(iso: string): string {
   return iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC');

@@ -4,7 +4,6 @@ import { absolute, badge, driftSummary, duration, hostKey, outcomeBadge, shortCo
 import { html, query, seg, type Html } from './html.js';
 import { layout } from './layout.js';
 
-
 type Entry = { at: string; run: RunSummary } | { at: string; event: CloudInitEvent } | { at: string; checkin: CheckinSummary };
 
 const checkinWords: Record<string, string> = {
@@ -76,10 +75,12 @@ ${fact('Expected since', host.expected_since ? absolute(host.expected_since) : n
 </dl>
 <p class="links"><a href="/hosts/${seg(key)}">Host JSON</a> · <a href="/runs${query({ host: key })}">All runs JSON</a></p>
 <h2>Timeline</h2>
-${entries.length === 0
-  ? html`<p class="empty">Nothing reported yet.</p>`
-  : html`<ol class="timeline">${entries.map((e) => ('run' in e ? runEntry(e.run, now) : 'checkin' in e ? checkinEntry(e.checkin, now) : cloudInitEntry(e.event, now)))}</ol>
-${host.runs.length >= HOST_RUNS_SHOWN ? html`<p class="muted">Only the latest ${HOST_RUNS_SHOWN} runs are shown; <a href="/runs${query({ host: key })}">the runs JSON</a> pages through all of them.</p>` : ''}`}
+${
+  entries.length === 0
+    ? html`<p class="empty">Nothing reported yet.</p>`
+    : html`<ol class="timeline">${entries.map((e) => ('run' in e ? runEntry(e.run, now) : 'checkin' in e ? checkinEntry(e.checkin, now) : cloudInitEntry(e.event, now)))}</ol>
+${host.runs.length >= HOST_RUNS_SHOWN ? html`<p class="muted">Only the latest ${HOST_RUNS_SHOWN} runs are shown; <a href="/runs${query({ host: key })}">the runs JSON</a> pages through all of them.</p>` : ''}`
+}
 </div>`;
   return layout({ title: host.hostname, body, live: { kind: 'host', hostId: host.id }, api: `/hosts/${seg(key)}` });
 }

@@ -108,13 +108,16 @@ ${f('Reported from', run.source_address)}
 </dl>`;
 }
 
-const label = (t: { task: string; occurrence: number }) => html`${t.task}${t.occurrence > 1 ? html` <span class="muted">#${t.occurrence}</span>` : ''}`;
+const label = (t: { task: string; occurrence: number }) =>
+  html`${t.task}${t.occurrence > 1 ? html` <span class="muted">#${t.occurrence}</span>` : ''}`;
 
 /** What differs from the host's previous run: commit, tasks whose status changed, tasks new or gone. */
 function diffSection(d: RunDiff | undefined): Html {
   if (!d || d.against === null) return html``;
   const items = [
-    ...d.status_changed.map((t) => html`<li>${label(t)}: <span class="badge t-${t.from}">${t.from}</span> → <span class="badge t-${t.to}">${t.to}</span></li>`),
+    ...d.status_changed.map(
+      (t) => html`<li>${label(t)}: <span class="badge t-${t.from}">${t.from}</span> → <span class="badge t-${t.to}">${t.to}</span></li>`,
+    ),
     ...d.new.map((t) => html`<li>${label(t)}: new, <span class="badge t-${t.status}">${t.status}</span></li>`),
     ...d.gone.map((t) => html`<li>${label(t)}: gone (was <span class="badge t-${t.status}">${t.status}</span>)</li>`),
   ];

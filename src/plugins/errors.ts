@@ -27,7 +27,11 @@ function fromValidation(err: unknown, request: FastifyRequest | undefined): AppE
   const part = (err as FastifyError).validationContext;
   const input = part === 'body' ? request?.body : part === 'params' ? request?.params : request?.query;
   const code: ErrorCode =
-    part === 'body' ? (request?.routeOptions.config.invalidBody ?? 'INVALID_EVENT') : part === 'params' ? 'INVALID_PARAMS' : 'INVALID_QUERY';
+    part === 'body'
+      ? (request?.routeOptions.config.invalidBody ?? 'INVALID_EVENT')
+      : part === 'params'
+        ? 'INVALID_PARAMS'
+        : 'INVALID_QUERY';
   return new AppError(code, formatIssues(err.validation.map(toIssue), input));
 }
 
@@ -57,7 +61,9 @@ function fromFastify(err: FastifyError): AppError | undefined {
 export function toAppError(err: unknown, request?: FastifyRequest): AppError {
   if (err instanceof AppError) return err;
   if (err instanceof DomainError) return fromDomain(err);
-  return fromValidation(err, request) ?? fromFastify(err as FastifyError) ?? new AppError('INTERNAL', 'internal error; see the receiver log');
+  return (
+    fromValidation(err, request) ?? fromFastify(err as FastifyError) ?? new AppError('INTERNAL', 'internal error; see the receiver log')
+  );
 }
 
 /** Sends an AppError with its headers. */

@@ -8,20 +8,18 @@ import { eventOutcomes, hostStatsSchema, perTaskStatus, taskStatusSchema } from 
 import { inTimeRange, TIME_RANGE_TEXT } from './time.js';
 
 /** Accepts ISO 8601 or Unix seconds, as operators and CI scripts write times. */
-export const timeParam = z
-  .string()
-  .transform((v, ctx) => {
-    const ms = /^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : Date.parse(v);
-    if (Number.isNaN(ms)) {
-      ctx.addIssue({ code: 'custom', message: 'expected an ISO 8601 time or Unix seconds' });
-      return z.NEVER;
-    }
-    if (!inTimeRange(ms)) {
-      ctx.addIssue({ code: 'custom', message: `expected a time ${TIME_RANGE_TEXT}` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+export const timeParam = z.string().transform((v, ctx) => {
+  const ms = /^\d+(\.\d+)?$/.test(v) ? Number(v) * 1000 : Date.parse(v);
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({ code: 'custom', message: 'expected an ISO 8601 time or Unix seconds' });
+    return z.NEVER;
+  }
+  if (!inTimeRange(ms)) {
+    ctx.addIssue({ code: 'custom', message: `expected a time ${TIME_RANGE_TEXT}` });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 export const runsQuerySchema = z.strictObject({
   host: z.string().min(1).max(253).optional(),
@@ -55,7 +53,9 @@ const iso = z.string();
 export const taskCountsSchema = z.object({ total: z.number(), ...perTaskStatus(() => z.number()) });
 
 /** Changed tasks by classification (docs/drift.md). */
-export const driftCountsSchema = z.object(Object.fromEntries(taskChanges.map((c) => [c, z.number()])) as Record<(typeof taskChanges)[number], z.ZodNumber>);
+export const driftCountsSchema = z.object(
+  Object.fromEntries(taskChanges.map((c) => [c, z.number()])) as Record<(typeof taskChanges)[number], z.ZodNumber>,
+);
 
 export const runSummarySchema = z.object({
   run_id: z.string(),

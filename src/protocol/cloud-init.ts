@@ -10,9 +10,7 @@ export const reportingEventSchema = z.looseObject({
   event_type: z.enum(['start', 'finish']),
   origin: z.string().max(64).optional(),
   /** Unix seconds, as cloud-init sends them. */
-  timestamp: z
-    .number()
-    .refine((t) => inTimeRange(t * 1000), `expected Unix seconds ${TIME_RANGE_TEXT}`),
+  timestamp: z.number().refine((t) => inTimeRange(t * 1000), `expected Unix seconds ${TIME_RANGE_TEXT}`),
   description: z.string().max(4096).optional(),
   result: z.enum(['SUCCESS', 'WARN', 'FAIL']).optional(),
 });
@@ -32,7 +30,11 @@ export const vmParamsSchema = z.strictObject({
 
 /** The VM's capability token (docs/security.md), rendered into its cloud-init URLs by the template. */
 export const capabilityQuerySchema = z.strictObject({
-  token: z.string().max(128).regex(/^[0-9a-f]*$/, 'expected the hex token the template renders').optional(),
+  token: z
+    .string()
+    .max(128)
+    .regex(/^[0-9a-f]*$/, 'expected the hex token the template renders')
+    .optional(),
 });
 
 export const reportAnswerSchema = z.strictObject({ host_id: z.number(), stored: z.literal(true) });

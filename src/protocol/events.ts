@@ -28,22 +28,32 @@ const timestamp = z.iso
  */
 const RESERVED_KEYS = ['__proto__', 'constructor', 'prototype'];
 export const safeRecord = <K extends z.ZodType<string>, V extends z.ZodType>(key: K, value: V) =>
-  z.preprocess((input, ctx) => {
-    if (input !== null && typeof input === 'object') {
-      for (const k of RESERVED_KEYS) {
-        if (Object.hasOwn(input, k)) ctx.addIssue({ code: 'custom', path: [k], message: 'is a reserved name (__proto__, constructor, prototype)', input });
+  z.preprocess(
+    (input, ctx) => {
+      if (input !== null && typeof input === 'object') {
+        for (const k of RESERVED_KEYS) {
+          if (Object.hasOwn(input, k))
+            ctx.addIssue({ code: 'custom', path: [k], message: 'is a reserved name (__proto__, constructor, prototype)', input });
+        }
       }
-    }
-    return input;
-  }, z.record(key, value));
+      return input;
+    },
+    z.record(key, value),
+  );
 
 /** Which VM sent the event: under ansible-pull the inventory name is always localhost. */
 export const hostIdentitySchema = z.strictObject({
   hostname: z.string().min(1).max(253),
-  machine_id: z.string().regex(/^[0-9a-f]{32}$/, 'expected 32 lowercase hex digits (/etc/machine-id)').optional(),
+  machine_id: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/, 'expected 32 lowercase hex digits (/etc/machine-id)')
+    .optional(),
   instance_id: z.string().min(1).max(128).optional(),
   vmid: z.number().int().positive().max(999_999_999).optional(),
-  ips: z.array(z.union([z.ipv4(), z.ipv6()])).max(LIMITS.ips).optional(),
+  ips: z
+    .array(z.union([z.ipv4(), z.ipv6()]))
+    .max(LIMITS.ips)
+    .optional(),
 });
 
 /** Ansible's task outcomes: the one list behind task results, host stats and a run's task counters. */
@@ -61,7 +71,10 @@ export const hostStatsSchema = z.strictObject(perTaskStatus(() => count));
 const runStartedData = z.strictObject({
   playbook: name,
   repo_url: z.string().max(LIMITS.urlChars).optional(),
-  commit: z.string().regex(/^[0-9a-f]{7,64}$/, 'expected a git commit hash (hex)').optional(),
+  commit: z
+    .string()
+    .regex(/^[0-9a-f]{7,64}$/, 'expected a git commit hash (hex)')
+    .optional(),
   ansible_version: z.string().max(64),
   check_mode: z.boolean().default(false),
 });
@@ -92,11 +105,22 @@ export const checkinResults = ['ran', 'skipped', 'pull_failed', 'start_failed'] 
 const checkinData = z.strictObject({
   result: z.enum(checkinResults),
   exit_code: z.number().int().min(0).max(255),
-  commit_before: z.string().regex(/^[0-9a-f]{7,64}$/, 'expected a git commit hash (hex)').optional(),
-  commit_after: z.string().regex(/^[0-9a-f]{7,64}$/, 'expected a git commit hash (hex)').optional(),
+  commit_before: z
+    .string()
+    .regex(/^[0-9a-f]{7,64}$/, 'expected a git commit hash (hex)')
+    .optional(),
+  commit_after: z
+    .string()
+    .regex(/^[0-9a-f]{7,64}$/, 'expected a git commit hash (hex)')
+    .optional(),
   duration_ms: count,
   /** Seconds between periodic pulls; absent or 0 when the VM pulls only at first boot. */
-  interval_seconds: z.number().int().min(0).max(366 * 86400).optional(),
+  interval_seconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(366 * 86400)
+    .optional(),
   repo_url: z.string().max(LIMITS.urlChars).optional(),
   playbook: name.optional(),
   /** The last lines of git's or ansible-pull's error output, credentials removed by the sender. */
@@ -107,7 +131,11 @@ const envelope = {
   v: z.literal(1, { message: 'expected protocol version 1' }),
   event_id: uuid,
   run_id: uuid,
-  seq: z.number().int().nonnegative().max(2 ** 31 - 1),
+  seq: z
+    .number()
+    .int()
+    .nonnegative()
+    .max(2 ** 31 - 1),
   time: timestamp,
   host: hostIdentitySchema,
 };

@@ -9,10 +9,18 @@ import { safeRecord } from './events.js';
 
 export const FLEET_MAX_VMS = 10_000;
 
-const label = z.string().min(1).max(63).regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'expected a label name: letters, digits, _ . -');
+const label = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, 'expected a label name: letters, digits, _ . -');
 
 export const declaredVmSchema = z.strictObject({
-  name: z.string().min(1).max(253).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a hostname'),
+  name: z
+    .string()
+    .min(1)
+    .max(253)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a hostname'),
   vmid: z.number().int().min(100, 'expected a Proxmox VMID (100 to 999999999)').max(999_999_999).optional(),
   ip: z.union([z.ipv4(), z.ipv6()], { message: 'expected an IPv4 or IPv6 address' }).optional(),
   labels: safeRecord(label, z.string().max(256)).optional(),
@@ -28,11 +36,17 @@ export const fleetBodySchema = z
     const seen = { name: new Map<string, number>(), vmid: new Map<number, number>() };
     body.vms.forEach((vm, i) => {
       const name = seen.name.get(vm.name);
-      if (name !== undefined) ctx.addIssue({ code: 'custom', path: ['vms', i, 'name'], message: `duplicate name ${JSON.stringify(vm.name)} (also vms[${name}])` });
+      if (name !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['vms', i, 'name'],
+          message: `duplicate name ${JSON.stringify(vm.name)} (also vms[${name}])`,
+        });
       else seen.name.set(vm.name, i);
       if (vm.vmid === undefined) return;
       const vmid = seen.vmid.get(vm.vmid);
-      if (vmid !== undefined) ctx.addIssue({ code: 'custom', path: ['vms', i, 'vmid'], message: `duplicate vmid ${vm.vmid} (also vms[${vmid}])` });
+      if (vmid !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['vms', i, 'vmid'], message: `duplicate vmid ${vm.vmid} (also vms[${vmid}])` });
       else seen.vmid.set(vm.vmid, i);
     });
   });

@@ -52,12 +52,22 @@ export async function cloudInitRoutes(fastify: FastifyInstance, { ctx }: RouteOp
       if (vmKeys.tokenMatches(vm, token)) return Trust.vmKey;
       throw new AppError('UNAUTHORIZED', `the token is not the cloud-init token of ${JSON.stringify(vm)}`);
     }
-    if (ctx.config.requireVmKeys) throw new AppError('VM_KEY_REQUIRED', 'this receiver takes cloud-init reports only with the VM\'s token (?token=…, rendered by the template)');
+    if (ctx.config.requireVmKeys)
+      throw new AppError(
+        'VM_KEY_REQUIRED',
+        "this receiver takes cloud-init reports only with the VM's token (?token=…, rendered by the template)",
+      );
     return Trust.none;
   };
 
   /** Stores one report in its own transaction, then its effects; returns the host id. */
-  const record = (vm: string, identity: PartialIdentity, report: Omit<CloudInitReport, 'time'> & { time?: number }, address: string, trust: Trust) => {
+  const record = (
+    vm: string,
+    identity: PartialIdentity,
+    report: Omit<CloudInitReport, 'time'> & { time?: number },
+    address: string,
+    trust: Trust,
+  ) => {
     const now = ctx.clock();
     const hostId = ctx.ingest.recordCloudInit(vm, identity, { ...report, time: report.time ?? now }, address, now, trust);
     ctx.effects.cloudInitRecorded(report, hostId);
@@ -68,7 +78,16 @@ export async function cloudInitRoutes(fastify: FastifyInstance, { ctx }: RouteOp
 
   app.post(
     '/cloud-init/:vm/events',
-    { config, schema: { summary: "cloud-init's reporting webhook", params: vmParamsSchema, querystring: capabilityQuerySchema, body: reportingEventSchema, response: { 200: reportAnswerSchema, ...errorResponses } } },
+    {
+      config,
+      schema: {
+        summary: "cloud-init's reporting webhook",
+        params: vmParamsSchema,
+        querystring: capabilityQuerySchema,
+        body: reportingEventSchema,
+        response: { 200: reportAnswerSchema, ...errorResponses },
+      },
+    },
     async (request) => {
       const { vm } = request.params;
       const trust = trustOf(vm, request.query.token);
@@ -93,7 +112,16 @@ export async function cloudInitRoutes(fastify: FastifyInstance, { ctx }: RouteOp
 
   app.post(
     '/cloud-init/:vm/phone-home',
-    { config, schema: { summary: "cloud-init's phone_home module (registers the host)", params: vmParamsSchema, querystring: capabilityQuerySchema, body: phoneHomeSchema, response: { 200: phoneHomeAnswerSchema, ...errorResponses } } },
+    {
+      config,
+      schema: {
+        summary: "cloud-init's phone_home module (registers the host)",
+        params: vmParamsSchema,
+        querystring: capabilityQuerySchema,
+        body: phoneHomeSchema,
+        response: { 200: phoneHomeAnswerSchema, ...errorResponses },
+      },
+    },
     async (request) => {
       const { vm } = request.params;
       const trust = trustOf(vm, request.query.token);

@@ -28,7 +28,10 @@ function adminAuth(token: string | undefined) {
   const check = token === undefined ? undefined : createCredentialCheck(token);
   return async (request: FastifyRequest) => {
     if (check === undefined) {
-      throw new AppError('ADMIN_DISABLED', 'PUT /fleet is disabled: set WEBHOOK_ADMIN_TOKEN (or WEBHOOK_ADMIN_TOKEN_FILE) on the receiver to enable it');
+      throw new AppError(
+        'ADMIN_DISABLED',
+        'PUT /fleet is disabled: set WEBHOOK_ADMIN_TOKEN (or WEBHOOK_ADMIN_TOKEN_FILE) on the receiver to enable it',
+      );
     }
     // Only the bearer header: a page's sign-in cookie must not be able to change the fleet.
     if (request.headers.cookie !== undefined) delete request.headers.cookie;
@@ -50,7 +53,11 @@ export async function fleetRoutes(fastify: FastifyInstance, { ctx }: RouteOption
       onRequest: adminAuth(ctx.config.adminToken),
       bodyLimit: 8 * 1024 * 1024,
       config: { invalidBody: 'INVALID_FLEET' },
-      schema: { summary: 'Declare the expected fleet (admin token); replaces the declared set', body: fleetBodySchema, response: { 200: declaredSchema, ...errorResponses } },
+      schema: {
+        summary: 'Declare the expected fleet (admin token); replaces the declared set',
+        body: fleetBodySchema,
+        response: { 200: declaredSchema, ...errorResponses },
+      },
     },
     async (request) => {
       const { vms } = request.body;
@@ -64,7 +71,14 @@ export async function fleetRoutes(fastify: FastifyInstance, { ctx }: RouteOption
 
   app.get(
     '/fleet',
-    { onRequest: read, schema: { summary: 'Every expected VM with its status, and the coverage', querystring: fleetQuerySchema, response: { 200: fleetAnswerSchema, ...errorResponses } } },
+    {
+      onRequest: read,
+      schema: {
+        summary: 'Every expected VM with its status, and the coverage',
+        querystring: fleetQuerySchema,
+        response: { 200: fleetAnswerSchema, ...errorResponses },
+      },
+    },
     async (request) => ctx.fleetView.fleetAnswer(request.query.status),
   );
 
@@ -81,49 +95,49 @@ export async function fleetRoutes(fastify: FastifyInstance, { ctx }: RouteOption
       },
     },
     (request, reply) => {
-    const query = request.query;
-    const vms = query.all === true ? 'all' : [query.vm ?? []].flat();
-    const startedAt = ctx.clock();
-    const deadline = startedAt + Math.min(query.timeout, ctx.config.maxWaitSeconds) * 1000;
-    const text = wantsText(request);
-    const keepGoing = query.keep_going === true;
-    let remove: (() => void) | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    let done = false;
-    const finish = (answer: FleetWaitAnswer) => {
-      done = true;
-      remove?.();
-      if (timer) clearTimeout(timer);
-      const code = answer.state === 'pending' ? 202 : 200;
-      send(reply.code(code), answer, text);
-    };
-    const check = () => {
-      if (done) return;
-      const now = ctx.clock();
-      let state: ReturnType<typeof ctx.fleetView.waitState>;
-      try {
-        state = ctx.fleetView.waitState(vms, keepGoing, query.since ?? 0);
-      } catch (err) {
-        // An address that became ambiguous while waiting: answered by the error handler.
+      const query = request.query;
+      const vms = query.all === true ? 'all' : [query.vm ?? []].flat();
+      const startedAt = ctx.clock();
+      const deadline = startedAt + Math.min(query.timeout, ctx.config.maxWaitSeconds) * 1000;
+      const text = wantsText(request);
+      const keepGoing = query.keep_going === true;
+      let remove: (() => void) | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      let done = false;
+      const finish = (answer: FleetWaitAnswer) => {
         done = true;
         remove?.();
         if (timer) clearTimeout(timer);
-        void (reply as FastifyReply).send(err);
-        return;
+        const code = answer.state === 'pending' ? 202 : 200;
+        send(reply.code(code), answer, text);
+      };
+      const check = () => {
+        if (done) return;
+        const now = ctx.clock();
+        let state: ReturnType<typeof ctx.fleetView.waitState>;
+        try {
+          state = ctx.fleetView.waitState(vms, keepGoing, query.since ?? 0);
+        } catch (err) {
+          // An address that became ambiguous while waiting: answered by the error handler.
+          done = true;
+          remove?.();
+          if (timer) clearTimeout(timer);
+          void (reply as FastifyReply).send(err);
+          return;
+        }
+        if (state.state !== 'pending' || now >= deadline || ctx.closing.value) finish({ ...state, waited_ms: now - startedAt });
+      };
+      reply.raw.once('close', () => {
+        done = true;
+        remove?.();
+        if (timer) clearTimeout(timer);
+      });
+      check();
+      if (!done) {
+        remove = waits.add({ check });
+        timer = setTimeout(check, deadline - startedAt);
       }
-      if (state.state !== 'pending' || now >= deadline || ctx.closing.value) finish({ ...state, waited_ms: now - startedAt });
-    };
-    reply.raw.once('close', () => {
-      done = true;
-      remove?.();
-      if (timer) clearTimeout(timer);
-    });
-    check();
-    if (!done) {
-      remove = waits.add({ check });
-      timer = setTimeout(check, deadline - startedAt);
-    }
-  },
+    },
   );
 }
 

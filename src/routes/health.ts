@@ -8,7 +8,9 @@ import { errorResponses, healthSchema, readySchema } from '../protocol/api.js';
 export async function healthRoutes(fastify: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
 
-  app.get('/healthz', { schema: { summary: 'The process answers', response: { 200: healthSchema } } }, async () => ({ status: 'ok' as const }));
+  app.get('/healthz', { schema: { summary: 'The process answers', response: { 200: healthSchema } } }, async () => ({
+    status: 'ok' as const,
+  }));
 
   app.get('/readyz', { schema: { summary: 'The database takes writes', response: { 200: readySchema, ...errorResponses } } }, async () => {
     if (ctx.closing.value) throw new AppError('SHUTTING_DOWN', 'the receiver is shutting down', 5);

@@ -43,7 +43,12 @@ function createLookup(ctx: AppContext) {
     // No run will come of a VM whose boot or pull failed (or that is missing): that is an answer too.
     const verdict = hostId === undefined ? undefined : ctx.fleetView.waitState([identity], false, since).vms[0];
     const gaveUp = !finished && verdict !== undefined && verdict.done && !verdict.ok;
-    const answer = { finished, host, run, ...(gaveUp ? { status: verdict.status, summary: verdict.summary, next_step: verdict.next_step } : {}) };
+    const answer = {
+      finished,
+      host,
+      run,
+      ...(gaveUp ? { status: verdict.status, summary: verdict.summary, next_step: verdict.next_step } : {}),
+    };
     const state = { hostId, finished: finished || gaveUp, json: JSON.stringify(answer), answer };
     if (cache.size === 0) setImmediate(() => cache.clear());
     cache.set(key, state);
@@ -113,7 +118,10 @@ function longPoll(ctx: AppContext, look: ReturnType<typeof createLookup>, reply:
     }
     const answer = { ...state.answer, waited_ms: now - p.startedAt };
     const detail = answer.finished && answer.run?.status === 'failed' ? ctx.query.run(answer.run.run_id) : undefined;
-    void reply.code(code).type('text/plain; charset=utf-8').send(waitText(answer, p.host, p.text.since, p.text.baseUrl, detail));
+    void reply
+      .code(code)
+      .type('text/plain; charset=utf-8')
+      .send(waitText(answer, p.host, p.text.since, p.text.baseUrl, detail));
   };
   // Woken synchronously with every other waiter of the host; look again only once all are woken.
   const waiter = {
@@ -138,17 +146,30 @@ export async function hostRoutes(fastify: FastifyInstance, { ctx }: RouteOptions
   // The fleet answer is built as JSON by SQLite (src/store/fleet-json.ts); the schema documents it.
   app.get(
     '/hosts',
-    { schema: { summary: 'The fleet: counts by status and one row per host', querystring: hostsQuerySchema, response: { 200: fleetSchema, ...errorResponses } } },
+    {
+      schema: {
+        summary: 'The fleet: counts by status and one row per host',
+        querystring: hostsQuerySchema,
+        response: { 200: fleetSchema, ...errorResponses },
+      },
+    },
     async (request, reply) => sendJsonText(reply, 200, ctx.query.fleetJson(request.query)),
   );
 
   app.get(
     '/hosts/:host',
-    { schema: { summary: 'A host by any identity: its last runs, check-ins and cloud-init timeline, and what to check next', params: hostParamsSchema, response: { 200: hostDetailSchema, ...errorResponses } } },
+    {
+      schema: {
+        summary: 'A host by any identity: its last runs, check-ins and cloud-init timeline, and what to check next',
+        params: hostParamsSchema,
+        response: { 200: hostDetailSchema, ...errorResponses },
+      },
+    },
     async (request) => {
       const { host } = request.params;
       const found = ctx.fleetView.hostDetail(host);
-      if (!found) throw new AppError('NOT_FOUND', `no host known by ${JSON.stringify(host)} (hostname, IP, machine-id, instance-id or VMID)`);
+      if (!found)
+        throw new AppError('NOT_FOUND', `no host known by ${JSON.stringify(host)} (hostname, IP, machine-id, instance-id or VMID)`);
       return found;
     },
   );
@@ -170,9 +191,18 @@ export async function hostRoutes(fastify: FastifyInstance, { ctx }: RouteOptions
       const startedAt = ctx.clock();
       const deadline = startedAt + Math.min(request.query.timeout, ctx.config.maxWaitSeconds) * 1000;
       const text = /^text\/plain/i.test(request.headers.accept ?? '')
-        ? { since: new URL(request.url, 'http://receiver.invalid').searchParams.get('since') ?? undefined, baseUrl: `${request.protocol}://${request.host}` }
+        ? {
+            since: new URL(request.url, 'http://receiver.invalid').searchParams.get('since') ?? undefined,
+            baseUrl: `${request.protocol}://${request.host}`,
+          }
         : undefined;
-      longPoll(ctx, look, reply, { host: request.params.host, since: request.query.since ?? 0, startedAt, deadline, ...(text ? { text } : {}) });
+      longPoll(ctx, look, reply, {
+        host: request.params.host,
+        since: request.query.since ?? 0,
+        startedAt,
+        deadline,
+        ...(text ? { text } : {}),
+      });
     },
   );
 }

@@ -10,8 +10,12 @@ export async function metricsRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   requireReadToken(app, ctx.config.readToken);
   const text = { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } };
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', response: { 200: text, ...errorResponses } } }, async (_request, reply) => {
-    const body = await ctx.metrics.registry.metrics();
-    return reply.type(ctx.metrics.registry.contentType).send(body);
-  });
+  app.get(
+    '/metrics',
+    { schema: { summary: 'Prometheus metrics', response: { 200: text, ...errorResponses } } },
+    async (_request, reply) => {
+      const body = await ctx.metrics.registry.metrics();
+      return reply.type(ctx.metrics.registry.contentType).send(body);
+    },
+  );
 }

@@ -35,7 +35,13 @@ const fleetQuerySchema = z.object({
   q: z.string().max(253).optional(),
 });
 const changesPageQuery = z.object({
-  hours: z.coerce.number().int().min(1).max(24 * 90).catch(24).default(24),
+  hours: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 90)
+    .catch(24)
+    .default(24),
   host: z.string().max(253).optional(),
   change: z.union([z.literal(''), z.enum(taskChanges)]).optional(),
   cursor: z.string().max(200).optional(),
@@ -51,11 +57,7 @@ const html = (description: string) => ({ description, content: { 'text/html': { 
 const pageResponses = (description: string) => ({ 200: html(description), '4xx': html('error page'), '5xx': html('error page') });
 
 function sendPage(reply: FastifyReply, statusCode: number, page: Html): FastifyReply {
-  return reply
-    .code(statusCode)
-    .header('content-security-policy', PAGE_CSP)
-    .type('text/html; charset=utf-8')
-    .send(page.value);
+  return reply.code(statusCode).header('content-security-policy', PAGE_CSP).type('text/html; charset=utf-8').send(page.value);
 }
 
 export async function pageRoutes(fastify: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
@@ -65,17 +67,26 @@ export async function pageRoutes(fastify: FastifyInstance, { ctx }: RouteOptions
   app.addHook('preClose', async () => live.close());
 
   // Assets are public: they hold nothing about the fleet, and the 401 page needs its stylesheet.
-  const assetResponse = { description: 'stylesheet, script or icon', content: { 'text/css': { schema: z.string() }, 'text/javascript': { schema: z.string() }, 'image/svg+xml': { schema: z.string() } } };
-  app.get('/ui/assets/:name', { schema: { summary: 'Page assets', params: assetParams, querystring: assetQuery, response: { 200: assetResponse, ...errorResponses } } }, async (request, reply) => {
-    const { name } = request.params;
-    const asset = Object.hasOwn(assets, name) ? assets[name] : undefined;
-    if (!asset) return reply.callNotFound();
-    const { v } = request.query;
-    // A versioned address never changes content; an unversioned one is checked every time.
-    if (v === asset.hash) void reply.staticCache(31_536_000);
-    else void reply.cacheControl('no-cache');
-    return reply.type(asset.type).send(asset.body);
-  });
+  const assetResponse = {
+    description: 'stylesheet, script or icon',
+    content: { 'text/css': { schema: z.string() }, 'text/javascript': { schema: z.string() }, 'image/svg+xml': { schema: z.string() } },
+  };
+  app.get(
+    '/ui/assets/:name',
+    {
+      schema: { summary: 'Page assets', params: assetParams, querystring: assetQuery, response: { 200: assetResponse, ...errorResponses } },
+    },
+    async (request, reply) => {
+      const { name } = request.params;
+      const asset = Object.hasOwn(assets, name) ? assets[name] : undefined;
+      if (!asset) return reply.callNotFound();
+      const { v } = request.query;
+      // A versioned address never changes content; an unversioned one is checked every time.
+      if (v === asset.hash) void reply.staticCache(31_536_000);
+      else void reply.cacheControl('no-cache');
+      return reply.type(asset.type).send(asset.body);
+    },
+  );
 
   await app.register(async (scope) => {
     const ui = scope.withTypeProvider<ZodTypeProvider>();
@@ -96,62 +107,98 @@ export async function pageRoutes(fastify: FastifyInstance, { ctx }: RouteOptions
       return sendPage(reply, err.statusCode, errorPage(err.statusCode, err.message));
     });
 
-    ui.get('/', { schema: { summary: 'Fleet page', querystring: fleetQuerySchema, response: pageResponses('fleet page') } }, async (request, reply) => {
-      const query = request.query;
-      const status = query.status === '' ? undefined : query.status;
-      const q = query.q?.trim() === '' ? undefined : query.q?.trim();
-      const outcome = query.outcome === '' ? undefined : query.outcome;
-      const fleet = ctx.query.fleet({ ...(status ? { status } : {}), ...(outcome ? { outcome } : {}), ...(q ? { q } : {}) });
-      const receiverUrl = `${request.protocol}://${request.host}`;
-      const { expected, reported } = ctx.fleetView.fleetAnswer();
-      return sendPage(reply, 200, fleetPage(fleet, { status, outcome, q, now: ctx.clock(), receiverUrl, coverage: { expected, reported } }));
-    });
+    ui.get(
+      '/',
+      { schema: { summary: 'Fleet page', querystring: fleetQuerySchema, response: pageResponses('fleet page') } },
+      async (request, reply) => {
+        const query = request.query;
+        const status = query.status === '' ? undefined : query.status;
+        const q = query.q?.trim() === '' ? undefined : query.q?.trim();
+        const outcome = query.outcome === '' ? undefined : query.outcome;
+        const fleet = ctx.query.fleet({ ...(status ? { status } : {}), ...(outcome ? { outcome } : {}), ...(q ? { q } : {}) });
+        const receiverUrl = `${request.protocol}://${request.host}`;
+        const { expected, reported } = ctx.fleetView.fleetAnswer();
+        return sendPage(
+          reply,
+          200,
+          fleetPage(fleet, { status, outcome, q, now: ctx.clock(), receiverUrl, coverage: { expected, reported } }),
+        );
+      },
+    );
 
-    ui.get('/ui/changes', { schema: { summary: 'Changes page: what changed in a window, and why', querystring: changesPageQuery, response: pageResponses('changes page') } }, async (request, reply) => {
-      const q = request.query;
-      const now = ctx.clock();
-      const change = q.change === '' ? undefined : q.change;
-      const host = q.host?.trim() === '' ? undefined : q.host?.trim();
-      const hostId = host === undefined ? null : (ctx.query.findHostId(host) ?? -1);
-      const page = ctx.history.changes({ since: now - q.hours * 3_600_000, limit: 200, ...(change ? { change } : {}), ...(q.cursor ? { cursor: q.cursor } : {}) }, hostId);
-      return sendPage(reply, 200, changesPage(page, { hours: q.hours, host, change, cursor: q.cursor, now }));
-    });
+    ui.get(
+      '/ui/changes',
+      {
+        schema: {
+          summary: 'Changes page: what changed in a window, and why',
+          querystring: changesPageQuery,
+          response: pageResponses('changes page'),
+        },
+      },
+      async (request, reply) => {
+        const q = request.query;
+        const now = ctx.clock();
+        const change = q.change === '' ? undefined : q.change;
+        const host = q.host?.trim() === '' ? undefined : q.host?.trim();
+        const hostId = host === undefined ? null : (ctx.query.findHostId(host) ?? -1);
+        const page = ctx.history.changes(
+          { since: now - q.hours * 3_600_000, limit: 200, ...(change ? { change } : {}), ...(q.cursor ? { cursor: q.cursor } : {}) },
+          hostId,
+        );
+        return sendPage(reply, 200, changesPage(page, { hours: q.hours, host, change, cursor: q.cursor, now }));
+      },
+    );
 
-    ui.get('/ui/hosts/:host', { schema: { summary: 'Host page', params: hostPageParams, response: pageResponses('host page') } }, async (request, reply) => {
-      const asked = request.params.host;
-      const found = asked.length > 0 && asked.length <= 253 ? ctx.fleetView.hostDetail(asked) : undefined;
-      if (!found) {
-        throw new AppError('NOT_FOUND', `No host is known by “${asked}” (hostname, IP address, machine-id, instance id or VMID).`);
-      }
-      return sendPage(reply, 200, hostPage(found, ctx.clock()));
-    });
+    ui.get(
+      '/ui/hosts/:host',
+      { schema: { summary: 'Host page', params: hostPageParams, response: pageResponses('host page') } },
+      async (request, reply) => {
+        const asked = request.params.host;
+        const found = asked.length > 0 && asked.length <= 253 ? ctx.fleetView.hostDetail(asked) : undefined;
+        if (!found) {
+          throw new AppError('NOT_FOUND', `No host is known by “${asked}” (hostname, IP address, machine-id, instance id or VMID).`);
+        }
+        return sendPage(reply, 200, hostPage(found, ctx.clock()));
+      },
+    );
 
-    ui.get('/ui/runs/:id', { schema: { summary: 'Run page', params: runPageParams, response: pageResponses('run page') } }, async (request, reply) => {
-      const { id } = request.params;
-      const run = runParamsSchema.safeParse({ id }).success ? ctx.query.run(id) : undefined;
-      if (!run) throw new AppError('NOT_FOUND', `No run has the id “${id}”.`);
-      const host = ctx.query.hostById(run.host_id);
-      return sendPage(reply, 200, runPage(run, host ? hostKey(host) : run.hostname, run.host_id, ctx.clock(), ctx.history.diff(id)));
-    });
+    ui.get(
+      '/ui/runs/:id',
+      { schema: { summary: 'Run page', params: runPageParams, response: pageResponses('run page') } },
+      async (request, reply) => {
+        const { id } = request.params;
+        const run = runParamsSchema.safeParse({ id }).success ? ctx.query.run(id) : undefined;
+        if (!run) throw new AppError('NOT_FOUND', `No run has the id “${id}”.`);
+        const host = ctx.query.hostById(run.host_id);
+        return sendPage(reply, 200, runPage(run, host ? hostKey(host) : run.hostname, run.host_id, ctx.clock(), ctx.history.diff(id)));
+      },
+    );
 
     // One stream per open page; see src/pages/live-events.ts for what flows on it.
-    const stream = { description: 'server-sent events: `changed` with the ids of hosts that changed', content: { 'text/event-stream': { schema: z.string() } } };
+    const stream = {
+      description: 'server-sent events: `changed` with the ids of hosts that changed',
+      content: { 'text/event-stream': { schema: z.string() } },
+    };
     // The stream is written to the socket as it goes; the schema documents it.
-    ui.get('/events', { schema: { summary: 'Live changes for open pages', response: { ...pageResponses('error page'), 200: stream } } }, async (_request, reply) => {
-      if (ctx.closing.value) throw new AppError('SHUTTING_DOWN', 'the receiver is shutting down', 5);
-      if (live.size >= live.maxClients) throw new AppError('RATE_LIMITED', 'too many open status pages', 30);
-      reply.hijack();
-      // Connection: close lets the socket go with the stream when the app closes.
-      reply.raw.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-store',
-        connection: 'close',
-        'x-content-type-options': 'nosniff',
-        'x-accel-buffering': 'no',
-      });
-      reply.raw.write('retry: 5000\n\n');
-      if (!live.add(reply.raw)) reply.raw.end();
-    });
+    ui.get(
+      '/events',
+      { schema: { summary: 'Live changes for open pages', response: { ...pageResponses('error page'), 200: stream } } },
+      async (_request, reply) => {
+        if (ctx.closing.value) throw new AppError('SHUTTING_DOWN', 'the receiver is shutting down', 5);
+        if (live.size >= live.maxClients) throw new AppError('RATE_LIMITED', 'too many open status pages', 30);
+        reply.hijack();
+        // Connection: close lets the socket go with the stream when the app closes.
+        reply.raw.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-store',
+          connection: 'close',
+          'x-content-type-options': 'nosniff',
+          'x-accel-buffering': 'no',
+        });
+        reply.raw.write('retry: 5000\n\n');
+        if (!live.add(reply.raw)) reply.raw.end();
+      },
+    );
   });
 
   // Anything else under /ui is a person following a bad link: answer with a page, not JSON.

@@ -12,7 +12,9 @@ export async function runRoutes(fastify: FastifyInstance, { ctx }: RouteOptions)
 
   app.get(
     '/runs',
-    { schema: { summary: 'Run history, newest first', querystring: runsQuerySchema, response: { 200: runsPageSchema, ...errorResponses } } },
+    {
+      schema: { summary: 'Run history, newest first', querystring: runsQuerySchema, response: { 200: runsPageSchema, ...errorResponses } },
+    },
     async (request) => {
       const query = request.query;
       if (query.since !== undefined && query.until !== undefined && query.until < query.since) {
@@ -24,7 +26,13 @@ export async function runRoutes(fastify: FastifyInstance, { ctx }: RouteOptions)
 
   app.get(
     '/runs/:id',
-    { schema: { summary: 'One run with its task results in order', params: runParamsSchema, response: { 200: runDetailSchema, ...errorResponses } } },
+    {
+      schema: {
+        summary: 'One run with its task results in order',
+        params: runParamsSchema,
+        response: { 200: runDetailSchema, ...errorResponses },
+      },
+    },
     async (request) => {
       const { id } = request.params;
       const run = ctx.query.run(id);

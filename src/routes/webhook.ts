@@ -101,12 +101,18 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
   const shed = (reply: FastifyReply) => {
     effects.deliveryRefused(overload);
     // 1-3 s, so the VMs refused together do not all come back in the same second.
-    void reply.code(503).header('retry-after', String(1 + Math.floor(Math.random() * 3))).header('connection', 'close').type('application/json; charset=utf-8').send(overloadBody);
+    void reply
+      .code(503)
+      .header('retry-after', String(1 + Math.floor(Math.random() * 3)))
+      .header('connection', 'close')
+      .type('application/json; charset=utf-8')
+      .send(overloadBody);
   };
   if (config.maxInFlight > 0) {
     fastify.addHook('onListen', (done) => {
       const address = fastify.server.address();
-      if (address !== null && typeof address === 'object') acceptQueue = watchAcceptQueue(address.port, address.family === 'IPv6' ? 'IPv6' : 'IPv4', fastify.server);
+      if (address !== null && typeof address === 'object')
+        acceptQueue = watchAcceptQueue(address.port, address.family === 'IPv6' ? 'IPv6' : 'IPv4', fastify.server);
       done();
     });
     fastify.addHook('onClose', (_instance, done) => {
@@ -148,7 +154,12 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
       const shared = keys.length > 0 ? verifySignature(keys, request.headers, body, now) : undefined;
       if (shared?.ok) {
         if (config.requireVmKeys) {
-          return done(new AppError('VM_KEY_REQUIRED', 'this receiver takes only per-VM keys (WEBHOOK_REQUIRE_VM_KEYS): sign with the key of the VM the events name'));
+          return done(
+            new AppError(
+              'VM_KEY_REQUIRED',
+              'this receiver takes only per-VM keys (WEBHOOK_REQUIRE_VM_KEYS): sign with the key of the VM the events name',
+            ),
+          );
         }
         request.trust = Trust.shared;
         return done();
@@ -187,7 +198,11 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
       // schema again buys nothing. With the schema's zod serializer, the ingest benchmark's batches
       // of 100 ran at 28,500 events/s, against 40,000–52,000 with plain JSON.stringify (2 cores).
       serializerCompiler: () => (data) => JSON.stringify(data),
-      schema: { summary: 'One event or a batch; answered once committed', body: deliverySchema, response: { 200: deliveryAnswerSchema, ...errorResponses } },
+      schema: {
+        summary: 'One event or a batch; answered once committed',
+        body: deliverySchema,
+        response: { 200: deliveryAnswerSchema, ...errorResponses },
+      },
     },
     async (request, reply) => {
       const events = 'events' in request.body ? request.body.events : [request.body];

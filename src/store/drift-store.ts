@@ -93,9 +93,7 @@ export function createDriftStore(db: Db) {
     `INSERT INTO task_changes (run, seq, host_id, time, task_key, change) VALUES (@run, @seq, @host_id, @time, @key, @change)
      ON CONFLICT (run, seq) DO NOTHING`,
   );
-  const runCounts = db.prepare(
-    `UPDATE runs SET ${taskChanges.map((c) => `drift_${c} = @${c}`).join(', ')} WHERE id = @id`,
-  );
+  const runCounts = db.prepare(`UPDATE runs SET ${taskChanges.map((c) => `drift_${c} = @${c}`).join(', ')} WHERE id = @id`);
   const hostCounts = db.prepare(
     `UPDATE hosts SET ${taskChanges.map((c) => `drift_${c} = drift_${c} + @${c}`).join(', ')},
        last_corrective_at = CASE WHEN @corrected_at IS NULL THEN last_corrective_at

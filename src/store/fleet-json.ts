@@ -44,7 +44,10 @@ interface FleetRow {
 }
 
 /** True when a search term matches any of the host's identities. */
-function identityMatches(h: { hostname: string; machine_id: string | null; instance_id: string | null; vmid: number | null; ips: readonly string[] }, q: string): boolean {
+function identityMatches(
+  h: { hostname: string; machine_id: string | null; instance_id: string | null; vmid: number | null; ips: readonly string[] },
+  q: string,
+): boolean {
   return (
     h.hostname.toLowerCase().includes(q) ||
     h.machine_id === q ||

@@ -78,11 +78,17 @@ export function createFleetStore(db: Db) {
        LEFT JOIN checkins c ON c.event_id = h.last_checkin_id
      ORDER BY e.name, e.id`,
   );
-  const hostFacts = db.prepare<StatusParams & { id: number }, FactsColumns & { name: string; vmid: number | null; node: string | null; expected_since: number | null }>(
+  const hostFacts = db.prepare<
+    StatusParams & { id: number },
+    FactsColumns & { name: string; vmid: number | null; node: string | null; expected_since: number | null }
+  >(
     `SELECT h.id AS host_id, h.hostname AS name, h.vmid, e.node, e.expected_since, ${status} AS status, ${FACTS}
      FROM hosts h ${STATUS_JOINS} LEFT JOIN checkins c ON c.event_id = h.last_checkin_id WHERE h.id = @id`,
   );
-  const hostStatuses = db.prepare<StatusParams, { id: number; hostname: string; last_seen_at: number; placeholder: number; status: HostStatus }>(
+  const hostStatuses = db.prepare<
+    StatusParams,
+    { id: number; hostname: string; last_seen_at: number; placeholder: number; status: HostStatus }
+  >(
     `SELECT h.id, h.hostname, h.last_seen_at, h.placeholder, ${status} AS status FROM hosts h ${STATUS_JOINS}
      ORDER BY h.last_seen_at`,
   );

@@ -35,14 +35,27 @@ const encode = (c: Cursor) => Buffer.from(`${c.time}:${c.run}:${c.seq}`).toStrin
 
 function decode(cursor: string): Cursor {
   const parts = Buffer.from(cursor, 'base64url').toString().split(':').map(Number);
-  if (parts.length !== 3 || !parts.every(Number.isSafeInteger)) throw new DomainError('BAD_CURSOR', 'cursor: not a cursor this API handed out');
+  if (parts.length !== 3 || !parts.every(Number.isSafeInteger))
+    throw new DomainError('BAD_CURSOR', 'cursor: not a cursor this API handed out');
   const [time, run, seq] = parts as [number, number, number];
   return { time, run, seq };
 }
 
 function toChange(r: ChangeRow): TaskChangeRow {
   const [play, task, occurrence] = JSON.parse(r.task_key) as [string, string, number];
-  return { time: isoTime(r.time), host_id: r.host_id, hostname: r.hostname, run_id: r.run_id, commit: r.commit_sha, play, task, occurrence, action: r.action, change: r.change, duration_ms: r.duration_ms };
+  return {
+    time: isoTime(r.time),
+    host_id: r.host_id,
+    hostname: r.hostname,
+    run_id: r.run_id,
+    commit: r.commit_sha,
+    play,
+    task,
+    occurrence,
+    action: r.action,
+    change: r.change,
+    duration_ms: r.duration_ms,
+  };
 }
 
 interface RunRef {
@@ -63,7 +76,16 @@ interface KeyedResult {
 }
 
 export function createHistoryStore(db: Db) {
-  type PageParams = { host_id: number | null; change: string | null; since: number | null; until: number | null; c_time: number | null; c_run: number | null; c_seq: number | null; limit: number };
+  type PageParams = {
+    host_id: number | null;
+    change: string | null;
+    since: number | null;
+    until: number | null;
+    c_time: number | null;
+    c_run: number | null;
+    c_seq: number | null;
+    limit: number;
+  };
   const select = `SELECT c.time, c.run, c.seq, c.host_id, h.hostname, r.run_id, r.commit_sha, c.task_key, c.change,
        json_extract(e.data, '$.action') AS action, json_extract(e.data, '$.duration_ms') AS duration_ms
      FROM task_changes c JOIN runs r ON r.id = c.run JOIN hosts h ON h.id = c.host_id
@@ -96,7 +118,20 @@ export function createHistoryStore(db: Db) {
       WHERE (@since IS NULL OR r.started_at >= @since) AND (@until IS NULL OR r.started_at < @until)
     ), k AS (SELECT *, row_number() OVER (PARTITION BY run, play, task ORDER BY seq) AS occurrence FROM t)`;
   type Window = { since: number | null; until: number | null };
-  const taskStats = db.prepare<Window & { limit: number }, { play: string; task: string; occurrence: number; results: number; ok: number; changed: number; failed: number; skipped: number; avg_ms: number }>(
+  const taskStats = db.prepare<
+    Window & { limit: number },
+    {
+      play: string;
+      task: string;
+      occurrence: number;
+      results: number;
+      ok: number;
+      changed: number;
+      failed: number;
+      skipped: number;
+      avg_ms: number;
+    }
+  >(
     `${keyed} SELECT play, task, occurrence, count(*) AS results, sum(status = 'ok') AS ok, sum(status = 'changed') AS changed,
        sum(status IN ('failed', 'unreachable')) AS failed, sum(status = 'skipped') AS skipped, avg(ms) AS avg_ms
      FROM k GROUP BY play, task, occurrence ORDER BY changed + failed DESC, results DESC, play, task, occurrence LIMIT @limit`,
@@ -110,7 +145,13 @@ export function createHistoryStore(db: Db) {
   function keyedResults(runId: number): KeyedResult[] {
     const rows = resultsOf.all(runId);
     const occ = taskOccurrences(rows);
-    return rows.map((r, i) => ({ key: taskKey(r.play, r.task, occ[i]!), play: r.play, task: r.task, occurrence: occ[i]!, status: r.status }));
+    return rows.map((r, i) => ({
+      key: taskKey(r.play, r.task, occ[i]!),
+      play: r.play,
+      task: r.task,
+      occurrence: occ[i]!,
+      status: r.status,
+    }));
   }
 
   return {
@@ -147,7 +188,11 @@ export function createHistoryStore(db: Db) {
       return {
         run_id: run.run_id,
         against: other?.run_id ?? null,
-        commit: { from: other?.commit_sha ?? null, to: run.commit_sha, changed: other !== undefined && other.commit_sha !== run.commit_sha },
+        commit: {
+          from: other?.commit_sha ?? null,
+          to: run.commit_sha,
+          changed: other !== undefined && other.commit_sha !== run.commit_sha,
+        },
         status_changed: mine.flatMap((t) => {
           const b = before.get(t.key);
           return b && b.status !== t.status ? [{ play: t.play, task: t.task, occurrence: t.occurrence, from: b.status, to: t.status }] : [];

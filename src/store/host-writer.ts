@@ -40,15 +40,18 @@ export function createHostWriter(db: Db) {
        last_address = @address
      WHERE id = @id`,
   );
-  const current = db.prepare<[number], { hostname: string; machine_id: string | null; instance_id: string | null; vmid: number | null; ips: string; placeholder: number }>(
-    'SELECT hostname, machine_id, instance_id, vmid, ips, placeholder FROM hosts WHERE id = ?',
-  );
+  const current = db.prepare<
+    [number],
+    { hostname: string; machine_id: string | null; instance_id: string | null; vmid: number | null; ips: string; placeholder: number }
+  >('SELECT hostname, machine_id, instance_id, vmid, ips, placeholder FROM hosts WHERE id = ?');
   // Sets neither identity column, so none of the hosts' identity indexes is rewritten.
   const touchHost = db.prepare('UPDATE hosts SET last_seen_at = max(last_seen_at, @now), last_address = @address WHERE id = @id');
   const deleteIps = db.prepare('DELETE FROM host_ips WHERE host_id = ?');
   const insertIp = db.prepare('INSERT OR IGNORE INTO host_ips (ip, host_id) VALUES (?, ?)');
   const registerHost = db.prepare('UPDATE hosts SET registered_at = coalesce(registered_at, @now) WHERE id = @id');
-  const hostTrust = db.prepare<[number], { hostname: string; identified_by: Trust }>('SELECT hostname, identified_by FROM hosts WHERE id = ?');
+  const hostTrust = db.prepare<[number], { hostname: string; identified_by: Trust }>(
+    'SELECT hostname, identified_by FROM hosts WHERE id = ?',
+  );
   const raiseTrust = db.prepare('UPDATE hosts SET identified_by = max(identified_by, @trust) WHERE id = @id');
 
   /** Every host an identity points at, by which of its parts: more than one is a conflict. */
@@ -87,7 +90,10 @@ export function createHostWriter(db: Db) {
     if (found.size > 1) conflict(found);
     const host = find(identity);
     if (host !== undefined && (hostTrust.get(host)?.identified_by ?? 0) >= Trust.vmKey) {
-      throw new DomainError('VM_KEY_REQUIRED', `host ${JSON.stringify(nameOf(host))} reports with its own key; a delivery for it must be signed with that key`);
+      throw new DomainError(
+        'VM_KEY_REQUIRED',
+        `host ${JSON.stringify(nameOf(host))} reports with its own key; a delivery for it must be signed with that key`,
+      );
     }
     return host;
   }
@@ -121,7 +127,14 @@ export function createHostWriter(db: Db) {
     const was = current.get(found)!;
     const ipsChanged = row.ips !== null && row.ips !== was.ips;
     const same = <T>(said: T | null, stored: T | null) => said === null || said === stored;
-    if (was.placeholder === 0 && !ipsChanged && same(row.hostname, was.hostname) && same(row.machine_id, was.machine_id) && same(row.instance_id, was.instance_id) && same(row.vmid, was.vmid)) {
+    if (
+      was.placeholder === 0 &&
+      !ipsChanged &&
+      same(row.hostname, was.hostname) &&
+      same(row.machine_id, was.machine_id) &&
+      same(row.instance_id, was.instance_id) &&
+      same(row.vmid, was.vmid)
+    ) {
       touchHost.run({ id: found, now, address });
       return found;
     }
@@ -156,7 +169,13 @@ export function createHostWriter(db: Db) {
       if (found !== undefined && trust < Trust.vmKey && (hostTrust.get(found)?.identified_by ?? 0) > trust) return found;
       if (found !== undefined && trust >= Trust.vmKey && identity.instance_id !== undefined) {
         const other = byInstanceId.get(identity.instance_id)?.id;
-        if (other !== undefined && other !== found) conflict(new Map([[found, `vm ${vm}`], [other, `instance_id ${identity.instance_id}`]]));
+        if (other !== undefined && other !== found)
+          conflict(
+            new Map([
+              [found, `vm ${vm}`],
+              [other, `instance_id ${identity.instance_id}`],
+            ]),
+          );
       }
       const id = upsert(identity, vm, address, now, found);
       if (trust > Trust.none) raiseTrust.run({ id, trust });

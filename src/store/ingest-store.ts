@@ -5,7 +5,14 @@
  * write carries, so batches and grouped requests cost little more than their event rows.
  */
 import type { Db } from '../db/database.js';
-import { perTaskStatus, taskStatuses, type CheckinEvent, type EventOutcome, type TaskStatus, type WebhookEvent } from '../protocol/events.js';
+import {
+  perTaskStatus,
+  taskStatuses,
+  type CheckinEvent,
+  type EventOutcome,
+  type TaskStatus,
+  type WebhookEvent,
+} from '../protocol/events.js';
 import { DomainError } from '../errors.js';
 import { createHostWriter, Trust, type PartialIdentity } from './host-writer.js';
 import { runStatusFromFinish } from '../protocol/status.js';
@@ -141,7 +148,13 @@ export function createIngestStore(db: Db) {
       time,
       now: receivedAt,
     });
-    setLatestCheckin.run({ event_id: e.event_id, host_id: hostId, now: receivedAt, interval: d.interval_seconds || null, result: d.result });
+    setLatestCheckin.run({
+      event_id: e.event_id,
+      host_id: hostId,
+      now: receivedAt,
+      interval: d.interval_seconds || null,
+      result: d.result,
+    });
   }
 
   const delta = (key: { id: number; host_id: number }, runId: string, created: boolean): RunDelta => ({
@@ -163,11 +176,27 @@ export function createIngestStore(db: Db) {
       run.total += 1;
     } else if (e.kind === 'run_started') {
       const d = e.data;
-      runStarted.run({ id: run.id, playbook: d.playbook, repo_url: d.repo_url ?? null, commit: d.commit ?? null, ansible_version: d.ansible_version, check_mode: d.check_mode ? 1 : 0, time });
+      runStarted.run({
+        id: run.id,
+        playbook: d.playbook,
+        repo_url: d.repo_url ?? null,
+        commit: d.commit ?? null,
+        ansible_version: d.ansible_version,
+        check_mode: d.check_mode ? 1 : 0,
+        time,
+      });
       run.touchesLatest = true;
     } else {
       const d = e.data;
-      runFinished.run({ id: run.id, status: runStatusFromFinish(d), time, result: d.result, exit_code: d.exit_code ?? null, duration_ms: d.duration_ms, stats: JSON.stringify(d.stats) });
+      runFinished.run({
+        id: run.id,
+        status: runStatusFromFinish(d),
+        time,
+        result: d.result,
+        exit_code: d.exit_code ?? null,
+        duration_ms: d.duration_ms,
+        stats: JSON.stringify(d.stats),
+      });
       run.touchesLatest = true;
       run.finished = true;
       finished.add(run.hostId);
@@ -220,7 +249,10 @@ export function createIngestStore(db: Db) {
         const existing = runKey.get(e.run_id);
         // A run belongs to the host that started it: another host's events for it are refused.
         if (existing && existing.host_id !== ownerOf(item)) {
-          throw new DomainError('RUN_OWNED_BY_OTHER_HOST', `run ${e.run_id} belongs to another host; events for it from ${JSON.stringify(e.host.hostname)} are refused`);
+          throw new DomainError(
+            'RUN_OWNED_BY_OTHER_HOST',
+            `run ${e.run_id} belongs to another host; events for it from ${JSON.stringify(e.host.hostname)} are refused`,
+          );
         }
         if (existing) run = delta(existing, e.run_id, false);
         else {
@@ -248,10 +280,26 @@ export function createIngestStore(db: Db) {
     return { outcomes, finishedHostIds, touchedHostIds: new Set(touchedHosts.values()), drift: classified };
   }
 
-  function applyCloudInit(vm: string, identity: PartialIdentity, report: CloudInitReport, address: string, now: number, trust: Trust = Trust.none): number {
+  function applyCloudInit(
+    vm: string,
+    identity: PartialIdentity,
+    report: CloudInitReport,
+    address: string,
+    now: number,
+    trust: Trust = Trust.none,
+  ): number {
     const id = hosts.resolveByName(vm, identity, address, now, trust);
     if (report.source === 'phone_home') hosts.register(id, now);
-    insertCloudInit.run({ host_id: id, source: report.source, name: report.name, event_type: report.event_type ?? null, result: report.result ?? null, description: report.description ?? null, time: report.time, now });
+    insertCloudInit.run({
+      host_id: id,
+      source: report.source,
+      name: report.name,
+      event_type: report.event_type ?? null,
+      result: report.result ?? null,
+      description: report.description ?? null,
+      time: report.time,
+      now,
+    });
     noteCloudInit.run({ id, now, failed: report.result === 'FAIL' ? 1 : 0, name: report.name });
     return id;
   }
@@ -266,7 +314,14 @@ export function createIngestStore(db: Db) {
     },
 
     /** Records a cloud-init report for the VM named in the URL, in its own transaction; creates the host if new. Returns the host id. */
-    recordCloudInit(vm: string, identity: PartialIdentity, report: CloudInitReport, address: string, now: number, trust: Trust = Trust.none): number {
+    recordCloudInit(
+      vm: string,
+      identity: PartialIdentity,
+      report: CloudInitReport,
+      address: string,
+      now: number,
+      trust: Trust = Trust.none,
+    ): number {
       return mapStorageErrors(() => writeCloudInit.immediate(vm, identity, report, address, now, trust));
     },
   };

@@ -181,13 +181,34 @@ export function createQueryStore(db: Db, params: () => StatusParams) {
     `SELECT ${RUN_COLUMNS} FROM runs r JOIN hosts h ON h.id = r.host_id
      WHERE r.host_id = @host_id AND r.started_at >= @since ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1`,
   );
-  const cloudInitOfHost = db.prepare<[number], { source: CloudInitEvent['source']; name: string; event_type: string | null; result: string | null; description: string | null; time: number; received_at: number }>(
+  const cloudInitOfHost = db.prepare<
+    [number],
+    {
+      source: CloudInitEvent['source'];
+      name: string;
+      event_type: string | null;
+      result: string | null;
+      description: string | null;
+      time: number;
+      received_at: number;
+    }
+  >(
     `SELECT source, name, event_type, result, description, time, received_at FROM cloud_init_events
      WHERE host_id = ? ORDER BY time DESC, id DESC LIMIT 200`,
   );
   // Optional filters cost little as residual predicates, but the host filter must pick the
   // (host_id, started_at) index, so it gets its own statement.
-  type PageParams = { host_id: number | null; status: string | null; outcome: string | null; since: number | null; until: number | null; c_started: number | null; c_id: string | null; limit: number; stale_before: number };
+  type PageParams = {
+    host_id: number | null;
+    status: string | null;
+    outcome: string | null;
+    since: number | null;
+    until: number | null;
+    c_started: number | null;
+    c_id: string | null;
+    limit: number;
+    stale_before: number;
+  };
   const pageFilters = `(@since IS NULL OR r.started_at >= @since)
        AND (@until IS NULL OR r.started_at < @until)
        AND (@c_started IS NULL OR r.started_at < @c_started OR (r.started_at = @c_started AND r.run_id < @c_id))
@@ -216,7 +237,10 @@ export function createQueryStore(db: Db, params: () => StatusParams) {
     const from = listed.filter((h) => h.last_address === identity);
     if (from.length === 1) return from[0]!.id;
     const names = listed.map((h) => JSON.stringify(h.hostname)).join(', ');
-    throw new DomainError('AMBIGUOUS_IDENTITY', `${identity} is an address of several hosts (${names}); name the VM by hostname, machine-id or VMID`);
+    throw new DomainError(
+      'AMBIGUOUS_IDENTITY',
+      `${identity} is an address of several hosts (${names}); name the VM by hostname, machine-id or VMID`,
+    );
   }
 
   function parseTask(row: TaskEventRow, occurrence: number): TaskRow {
@@ -255,7 +279,6 @@ export function createQueryStore(db: Db, params: () => StatusParams) {
     fleet(query: HostsQuery = {}): Fleet {
       return JSON.parse(fleetJson(query)) as Fleet;
     },
-
 
     hostById(id: number): HostSummary | undefined {
       const row = hostById.get({ ...params(), id });

@@ -54,14 +54,22 @@ export function createRetentionStore(db: Db) {
     let total = 0;
     let cursor: { started_at: number; run_id: string } | undefined;
     for (;;) {
-      const n = db.transaction(() => {
-        const rows = scanRuns.all({ before, before_unchanged: beforeUnchanged, c_started: cursor?.started_at ?? null, c_id: cursor?.run_id ?? null, limit: CHUNK });
-        const last = rows[rows.length - 1];
-        cursor = last && { started_at: last.started_at, run_id: last.run_id };
-        let deleted = 0;
-        for (const r of rows) if (r.doomed && !keep.has(r.id)) deleted += deleteRun.run(r.id).changes;
-        return { scanned: rows.length, deleted };
-      }).immediate();
+      const n = db
+        .transaction(() => {
+          const rows = scanRuns.all({
+            before,
+            before_unchanged: beforeUnchanged,
+            c_started: cursor?.started_at ?? null,
+            c_id: cursor?.run_id ?? null,
+            limit: CHUNK,
+          });
+          const last = rows[rows.length - 1];
+          cursor = last && { started_at: last.started_at, run_id: last.run_id };
+          let deleted = 0;
+          for (const r of rows) if (r.doomed && !keep.has(r.id)) deleted += deleteRun.run(r.id).changes;
+          return { scanned: rows.length, deleted };
+        })
+        .immediate();
       total += n.deleted;
       if (n.scanned < CHUNK) return total;
     }

@@ -10,9 +10,13 @@ const MASTER = 'master-secret-for-tests-0123456789abcdef';
 describe('per-VM keys', () => {
   it('are base64sha256("<master>:<name>") and sha256("cloud-init:" + key), as the shell computes them', () => {
     // OpenTofu's base64sha256(s) is base64 of the raw SHA-256 of s; sha256(s) is its hex.
-    const shellKey = execFileSync('sh', ['-c', 'printf %s "$1" | openssl dgst -sha256 -binary | base64', 'sh', `${MASTER}:web-01`], { encoding: 'utf8' }).trim();
+    const shellKey = execFileSync('sh', ['-c', 'printf %s "$1" | openssl dgst -sha256 -binary | base64', 'sh', `${MASTER}:web-01`], {
+      encoding: 'utf8',
+    }).trim();
     expect(vmSecret(MASTER, 'web-01')).toBe(`whsec_${shellKey}`);
-    const shellToken = execFileSync('sh', ['-c', 'printf %s "$1" | sha256sum | cut -c1-64', 'sh', `cloud-init:whsec_${shellKey}`], { encoding: 'utf8' }).trim();
+    const shellToken = execFileSync('sh', ['-c', 'printf %s "$1" | sha256sum | cut -c1-64', 'sh', `cloud-init:whsec_${shellKey}`], {
+      encoding: 'utf8',
+    }).trim();
     expect(cloudInitToken(MASTER, 'web-01')).toBe(shellToken);
   });
 

@@ -25,16 +25,28 @@ const checkinSchema = z.strictObject({
   time: z.iso.datetime({ offset: true }),
   host: z.strictObject({
     hostname: z.string().min(1).max(253),
-    machine_id: z.string().regex(/^[0-9a-f]{32}$/).optional(),
+    machine_id: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/)
+      .optional(),
     instance_id: z.string().min(1).max(128).optional(),
     vmid: z.number().int().positive().optional(),
-    ips: z.array(z.union([z.ipv4(), z.ipv6()])).max(32).optional(),
+    ips: z
+      .array(z.union([z.ipv4(), z.ipv6()]))
+      .max(32)
+      .optional(),
   }),
   data: z.strictObject({
     result: z.enum(['ran', 'skipped', 'pull_failed', 'start_failed']),
     exit_code: z.number().int().min(0).max(255),
-    commit_before: z.string().regex(/^[0-9a-f]{7,64}$/).optional(),
-    commit_after: z.string().regex(/^[0-9a-f]{7,64}$/).optional(),
+    commit_before: z
+      .string()
+      .regex(/^[0-9a-f]{7,64}$/)
+      .optional(),
+    commit_after: z
+      .string()
+      .regex(/^[0-9a-f]{7,64}$/)
+      .optional(),
     duration_ms: z.number().int().nonnegative(),
     interval_seconds: z.number().int().positive().optional(),
     repo_url: z.string().max(2048).optional(),
@@ -88,7 +100,10 @@ beforeAll(async () => {
 
 /** Renders the template for this VM and installs its files under root (again: settings change). */
 function install(root: string, overrides: TemplateVars) {
-  const { config } = renderTo(join(work, 'user-data.yaml'), templateVars({ hostname: osHostname(), vmid: VMID, webhook_url: deadUrl, ...overrides }));
+  const { config } = renderTo(
+    join(work, 'user-data.yaml'),
+    templateVars({ hostname: osHostname(), vmid: VMID, webhook_url: deadUrl, ...overrides }),
+  );
   installUnder(root, config);
   return config;
 }
@@ -131,7 +146,10 @@ function spooled(root: string): SpooledEvent[] {
 }
 
 /** The check-ins in the spool, each checked against the contract. */
-const checkins = (root: string): Checkin[] => spooled(root).filter((e) => e.kind === 'checkin').map((e) => checkinSchema.parse(e));
+const checkins = (root: string): Checkin[] =>
+  spooled(root)
+    .filter((e) => e.kind === 'checkin')
+    .map((e) => checkinSchema.parse(e));
 
 describe('ansible-pull-webhook, the wrapper of the cloud-init template, with the receiver down', () => {
   it('a good repository: ran, exit 0, the commit; then unchanged with pull_only_if_changed: skipped', async (ctx) => {
@@ -176,7 +194,11 @@ describe('ansible-pull-webhook, the wrapper of the cloud-init template, with the
       playbook: 'site.yml',
     });
     expect(skipped!.run_id).not.toBe(ran!.run_id);
-    expect(spooled(root).filter((e) => e.run_id === skipped!.run_id).map((e) => e.kind)).toEqual(['checkin']); // no playbook ran
+    expect(
+      spooled(root)
+        .filter((e) => e.run_id === skipped!.run_id)
+        .map((e) => e.kind),
+    ).toEqual(['checkin']); // no playbook ran
   });
 
   it('a repository that does not exist: pull_failed with git message, and the exit code kept', async (ctx) => {

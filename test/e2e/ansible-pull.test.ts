@@ -92,7 +92,6 @@ async function receiver(env: Record<string, string> = {}, db = join(tempDir(), '
   return { server: await startServer({ WEBHOOK_DB: db, ...env }), db };
 }
 
-
 interface PullResult {
   status: number | null;
   output: string;
@@ -100,7 +99,10 @@ interface PullResult {
 }
 
 /** Runs ansible-pull on the test repository with the plugin enabled through the environment. */
-function ansiblePull(playbook: string, opts: { url: string; spool: string; checkout: string; env?: Record<string, string> }): Promise<PullResult> {
+function ansiblePull(
+  playbook: string,
+  opts: { url: string; spool: string; checkout: string; env?: Record<string, string> },
+): Promise<PullResult> {
   const started = Date.now();
   const cmd = ansiblePullCommand(repo, playbook, { ...opts, home: work });
   const proc = spawn(cmd.file, cmd.args, { cwd: cmd.cwd, env: cmd.env });
@@ -110,7 +112,9 @@ function ansiblePull(playbook: string, opts: { url: string; spool: string; check
   let stderr = '';
   proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => proc.once('close', (status) => resolve({ status, output: `${stdout}\n${stderr}`, ms: Date.now() - started })));
+  return new Promise((resolve) =>
+    proc.once('close', (status) => resolve({ status, output: `${stdout}\n${stderr}`, ms: Date.now() - started })),
+  );
 }
 
 /** Ansible's PLAY RECAP line for localhost, as the protocol's stats object. */
@@ -126,7 +130,10 @@ function inOrder(needle: string, haystack: string): boolean {
 }
 
 function recap(output: string) {
-  const m = /^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)/m.exec(output);
+  const m =
+    /^localhost\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)/m.exec(
+      output,
+    );
   if (!m) throw new Error(`no PLAY RECAP for localhost in:\n${output}`);
   const [ok, changed, unreachable, failed, skipped, rescued, ignored] = m.slice(1).map(Number);
   return { ok, changed, unreachable, failed, skipped, rescued, ignored };
@@ -145,7 +152,10 @@ const hostDetail = async (url: string) => hostDetailSchema.parse(await getJson(`
 const runDetail = async (url: string, id: string): Promise<RunDetail> => runDetailSchema.parse(await getJson(`${url}/runs/${id}`));
 
 function waitScript(url: string, vm: string) {
-  const r = spawnSync('bash', [WAIT_SCRIPT, '--url', url, '--timeout', '10', '--quiet', vm], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+  const r = spawnSync('bash', [WAIT_SCRIPT, '--url', url, '--timeout', '10', '--quiet', vm], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '' },
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -204,7 +214,16 @@ describe('ansible-pull with the webhook_status plugin', () => {
     expect(run.task_results.find((t) => t.task === 'Tolerated failure')?.message).toMatch(/non-zero return code/);
 
     // The secret is nowhere: not in any answer, not in the database file or its WAL.
-    const pages = ['/hosts', `/hosts/${HOSTNAME}`, '/runs', `/runs/${run.run_id}`, '/metrics', '/', `/ui/hosts/${HOSTNAME}`, `/ui/runs/${run.run_id}`];
+    const pages = [
+      '/hosts',
+      `/hosts/${HOSTNAME}`,
+      '/runs',
+      `/runs/${run.run_id}`,
+      '/metrics',
+      '/',
+      `/ui/hosts/${HOSTNAME}`,
+      `/ui/runs/${run.run_id}`,
+    ];
     for (const page of pages) {
       const res = await fetch(server.url + page);
       expect(res.status, page).toBe(200);
@@ -271,7 +290,9 @@ describe('ansible-pull with the webhook_status plugin', () => {
     expect(spoolFiles(spool)).toEqual([]);
     const rejected = spoolFiles(join(spool, 'rejected'));
     expect(rejected.length).toBeGreaterThan(0);
-    const kept = rejected.flatMap((n) => (JSON.parse(readFileSync(join(spool, 'rejected', n), 'utf8')) as { events: Array<{ kind: string }> }).events);
+    const kept = rejected.flatMap(
+      (n) => (JSON.parse(readFileSync(join(spool, 'rejected', n), 'utf8')) as { events: Array<{ kind: string }> }).events,
+    );
     expect(kept.map((e) => e.kind)).toEqual(['run_started', 'task_result', 'task_result', 'run_finished']);
   });
 
@@ -281,7 +302,12 @@ describe('ansible-pull with the webhook_status plugin', () => {
     const url = `http://127.0.0.1:${port}`;
     const spool = join(work, 'spool-first-boot');
     // A first boot runs ansible-pull once: only the detached sender can deliver what was spooled.
-    const pull = await ansiblePull('quick.yml', { url, spool, checkout: join(work, 'checkout-first-boot'), env: { WEBHOOK_RETRY_FOR: '30' } });
+    const pull = await ansiblePull('quick.yml', {
+      url,
+      spool,
+      checkout: join(work, 'checkout-first-boot'),
+      env: { WEBHOOK_RETRY_FOR: '30' },
+    });
     expect(pull.status, pull.output).toBe(0);
     expect(pull.ms).toBeLessThan(15_000);
     expect(spoolFiles(spool).length).toBeGreaterThan(0);
@@ -290,7 +316,10 @@ describe('ansible-pull with the webhook_status plugin', () => {
     expect(server.url).toBe(url);
     const log = join(spool, 'flush.log');
     // The detached sender logs its end; until then the log may not exist yet.
-    await eventually(() => expect(existsSync(log) ? readFileSync(log, 'utf8') : 'no log').toContain('done, exit 0'), { timeout: 20_000, interval: 200 });
+    await eventually(() => expect(existsSync(log) ? readFileSync(log, 'utf8') : 'no log').toContain('done, exit 0'), {
+      timeout: 20_000,
+      interval: 200,
+    });
     expect(spoolFiles(spool)).toEqual([]);
     const host = await hostDetail(url);
     expect(host.latest_run).toMatchObject({ status: 'succeeded', commit, tasks: expect.objectContaining({ total: 2 }) });
@@ -309,11 +338,14 @@ describe('ansible-pull with the webhook_status plugin', () => {
 
     const slow = ansiblePull('slow.yml', { url, spool, checkout, env: { WEBHOOK_FLUSH_TIMEOUT: '1' } });
     // Stop the receiver once the run has reached it; the play goes on.
-    await eventually(async () => {
-      const res = await fetch(`${url}/hosts/${HOSTNAME}`);
-      expect(res.status, 'the slow run reached the receiver').toBe(200);
-      expect(hostDetailSchema.parse(await res.json()).latest_run, 'the slow run reached the receiver').not.toBeNull();
-    }, { timeout: 20_000, interval: 100 });
+    await eventually(
+      async () => {
+        const res = await fetch(`${url}/hosts/${HOSTNAME}`);
+        expect(res.status, 'the slow run reached the receiver').toBe(200);
+        expect(hostDetailSchema.parse(await res.json()).latest_run, 'the slow run reached the receiver').not.toBeNull();
+      },
+      { timeout: 20_000, interval: 100 },
+    );
     expect(await server.stop('SIGTERM')).toBe(0);
     const outage = await slow;
     expect(outage.status, outage.output).toBe(0);
@@ -334,7 +366,14 @@ describe('ansible-pull with the webhook_status plugin', () => {
       ['slow.yml', 'succeeded', 6],
     ]);
     const slowRun = await runDetail(url, host.runs[1]!.run_id);
-    expect(slowRun.task_results.map((t) => t.task)).toEqual(['Before the outage', 'Pause 1', 'Pause 2', 'Pause 3', 'Pause 4', 'After the outage']);
+    expect(slowRun.task_results.map((t) => t.task)).toEqual([
+      'Before the outage',
+      'Pause 1',
+      'Pause 2',
+      'Pause 3',
+      'Pause 4',
+      'After the outage',
+    ]);
     expect(slowRun.stats).toEqual({ localhost: recap(outage.output) });
     // Nothing missing, nothing doubled: tasks + run_started + run_finished, one event per seq.
     const counts = new Map(eventsPerRun(db).map((r) => [r.run_id, r]));
@@ -342,7 +381,9 @@ describe('ansible-pull with the webhook_status plugin', () => {
     expect(counts.get(host.runs[0]!.run_id)).toMatchObject({ events: 4, seqs: 4, first: 0, last: 3 });
 
     // The flush command agrees there is nothing left.
-    const flush = spawnSync('/usr/bin/python3', [join(PLUGIN_DIR, 'webhook_status.py'), 'flush', '--spool-dir', spool, '--url', url], { encoding: 'utf8' });
+    const flush = spawnSync('/usr/bin/python3', [join(PLUGIN_DIR, 'webhook_status.py'), 'flush', '--spool-dir', spool, '--url', url], {
+      encoding: 'utf8',
+    });
     expect(flush.status, flush.stderr).toBe(0);
   });
 });

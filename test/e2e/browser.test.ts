@@ -46,7 +46,16 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+      '--no-first-run',
+    ],
   });
 });
 
@@ -59,7 +68,8 @@ afterAll(async () => {
   await browser?.close();
 });
 
-const rowStatuses = (page: Page) => page.locator('table.hosts tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-status')));
+const rowStatuses = (page: Page) =>
+  page.locator('table.hosts tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-status')));
 
 describe.skipIf(!hasChromium)('status pages in Chromium', () => {
   let t: TestApp;
@@ -74,15 +84,30 @@ describe.skipIf(!hasChromium)('status pages in Chromium', () => {
     await post(t.app, { events: [stale.started(), stale.task('ok', 'Gather facts')] });
     now += 2 * 3600_000;
     for (const name of ['web-01', 'web-02', 'web-03']) {
-      const ok = runEvents({ host: host({ hostname: name, machine_id: undefined, ips: ['10.1.0.21'], vmid: 100 + Number(name.slice(-1)) }) });
+      const ok = runEvents({
+        host: host({ hostname: name, machine_id: undefined, ips: ['10.1.0.21'], vmid: 100 + Number(name.slice(-1)) }),
+      });
       await post(t.app, { events: [ok.started(), ok.task('ok', 'Install nginx'), ok.task('changed', 'Write config'), ok.finished()] });
     }
     const bad = runEvents({ host: named('db-01'), start: now - 60_000 });
     failedRun = bad.runId;
-    await post(t.app, { events: [bad.started(), bad.task('ok', 'Install postgres'), bad.task('changed', 'Write pg_hba.conf'), bad.task('failed', 'Start postgres', 'Job for postgresql.service failed because the control process exited with error code.'), bad.finished(1)] });
+    await post(t.app, {
+      events: [
+        bad.started(),
+        bad.task('ok', 'Install postgres'),
+        bad.task('changed', 'Write pg_hba.conf'),
+        bad.task('failed', 'Start postgres', 'Job for postgresql.service failed because the control process exited with error code.'),
+        bad.finished(1),
+      ],
+    });
     const busy = runEvents({ host: named('cache-01') });
     await post(t.app, { events: [busy.started(), busy.task('ok', 'Install redis')] });
-    await t.app.inject({ method: 'POST', url: '/cloud-init/new-01/phone-home', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'instance_id=iid-new-01&hostname=new-01' });
+    await t.app.inject({
+      method: 'POST',
+      url: '/cloud-init/new-01/phone-home',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'instance_id=iid-new-01&hostname=new-01',
+    });
   });
 
   afterAll(async () => {
@@ -112,7 +137,10 @@ describe.skipIf(!hasChromium)('status pages in Chromium', () => {
     await expect.poll(() => page.locator('h1').textContent(), POLL).toMatch(/db-01/);
     await page.screenshot({ path: join(SHOTS, 'host.png'), fullPage: true });
 
-    await page.getByRole('link', { name: /^Run of site\.yml/ }).first().click();
+    await page
+      .getByRole('link', { name: /^Run of site\.yml/ })
+      .first()
+      .click();
     await expect.poll(() => page.url(), POLL).toBe(`${base}/ui/runs/${failedRun}`);
     const message = page.getByText('Job for postgresql.service failed because');
     expect(await message.isVisible()).toBe(true);

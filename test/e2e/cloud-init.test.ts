@@ -39,7 +39,13 @@ function renderWithTofu(tool: string, templatePath: string, vars: TemplateVars, 
     .map(([k, v]) => (k === 'callback_plugin_b64' ? `${k} = filebase64(${JSON.stringify(pluginPath)})` : `${k} = ${JSON.stringify(v)}`))
     .join(', ');
   const expr = `base64encode(templatefile(${JSON.stringify(templatePath)}, { ${map} }))\n`;
-  const out = execFileSync(tool, ['console'], { input: expr, cwd: tempDir(), encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TF_IN_AUTOMATION: '1' } });
+  const out = execFileSync(tool, ['console'], {
+    input: expr,
+    cwd: tempDir(),
+    encoding: 'utf8',
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, TF_IN_AUTOMATION: '1' },
+  });
   return Buffer.from(JSON.parse(out.trim()) as string, 'base64').toString('utf8');
 }
 
@@ -94,13 +100,20 @@ describe('cloud-init/user-data.yaml.tftpl', () => {
   it('uses only top-level keys cloud-init knows (22.4 does not flag unknown ones itself)', (ctx) => {
     if (!requireTool('cloud-init')) return ctx.skip();
     const { config } = renderTo(join(work, 'keys.yaml'));
-    const out = execFileSync(SYSTEM_PYTHON, ['-c', `
+    const out = execFileSync(
+      SYSTEM_PYTHON,
+      [
+        '-c',
+        `
 import json, os, cloudinit.config.schemas as s
 schema = json.load(open(os.path.join(os.path.dirname(s.__file__), 'schema-cloud-config-v1.json')))
 keys = set()
 for ref in schema['allOf']:
     keys.update(schema['$defs'][ref['$ref'].split('/')[-1]].get('properties', {}))
-print(json.dumps(sorted(keys)))`], { encoding: 'utf8' });
+print(json.dumps(sorted(keys)))`,
+      ],
+      { encoding: 'utf8' },
+    );
     const known = new Set(JSON.parse(out) as string[]);
     expect(known.has('reporting')).toBe(true);
     expect(Object.keys(config).filter((k) => !known.has(k))).toEqual([]);
@@ -145,7 +158,11 @@ print(json.dumps(sorted(keys)))`], { encoding: 'utf8' });
     expect(config.reporting).toEqual({
       webhook_status: { type: 'webhook', endpoint: `${server.url}/cloud-init/${hostname}/events?token=`, timeout: 5, retries: 2 },
     });
-    expect(config.phone_home).toEqual({ url: `${server.url}/cloud-init/${hostname}/phone-home?token=`, post: ['instance_id', 'hostname', 'fqdn'], tries: 10 });
+    expect(config.phone_home).toEqual({
+      url: `${server.url}/cloud-init/${hostname}/phone-home?token=`,
+      post: ['instance_id', 'hostname', 'fqdn'],
+      tries: 10,
+    });
   });
 
   it('enables the timer only when pull_interval is set', () => {
@@ -168,7 +185,15 @@ print(json.dumps(sorted(keys)))`], { encoding: 'utf8' });
     const { config } = renderTo(join(work, 'runcmd.yaml'));
     const dir = tempDir('webhook-runcmd-');
     // cloud-init's own shellify() turns runcmd into the script config-scripts-user runs.
-    const script = execFileSync(SYSTEM_PYTHON, ['-c', 'import json, sys; from cloudinit import util; print(util.shellify(json.loads(sys.argv[1])), end="")', JSON.stringify(config.runcmd)], { encoding: 'utf8' });
+    const script = execFileSync(
+      SYSTEM_PYTHON,
+      [
+        '-c',
+        'import json, sys; from cloudinit import util; print(util.shellify(json.loads(sys.argv[1])), end="")',
+        JSON.stringify(config.runcmd),
+      ],
+      { encoding: 'utf8' },
+    );
     const stub = (name: string, body: string) => {
       writeFileSync(join(dir, name), `#!/bin/sh\n${body}\n`);
       chmodSync(join(dir, name), 0o755);
@@ -178,7 +203,9 @@ print(json.dumps(sorted(keys)))`], { encoding: 'utf8' });
     writeFileSync(join(dir, 'runcmd'), script.replaceAll(WRAPPER_PATH, join(dir, 'ansible-pull-webhook')));
     const r = spawnSync('sh', [join(dir, 'runcmd')], { encoding: 'utf8', env: { PATH: `${dir}:${process.env.PATH ?? ''}` } });
     expect(r.status, r.stderr).toBe(3);
-    expect(readFileSync(join(dir, 'calls'), 'utf8')).toBe('systemctl daemon-reload\nsystemctl enable --now ansible-pull-webhook.timer\nansible-pull-webhook\n');
+    expect(readFileSync(join(dir, 'calls'), 'utf8')).toBe(
+      'systemctl daemon-reload\nsystemctl enable --now ansible-pull-webhook.timer\nansible-pull-webhook\n',
+    );
   });
 
   it('writes an ansible-pull wrapper that is shellcheck clean', (ctx) => {
@@ -199,14 +226,21 @@ print(json.dumps(sorted(keys)))`], { encoding: 'utf8' });
 
     // A repository for ansible-pull to clone, standing in for ansible_repo_url.
     const repo = join(work, 'repo');
-    const site = play('First boot', `${debug('Say hello', 'hello from first boot')}    - name: Touch a file\n      ansible.builtin.command: "true"\n`);
+    const site = play(
+      'First boot',
+      `${debug('Say hello', 'hello from first boot')}    - name: Touch a file\n      ansible.builtin.command: "true"\n`,
+    );
     const commit = playbookRepo(repo, { 'site.yml': site }, 'first boot playbook');
 
     const { config } = renderTo(join(work, 'run.yaml'), { ansible_repo_url: `file://${repo}` });
 
     // 1. cloud-init's own Python: its webhook reporting handler, configured by the rendered
     //    `reporting` section, and the phone_home module's handle() with the rendered settings.
-    const py = spawnSync(SYSTEM_PYTHON, ['-c', `
+    const py = spawnSync(
+      SYSTEM_PYTHON,
+      [
+        '-c',
+        `
 import collections, json, logging, sys
 from cloudinit import reporting
 from cloudinit.reporting import events
@@ -222,7 +256,12 @@ class Cloud:
     def get_hostname(self, fqdn=False, **kwargs):
         return Hostname(sys.argv[2] + ('.lab.example' if fqdn else ''), False)
 cc_phone_home.handle('phone_home', {'phone_home': config['phone_home']}, Cloud(), logging.getLogger('test'), [])
-`, JSON.stringify(config), hostname], { encoding: 'utf8', timeout: 60_000 });
+`,
+        JSON.stringify(config),
+        hostname,
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
     expect(py.status, py.stderr).toBe(0);
     expect(py.stderr).not.toMatch(/Failed posting event|Failed to post phone home/);
 
@@ -282,7 +321,13 @@ describe('ansible-pull-webhook.service and ansible-pull-webhook.timer', () => {
     const { config } = renderTo(join(work, 'units.yaml'), overrides);
     const root = tempDir('webhook-units-');
     installUnder(root, config);
-    return { root, service: root + SERVICE, timer: root + TIMER, serviceText: writtenFile(config, SERVICE).content, timerText: writtenFile(config, TIMER).content };
+    return {
+      root,
+      service: root + SERVICE,
+      timer: root + TIMER,
+      serviceText: writtenFile(config, SERVICE).content,
+      timerText: writtenFile(config, TIMER).content,
+    };
   }
 
   function verify(...paths: string[]) {

@@ -83,7 +83,12 @@ describe('drift with ansible-pull', () => {
     expect(changes(r1)).toEqual([['Write the managed file', 'intentional']]);
 
     const r2 = await recordedRun(server.url, 'file.yml', seen);
-    expect(r2).toMatchObject({ commit, status: 'succeeded', outcome: 'unchanged', drift: { intentional: 0, corrective: 0, repeated: 0, other: 0 } });
+    expect(r2).toMatchObject({
+      commit,
+      status: 'succeeded',
+      outcome: 'unchanged',
+      drift: { intentional: 0, corrective: 0, repeated: 0, other: 0 },
+    });
 
     // Out of band: someone edits the managed file on the VM.
     writeFileSync(managed, 'edited by hand\n');
@@ -93,7 +98,9 @@ describe('drift with ansible-pull', () => {
     expect(changes(r3)).toEqual([['Write the managed file', 'corrective']]);
     const diff = runDiffSchema.parse(await getJson(`${server.url}/runs/${r3.run_id}/diff`));
     expect(diff).toMatchObject({ against: r2.run_id, commit: { changed: false } });
-    expect(diff.status_changed).toEqual([{ play: 'Manage a file', task: 'Write the managed file', occurrence: 1, from: 'ok', to: 'changed' }]);
+    expect(diff.status_changed).toEqual([
+      { play: 'Manage a file', task: 'Write the managed file', occurrence: 1, from: 'ok', to: 'changed' },
+    ]);
 
     // A command without changed_when reports changed every time: the third in a row is repeated.
     const cmd = [];

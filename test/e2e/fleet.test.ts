@@ -27,7 +27,10 @@ afterAll(async () => {
 });
 
 function install(v: Vm, overrides: Record<string, string | number | boolean>) {
-  const { config } = renderTo(join(work, `${v.name}.yaml`), templateVars({ hostname: v.name, vmid: v.vmid, webhook_url: server!.url, pull_interval: '', ...overrides }));
+  const { config } = renderTo(
+    join(work, `${v.name}.yaml`),
+    templateVars({ hostname: v.name, vmid: v.vmid, webhook_url: server!.url, pull_interval: '', ...overrides }),
+  );
   installUnder(v.root, config);
   return config;
 }
@@ -38,9 +41,12 @@ async function fleet(): Promise<FleetAnswer> {
 
 /** Until `cond` holds: one eventually() with a condition that names what it waited for. */
 const until = (cond: () => Promise<boolean>, what: string, timeout = 60_000) =>
-  eventually(async () => {
-    if (!(await cond())) throw new Error(`still waiting for ${what}`);
-  }, { timeout, interval: 100 });
+  eventually(
+    async () => {
+      if (!(await cond())) throw new Error(`still waiting for ${what}`);
+    },
+    { timeout, interval: 100 },
+  );
 
 function waitScript(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const started = Date.now();
@@ -56,7 +62,13 @@ describe('every VM accounted for', () => {
   it('a declared fleet of five: succeeded, pull-failed, boot-failed, missing and checked in; the fleet wait names the three failures', async (ctx) => {
     if (!canRunVms()) return ctx.skip();
     server = await startServer({ WEBHOOK_DB: join(work, 'webhook.db'), WEBHOOK_ADMIN_TOKEN: ADMIN, WEBHOOK_EXPECT_GRACE_SECONDS: '20' });
-    const vms = { ok: vm(work, 'vm-ok', 201), pull: vm(work, 'vm-pull', 202), boot: vm(work, 'vm-boot', 203), silent: vm(work, 'vm-silent', 204), idle: vm(work, 'vm-idle', 205) };
+    const vms = {
+      ok: vm(work, 'vm-ok', 201),
+      pull: vm(work, 'vm-pull', 202),
+      boot: vm(work, 'vm-boot', 203),
+      silent: vm(work, 'vm-silent', 204),
+      idle: vm(work, 'vm-idle', 205),
+    };
     const declared = await fetch(`${server.url}/fleet`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
@@ -74,7 +86,9 @@ describe('every VM accounted for', () => {
     expect(pull.status).not.toBe(0);
     const pullAnswer = await pullWait;
     expect(pullAnswer.code, pullAnswer.stderr).toBe(1);
-    expect(pullAnswer.stdout).toMatch(/^vm-pull pull-failed: ansible-pull could not get the playbook repository \(exit 2\): fatal: '.*no-such-repo' does not appear to be a git repository/m);
+    expect(pullAnswer.stdout).toMatch(
+      /^vm-pull pull-failed: ansible-pull could not get the playbook repository \(exit 2\): fatal: '.*no-such-repo' does not appear to be a git repository/m,
+    );
 
     // vm-ok: a real ansible-pull through the wrapper.
     install(vms.ok, { ansible_repo_url: `file://${repo}` });
@@ -83,12 +97,20 @@ describe('every VM accounted for', () => {
 
     // vm-boot: cloud-init's own reporting handler, configured by the rendered template, reports a FAIL.
     const bootConfig = install(vms.boot, { ansible_repo_url: `file://${repo}` });
-    const py = spawnSync(SYSTEM_PYTHON, ['-c', `
+    const py = spawnSync(
+      SYSTEM_PYTHON,
+      [
+        '-c',
+        `
 import json, sys
 from cloudinit import reporting
 from cloudinit.reporting import events
 reporting.update_configuration(json.loads(sys.argv[1])['reporting'])
-${FAILING_FINAL_STAGE_PY}`, JSON.stringify(bootConfig)], { encoding: 'utf8', timeout: 60_000 });
+${FAILING_FINAL_STAGE_PY}`,
+        JSON.stringify(bootConfig),
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
     expect(py.status, py.stderr).toBe(0);
 
     // vm-idle: its checkout is current, so --only-if-changed skips the playbook.
@@ -99,11 +121,33 @@ ${FAILING_FINAL_STAGE_PY}`, JSON.stringify(bootConfig)], { encoding: 'utf8', tim
     expect(idle.output).toContain('Repository has not changed, quitting.');
 
     // Check-ins go out through the detached sender: wait until the receiver has them all.
-    const want = { 'vm-ok': 'succeeded', 'vm-pull': 'pull-failed', 'vm-boot': 'boot-failed', 'vm-silent': 'missing', 'vm-idle': 'checked-in' };
+    const want = {
+      'vm-ok': 'succeeded',
+      'vm-pull': 'pull-failed',
+      'vm-boot': 'boot-failed',
+      'vm-silent': 'missing',
+      'vm-idle': 'checked-in',
+    };
     const statuses = async () => Object.fromEntries((await fleet()).vms.map((v) => [v.name, v.status]));
     // vm-silent turns missing once the 20 s grace since the fleet was declared is over.
-    await until(async () => JSON.stringify(await statuses()) === JSON.stringify(Object.fromEntries(Object.keys(want).sort().map((k) => [k, want[k as keyof typeof want]]))), 'the five statuses');
-    await until(async () => (await fleet()).vms.find((v) => v.name === 'vm-ok')?.reported === true && (await fleet()).vms.find((v) => v.name === 'vm-idle')?.reported === true, 'coverage');
+    await until(
+      async () =>
+        JSON.stringify(await statuses()) ===
+        JSON.stringify(
+          Object.fromEntries(
+            Object.keys(want)
+              .sort()
+              .map((k) => [k, want[k as keyof typeof want]]),
+          ),
+        ),
+      'the five statuses',
+    );
+    await until(
+      async () =>
+        (await fleet()).vms.find((v) => v.name === 'vm-ok')?.reported === true &&
+        (await fleet()).vms.find((v) => v.name === 'vm-idle')?.reported === true,
+      'coverage',
+    );
 
     const f = await fleet();
     expect(f).toMatchObject({ expected: 5, reported: 2, coverage: 0.4 });

@@ -36,7 +36,26 @@ interface BadRequest {
 const validEvent = () => runEvents({ host: host({ hostname: 'fuzz-target', machine_id: undefined }) }).task('ok');
 
 /** Replaces one field of a valid event with an arbitrary value. */
-const wrongTypes = fc.record({ path: fc.constantFrom('v', 'event_id', 'run_id', 'seq', 'time', 'kind', 'host', 'data', 'host.hostname', 'host.vmid', 'host.ips', 'data.status', 'data.duration_ms', 'data.task'), value: fc.anything({ maxDepth: 3 }) })
+const wrongTypes = fc
+  .record({
+    path: fc.constantFrom(
+      'v',
+      'event_id',
+      'run_id',
+      'seq',
+      'time',
+      'kind',
+      'host',
+      'data',
+      'host.hostname',
+      'host.vmid',
+      'host.ips',
+      'data.status',
+      'data.duration_ms',
+      'data.task',
+    ),
+    value: fc.anything({ maxDepth: 3 }),
+  })
   .map(({ path, value }) => {
     const e = validEvent() as unknown as Record<string, Record<string, unknown>>;
     const [a, b] = path.split('.') as [string, string?];
@@ -62,8 +81,19 @@ const bodies: fc.Arbitrary<string> = fc.oneof(
 const headerSets: fc.Arbitrary<Record<string, string>> = fc.oneof(
   fc.constant({ 'content-type': 'application/json' }),
   fc.constant({}),
-  fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', '*/*', ';;;').map((ct) => ({ 'content-type': ct })),
-  fc.string({ unit: 'grapheme-ascii', maxLength: 200 }).map((v) => ({ 'content-type': 'application/json', 'x-junk': v.replace(/[\r\n]/g, '') })),
+  fc
+    .constantFrom(
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/json; charset=latin1',
+      '*/*',
+      ';;;',
+    )
+    .map((ct) => ({ 'content-type': ct })),
+  fc
+    .string({ unit: 'grapheme-ascii', maxLength: 200 })
+    .map((v) => ({ 'content-type': 'application/json', 'x-junk': v.replace(/[\r\n]/g, '') })),
   fc.integer({ min: 8_000, max: 20_000 }).map((n) => ({ 'content-type': 'application/json', 'x-huge': 'a'.repeat(n) })),
   fc.constant({ 'content-type': 'application/json', 'x-forwarded-for': 'not-an-ip, 999.1.1.1' }),
 );
@@ -113,7 +143,12 @@ describe('hostile input', () => {
           let status = 0;
           for (let attempt = 0; attempt < 3 && status === 0; attempt++) {
             try {
-              const res = await pool.request({ path: '/webhook', method: 'POST', headers: { 'content-type': 'application/json', ...signedHeaders(body) }, body });
+              const res = await pool.request({
+                path: '/webhook',
+                method: 'POST',
+                headers: { 'content-type': 'application/json', ...signedHeaders(body) },
+                body,
+              });
               await res.body.dump();
               status = res.statusCode;
             } catch {

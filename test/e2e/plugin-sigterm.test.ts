@@ -16,7 +16,11 @@ it('ends a run stopped by SIGTERM with a failed run_finished', async () => {
   if (!requireTool('ansible-pull')) return;
   const work = tempDir('webhook-sigterm-');
   const repo = join(work, 'repo');
-  playbookRepo(repo, { 'hang.yml': play('Hang', `${debug('First', 'first')}    - name: Hang\n      ansible.builtin.command: sleep 60\n`) }, 'hang');
+  playbookRepo(
+    repo,
+    { 'hang.yml': play('Hang', `${debug('First', 'first')}    - name: Hang\n      ansible.builtin.command: sleep 60\n`) },
+    'hang',
+  );
 
   const server = await startServer({ WEBHOOK_DB: join(work, 'webhook.db') });
   const spool = join(work, 'spool');
@@ -40,8 +44,11 @@ it('ends a run stopped by SIGTERM with a failed run_finished', async () => {
 
   // Without the plugin's SIGTERM handler the run would stay "running" until stale, and
   // wait-for-webhook.sh could only time out. ansible-playbook may report after ansible-pull exits.
-  await eventually(async () => {
-    expect(readdirSync(spool).filter((n) => n.endsWith('.json'))).toEqual([]);
-    expect(await latest()).toMatchObject({ status: 'failed', result: 'failed', stats: {} });
-  }, { timeout: 10_000, interval: 100 });
+  await eventually(
+    async () => {
+      expect(readdirSync(spool).filter((n) => n.endsWith('.json'))).toEqual([]);
+      expect(await latest()).toMatchObject({ status: 'failed', result: 'failed', stats: {} });
+    },
+    { timeout: 10_000, interval: 100 },
+  );
 });

@@ -6,7 +6,11 @@ import { serversKilledAfterEach } from './server-process.js';
 const startServer = serversKilledAfterEach();
 
 async function postJson(url: string, body: unknown) {
-  const res = await fetch(`${url}/webhook`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+  const res = await fetch(`${url}/webhook`, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json' },
+  });
   return res.status;
 }
 

@@ -26,7 +26,14 @@ export interface ServerProcess {
 export async function startServer(env: Record<string, string>, timeoutMs = 15_000): Promise<ServerProcess> {
   const proc = spawn(process.execPath, [SERVER], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', WEBHOOK_HOST: '127.0.0.1', WEBHOOK_PORT: '0', WEBHOOK_LOG_LEVEL: 'info', WEBHOOK_RATE_LIMIT: '0', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      WEBHOOK_HOST: '127.0.0.1',
+      WEBHOOK_PORT: '0',
+      WEBHOOK_LOG_LEVEL: 'info',
+      WEBHOOK_RATE_LIMIT: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Array<Record<string, unknown>> = [];

@@ -54,7 +54,9 @@ export function renderTemplate(text: string, vars: TemplateVars): string {
 }
 
 export function yamlToJson(path: string): Record<string, unknown> {
-  const out = execFileSync(SYSTEM_PYTHON, ['-c', 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))', path], { encoding: 'utf8' });
+  const out = execFileSync(SYSTEM_PYTHON, ['-c', 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))', path], {
+    encoding: 'utf8',
+  });
   return JSON.parse(out) as Record<string, unknown>;
 }
 
@@ -82,7 +84,15 @@ export function writtenFile(config: Record<string, unknown>, path: string): Writ
 }
 
 /** Directories of the VM that the installed files name, moved under a scratch root. */
-const VM_PATHS = ['/etc/webhook-status', '/etc/systemd/system', '/usr/local/lib/webhook-status', '/var/spool/webhook-status', '/var/lib/ansible-pull', '/usr/local/sbin', '/run/lock'];
+const VM_PATHS = [
+  '/etc/webhook-status',
+  '/etc/systemd/system',
+  '/usr/local/lib/webhook-status',
+  '/var/spool/webhook-status',
+  '/var/lib/ansible-pull',
+  '/usr/local/sbin',
+  '/run/lock',
+];
 
 export const reroot = (root: string, text: string) => VM_PATHS.reduce((t, prefix) => t.replaceAll(prefix, root + prefix), text);
 

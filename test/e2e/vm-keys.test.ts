@@ -39,7 +39,11 @@ function install(v: Vm, keyOf: string) {
 
 /** cloud-init's own reporting handler, configured by the rendered `reporting` section. */
 function cloudInitReports(config: Record<string, unknown>) {
-  return spawnSync(SYSTEM_PYTHON, ['-c', `
+  return spawnSync(
+    SYSTEM_PYTHON,
+    [
+      '-c',
+      `
 import json, sys
 from cloudinit import reporting
 from cloudinit.reporting import events
@@ -47,7 +51,11 @@ reporting.update_configuration(json.loads(sys.argv[1])['reporting'])
 with events.ReportEventStack('init-network', 'searching for network datasources'):
     pass
 reporting.flush_events()
-`, JSON.stringify(config)], { encoding: 'utf8', timeout: 60_000 });
+`,
+      JSON.stringify(config),
+    ],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
 }
 
 const hostOf = async (name: string) => {
@@ -56,7 +64,7 @@ const hostOf = async (name: string) => {
 };
 
 describe('per-VM keys with the rendered template', () => {
-  it('accepts a VM reporting with its own key and token, refuses one using another VM\'s', async (ctx) => {
+  it("accepts a VM reporting with its own key and token, refuses one using another VM's", async (ctx) => {
     if (!canRunVms()) return ctx.skip();
     server = await startServer({ WEBHOOK_DB: join(work, 'webhook.db'), WEBHOOK_VM_KEY_MASTER: MASTER, WEBHOOK_REQUIRE_VM_KEYS: 'true' });
     gitRepo(join(work, 'repo'));
@@ -68,14 +76,20 @@ describe('per-VM keys with the rendered template', () => {
     const py = cloudInitReports(ownConfig);
     expect(py.status, py.stderr).toBe(0);
     // The check-in goes out through the detached sender.
-    const host = await eventually(async () => {
-      const h = await hostOf('vm-key-1');
-      expect(h?.checkins).toHaveLength(1);
-      return h;
-    }, { timeout: 20_000 });
+    const host = await eventually(
+      async () => {
+        const h = await hostOf('vm-key-1');
+        expect(h?.checkins).toHaveLength(1);
+        return h;
+      },
+      { timeout: 20_000 },
+    );
     expect(host?.status).toBe('succeeded');
     expect(host?.checkins.map((c) => c.result)).toEqual(['ran']);
-    expect(host?.cloud_init.map((e) => [e.name, e.event_type])).toEqual([['init-network', 'finish'], ['init-network', 'start']]);
+    expect(host?.cloud_init.map((e) => [e.name, e.event_type])).toEqual([
+      ['init-network', 'finish'],
+      ['init-network', 'start'],
+    ]);
 
     // vm-key-2 was given vm-key-1's key and token.
     const thief = vm(work, 'vm-key-2', 302);

@@ -45,15 +45,42 @@ export function vm(work: string, name: string, vmid: number): Vm {
 }
 
 /** Runs a command as the VM: its own hostname and machine-id, in namespaces of its own. */
-export function asVm(work: string, v: Vm, command: string[], env: Record<string, string> = {}): Promise<{ status: number | null; output: string }> {
+export function asVm(
+  work: string,
+  v: Vm,
+  command: string[],
+  env: Record<string, string> = {},
+): Promise<{ status: number | null; output: string }> {
   const proc = spawn(
     'unshare',
-    ['--uts', '--mount', '--propagation', 'private', '--', 'sh', '-c', 'hostname "$1" && mount --bind "$2" /etc/machine-id && shift 2 && exec "$@"', 'sh', v.name, v.machineIdFile, ...command],
-    { cwd: work, env: { PATH: process.env.PATH ?? '', HOME: work, LC_ALL: 'C.UTF-8', ANSIBLE_NOCOLOR: '1', ANSIBLE_LOCALHOST_WARNING: 'false', ...env } },
+    [
+      '--uts',
+      '--mount',
+      '--propagation',
+      'private',
+      '--',
+      'sh',
+      '-c',
+      'hostname "$1" && mount --bind "$2" /etc/machine-id && shift 2 && exec "$@"',
+      'sh',
+      v.name,
+      v.machineIdFile,
+      ...command,
+    ],
+    {
+      cwd: work,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: work,
+        LC_ALL: 'C.UTF-8',
+        ANSIBLE_NOCOLOR: '1',
+        ANSIBLE_LOCALHOST_WARNING: 'false',
+        ...env,
+      },
+    },
   );
   let output = '';
   proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
   proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
   return new Promise((resolve) => proc.once('close', (status) => resolve({ status, output })));
 }
-

@@ -64,7 +64,6 @@ async function postEvents(url: string, events: unknown[], headers: Record<string
   expect(res.status).toBe(200);
 }
 
-
 /** A stand-in receiver answering from a list of canned (status, body) pairs, the last one repeated. */
 async function cannedServer(answers: Array<[number, string]>): Promise<{ url: string; requests: string[] }> {
   const requests: string[] = [];
@@ -109,7 +108,19 @@ describe.skipIf(!ready)('wait-for-webhook.sh', () => {
   it('--help explains the options and every exit code', async () => {
     const r = await runScript(['--help']);
     expect(r.code).toBe(0);
-    for (const option of ['--url', '--timeout', '--since', '--token-file', '--poll', '--retries', '--fleet', '--keep-going', '--quiet', 'WEBHOOK_URL', 'WEBHOOK_READ_TOKEN']) {
+    for (const option of [
+      '--url',
+      '--timeout',
+      '--since',
+      '--token-file',
+      '--poll',
+      '--retries',
+      '--fleet',
+      '--keep-going',
+      '--quiet',
+      'WEBHOOK_URL',
+      'WEBHOOK_READ_TOKEN',
+    ]) {
       expect(r.stdout).toContain(option);
     }
     for (const code of ['0', '1', '2', '3', '4', '64']) expect(r.stdout).toMatch(new RegExp(`^  ${code} +\\S`, 'm'));
@@ -208,7 +219,7 @@ describe.skipIf(!ready)('wait-for-webhook.sh', () => {
     expect(res.stderr).toMatch(/unreachable after 2 attempts: HTTP 503: database busy$/m);
   });
 
-  it('exits 3 on an answer that is not the receiver\'s', async () => {
+  it("exits 3 on an answer that is not the receiver's", async () => {
     const other = await cannedServer([[200, '<html>a router login page</html>']]);
     const res = await runScript(['--url', other.url, 'web-01']);
     expect(res.code).toBe(3);
@@ -279,15 +290,19 @@ describe.skipIf(!ready)('wait-for-webhook.sh', () => {
     expect(argv).not.toContain('not-the-token');
   });
 
-  it('ends within seconds with exit 1 when a VM\'s pull failed, with git\'s error', async () => {
+  it("ends within seconds with exit 1 when a VM's pull failed, with git's error", async () => {
     const server = await startServer({ WEBHOOK_DB: join(tempDir(), 'webhook.db') });
     // One long-poll as long as the whole wait: only the receiver waking it can end it with 1, not 2.
     const script = startScript(['--url', server.url, '--poll', '120', '--timeout', '120', 'web-12']);
     await waitersAt(server.url, 1);
-    await postEvents(server.url, [checkin(vm('web-12', 112), 'pull_failed', "fatal: repository 'https://git.example/infra.git/' not found")]);
+    await postEvents(server.url, [
+      checkin(vm('web-12', 112), 'pull_failed', "fatal: repository 'https://git.example/infra.git/' not found"),
+    ]);
     const res = await script.done;
     expect(res.code, res.stderr).toBe(1);
-    expect(res.stdout).toContain("web-12 pull-failed: ansible-pull could not get the playbook repository (exit 128): fatal: repository 'https://git.example/infra.git/' not found");
+    expect(res.stdout).toContain(
+      "web-12 pull-failed: ansible-pull could not get the playbook repository (exit 128): fatal: repository 'https://git.example/infra.git/' not found",
+    );
     expect(res.stdout).toMatch(/^next: Check the repository URL/m);
   });
 

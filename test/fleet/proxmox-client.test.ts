@@ -33,7 +33,10 @@ describe.runIf(haveOpenssl)('Proxmox API client', () => {
   });
 
   const failure = async (p: Promise<unknown>): Promise<ProxmoxError> => {
-    const err = await p.then(() => undefined, (e: unknown) => e);
+    const err = await p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ProxmoxError);
     return err as ProxmoxError;
   };
@@ -130,7 +133,9 @@ describe.runIf(haveOpenssl)('Proxmox API client', () => {
     try {
       const err = await failure(readProxmoxVms(client));
       expect([err.kind, err.detail]).toEqual(['unreachable', 'ECONNREFUSED']);
-      expect(err.message).toBe(`cannot reach https://127.0.0.1:${port} (ECONNREFUSED): check WEBHOOK_PROXMOX_URL and that pveproxy is running`);
+      expect(err.message).toBe(
+        `cannot reach https://127.0.0.1:${port} (ECONNREFUSED): check WEBHOOK_PROXMOX_URL and that pveproxy is running`,
+      );
     } finally {
       await fake.up();
     }

@@ -182,7 +182,9 @@ describe.runIf(haveOpenssl)('Proxmox discovery', () => {
   it('without the CA file the TLS check fails, reported as unreachable with the CA file to check', async () => {
     start({ ca: undefined, caFile: undefined });
     await until(() => failuresLogged('unreachable').length >= 1, 'a TLS failure');
-    expect(failuresLogged('unreachable')[0]!.msg).toMatch(/the TLS certificate of https:\/\/127\.0\.0\.1:\d+ is not trusted \(\w+\): check WEBHOOK_PROXMOX_CA_FILE/);
+    expect(failuresLogged('unreachable')[0]!.msg).toMatch(
+      /the TLS certificate of https:\/\/127\.0\.0\.1:\d+ is not trusted \(\w+\): check WEBHOOK_PROXMOX_CA_FILE/,
+    );
     expect(inventories).toEqual([]);
   });
 

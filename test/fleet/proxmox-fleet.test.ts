@@ -9,9 +9,12 @@ import { makePki, startFakeProxmox, type FakeProxmox, type Pki } from './proxmox
 
 /** Until `cond` holds: one eventually() with a condition that names what it waited for. */
 const until = (cond: () => Promise<boolean>, what: string, timeout = 60_000) =>
-  eventually(async () => {
-    if (!(await cond())) throw new Error(`still waiting for ${what}`);
-  }, { timeout, interval: 100 });
+  eventually(
+    async () => {
+      if (!(await cond())) throw new Error(`still waiting for ${what}`);
+    },
+    { timeout, interval: 100 },
+  );
 
 describe.runIf(requireTool('openssl'))('the expected fleet from Proxmox', () => {
   let dir: string;
@@ -28,7 +31,15 @@ describe.runIf(requireTool('openssl'))('the expected fleet from Proxmox', () => 
       { vmid: 9000, name: 'debian-12', node: 'pve1', status: 'stopped', type: 'qemu', template: 1, tags: 'ansible-pull' },
     ]);
     t = await makeApp({
-      proxmox: { url: fake.url, tokenId: 'webhook@pve!discovery', tokenSecret: 'a1b2c3d4-0000-4000-8000-123456789abc', ca: pki.ca, caFile: pki.caFile, tag: 'ansible-pull', intervalMs: 100 },
+      proxmox: {
+        url: fake.url,
+        tokenId: 'webhook@pve!discovery',
+        tokenSecret: 'a1b2c3d4-0000-4000-8000-123456789abc',
+        ca: pki.ca,
+        caFile: pki.caFile,
+        tag: 'ansible-pull',
+        intervalMs: 100,
+      },
     });
   });
   afterAll(async () => {
@@ -61,11 +72,15 @@ describe.runIf(requireTool('openssl'))('the expected fleet from Proxmox', () => 
 
   it('keeps serving, with the last known fleet, while the token is refused or the API is down', async () => {
     fake.mode = 'refuse';
-    const failures = () => t.app.inject({ method: 'GET', url: '/metrics' }).then((r) => /webhook_proxmox_polls_total\{outcome="refused"\} [1-9]/.test(r.body));
+    const failures = () =>
+      t.app.inject({ method: 'GET', url: '/metrics' }).then((r) => /webhook_proxmox_polls_total\{outcome="refused"\} [1-9]/.test(r.body));
     await until(failures, 'a refused poll');
     expect((await fleet()).expected).toBe(1);
     await fake.down();
-    const down = () => t.app.inject({ method: 'GET', url: '/metrics' }).then((r) => /webhook_proxmox_polls_total\{outcome="unreachable"\} [1-9]/.test(r.body));
+    const down = () =>
+      t.app
+        .inject({ method: 'GET', url: '/metrics' })
+        .then((r) => /webhook_proxmox_polls_total\{outcome="unreachable"\} [1-9]/.test(r.body));
     await until(down, 'an unreachable poll');
     expect((await t.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
     expect((await fleet()).vms.map((v) => v.status)).toEqual(['stopped']);

@@ -23,7 +23,14 @@ describe('acceptQueueIn', () => {
 describe('watchAcceptQueue', () => {
   it.skipIf(!existsSync('/proc/net/tcp'))('sees connections waiting on a socket that listens but does not accept', async () => {
     // A listener that never calls accept(): its connections stay in the kernel's queue.
-    const child = spawn('/usr/bin/python3', ['-c', 'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(64)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(30)'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      '/usr/bin/python3',
+      [
+        '-c',
+        'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(64)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(30)',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     const held: Socket[] = [];
     try {
       const port = await new Promise<number>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));

@@ -25,7 +25,10 @@ describe('group commit', () => {
   it('commits deliveries that arrive together in one transaction', async () => {
     const { db, committer, commits } = setup();
     const r = runEvents();
-    const results = await Promise.all([committer.submit(item(r.started())), ...Array.from({ length: 20 }, () => committer.submit(item(r.task())))]);
+    const results = await Promise.all([
+      committer.submit(item(r.started())),
+      ...Array.from({ length: 20 }, () => committer.submit(item(r.task()))),
+    ]);
     expect(results.flat()).toEqual(Array(21).fill('stored'));
     expect(commits).toEqual([21]);
     expect(db.prepare('SELECT tasks_total FROM runs').pluck().get()).toBe(20);

@@ -107,7 +107,16 @@ describe('malformed headers', () => {
   });
 
   it('refuses a timestamp that is not whole Unix seconds', () => {
-    for (const ts of ['1614265330.5', '-1614265330', '+1614265330', '1614265330000', ' 1614265330', '0x60377f32', 'now', '2021-02-25T15:02:10Z']) {
+    for (const ts of [
+      '1614265330.5',
+      '-1614265330',
+      '+1614265330',
+      '1614265330000',
+      ' 1614265330',
+      '0x60377f32',
+      'now',
+      '2021-02-25T15:02:10Z',
+    ]) {
       expect(verify(headers({ 'webhook-timestamp': ts })), ts).toEqual(notSeconds);
     }
     // Milliseconds where seconds belong fit the pattern but are far outside the window.

@@ -3,7 +3,19 @@
  * configuration and the data, the staged service actually starting, and uninstall.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -38,7 +50,6 @@ function envFromFile(path: string): Record<string, string> {
   }
   return env;
 }
-
 
 describe('deploy.sh --root', () => {
   it('needs a built dist/ (npm test builds it first)', () => {
@@ -187,8 +198,10 @@ describe('deploy.sh arguments', () => {
 
 describe('deploy.sh and the Node.js it runs on', () => {
   const OS_RELEASE: Record<string, string> = {
-    'debian-13': 'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nNAME="Debian GNU/Linux"\nVERSION_ID="13"\nVERSION="13 (trixie)"\nVERSION_CODENAME=trixie\nID=debian\n',
-    'debian-12': 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n',
+    'debian-13':
+      'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nNAME="Debian GNU/Linux"\nVERSION_ID="13"\nVERSION="13 (trixie)"\nVERSION_CODENAME=trixie\nID=debian\n',
+    'debian-12':
+      'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n',
   };
   const base = mkdtempSync(join(tmpdir(), 'webhook-deploy-node-'));
   afterAll(() => rmSync(base, { recursive: true, force: true }));
@@ -241,10 +254,18 @@ describe('deploy.sh and the Node.js it runs on', () => {
       env: { PATH: [stubs, installed, hostBin].join(':'), HOME: dir, DEPLOY_OS_RELEASE: osRelease },
     });
     const aptCalls = readFileSync(calls, 'utf8').split('\n').filter(Boolean);
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr, output: `${r.stdout}\n${r.stderr}`, aptCalls, installed, root: join(dir, 'root') };
+    return {
+      status: r.status,
+      stdout: r.stdout,
+      stderr: r.stderr,
+      output: `${r.stdout}\n${r.stderr}`,
+      aptCalls,
+      installed,
+      root: join(dir, 'root'),
+    };
   }
 
-  it('on Debian 13 without node, installs Debian\'s nodejs and npm and runs on that node', () => {
+  it("on Debian 13 without node, installs Debian's nodejs and npm and runs on that node", () => {
     const r = deployOn({ os: 'debian-13' }, 'trixie');
     expect(r.status, r.output).toBe(0);
     expect(r.aptCalls).toEqual(['update -q', 'install -y -q nodejs npm']);
@@ -266,7 +287,7 @@ describe('deploy.sh and the Node.js it runs on', () => {
     const r = deployOn({ os: 'debian-13', node: '18.19.0', apt: '18.19.0' }, 'trixie-old-source');
     expect(r.status).toBe(1);
     expect(r.aptCalls).toEqual(['update -q', 'install -y -q nodejs npm']);
-    expect(r.stdout).toContain('is Node.js 18.19.0; installing Debian\'s nodejs and npm');
+    expect(r.stdout).toContain("is Node.js 18.19.0; installing Debian's nodejs and npm");
     expect(r.stderr).toContain('error: after apt-get install nodejs npm, ');
     expect(r.stderr).toContain('is Node.js 18.19.0');
     expect(r.stderr).toContain('apt-cache policy nodejs');
@@ -280,7 +301,7 @@ describe('deploy.sh and the Node.js it runs on', () => {
     expect(r.stderr).toContain('  apt-get install -y nodejs npm\n');
   });
 
-  it('on Debian 12, never installs Debian\'s 18.x: an old node stops with the NodeSource route', () => {
+  it("on Debian 12, never installs Debian's 18.x: an old node stops with the NodeSource route", () => {
     const r = deployOn({ os: 'debian-12', node: '18.19.0' }, 'bookworm-old');
     expect(r.status).toBe(1);
     expect(r.aptCalls).toEqual([]);
@@ -302,7 +323,11 @@ describe('shellcheck', () => {
   it('finds nothing in deploy.sh, scripts/*.sh and the test fixtures', (ctx) => {
     if (!requireTool('shellcheck')) return ctx.skip();
     const inDir = (dir: string, keep: (f: string) => boolean) =>
-      existsSync(dir) ? readdirSync(dir).filter(keep).map((f) => join(dir, f)) : [];
+      existsSync(dir)
+        ? readdirSync(dir)
+            .filter(keep)
+            .map((f) => join(dir, f))
+        : [];
     const scripts = [
       ...inDir(join(REPO, 'scripts'), (f) => f.endsWith('.sh')),
       ...inDir(join(REPO, 'test', 'ops', 'fixtures'), (f) => f.endsWith('.sh') || f.startsWith('fake-')),

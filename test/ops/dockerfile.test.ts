@@ -121,7 +121,12 @@ function ignoredByDockerignore(path: string): boolean {
     .map((l) => l.trim())
     .filter((l) => l.length > 0 && !l.startsWith('#'));
   const toRegex = (glob: string) =>
-    new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*\//g, '(?:.*/)?').replace(/\*/g, '[^/]*')}$`);
+    new RegExp(
+      `^${glob
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*\*\//g, '(?:.*/)?')
+        .replace(/\*/g, '[^/]*')}$`,
+    );
   // A pattern that matches a folder also matches everything in it.
   const prefixes = path.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/'));
   let ignored = false;
@@ -147,7 +152,14 @@ describe('.dockerignore', () => {
   });
 
   it('keeps local builds, dependencies, databases and git out of the context', () => {
-    for (const path of ['node_modules/fastify/package.json', 'dist/src/server.js', '.git/HEAD', 'data/webhook.db', 'src/local.db', 'test/helper.ts']) {
+    for (const path of [
+      'node_modules/fastify/package.json',
+      'dist/src/server.js',
+      '.git/HEAD',
+      'data/webhook.db',
+      'src/local.db',
+      'test/helper.ts',
+    ]) {
       expect(ignoredByDockerignore(path), path).toBe(true);
     }
   });

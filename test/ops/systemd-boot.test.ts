@@ -50,12 +50,17 @@ afterAll(async () => {
 
 /** Host pid of the container's systemd: the child that unshare forked. */
 async function waitForSystemd(unsharePid: number, log: () => string): Promise<number> {
-  const pid = await eventually(() => {
-    const child = spawnSync('pgrep', ['-P', String(unsharePid)], { encoding: 'utf8' }).stdout.trim().split('\n')[0];
-    if (child && readFileSync(`/proc/${child}/comm`, 'utf8').trim() === 'systemd') return Number(child);
-    if (boot?.exitCode !== null) return undefined; // the container is gone: nothing left to wait for
-    throw new Error('not yet');
-  }, { timeout: 20_000, interval: 100 }).catch(() => undefined);
+  const pid = await eventually(
+    () => {
+      const child = spawnSync('pgrep', ['-P', String(unsharePid)], { encoding: 'utf8' })
+        .stdout.trim()
+        .split('\n')[0];
+      if (child && readFileSync(`/proc/${child}/comm`, 'utf8').trim() === 'systemd') return Number(child);
+      if (boot?.exitCode !== null) return undefined; // the container is gone: nothing left to wait for
+      throw new Error('not yet');
+    },
+    { timeout: 20_000, interval: 100 },
+  ).catch(() => undefined);
   if (pid === undefined) throw new Error(`systemd did not start in the container:\n${log()}`);
   return pid;
 }

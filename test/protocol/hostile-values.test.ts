@@ -21,7 +21,10 @@ describe('times out of range', () => {
     for (const ts of [1e13, 1e300, -1, 4102444800]) {
       const res = await report('vm-x', ts);
       expect(res.statusCode, String(ts)).toBe(400);
-      expect(res.json()).toMatchObject({ code: 'INVALID_REPORT', message: 'timestamp: expected Unix seconds between 1970-01-01 and 2100-01-01' });
+      expect(res.json()).toMatchObject({
+        code: 'INVALID_REPORT',
+        message: 'timestamp: expected Unix seconds between 1970-01-01 and 2100-01-01',
+      });
     }
     expect((await report('vm-x', 1764140000)).statusCode).toBe(200);
     expect((await getJson(t.app, '/hosts/vm-x')).status).toBe(200);

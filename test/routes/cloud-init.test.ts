@@ -15,7 +15,13 @@ const report = (vm: string, body: object) =>
 describe('cloud-init endpoints', () => {
   it('shows reporting events in the host timeline before any ansible run', async () => {
     t = await makeApp();
-    const start = { name: 'init-network', description: 'searching for network datasources', event_type: 'start', origin: 'cloudinit', timestamp: 1764140000.5 };
+    const start = {
+      name: 'init-network',
+      description: 'searching for network datasources',
+      event_type: 'start',
+      origin: 'cloudinit',
+      timestamp: 1764140000.5,
+    };
     const finish = { ...start, event_type: 'finish', result: 'FAIL', description: 'modules-final failed' };
     expect((await report('vm-7', start)).statusCode).toBe(200);
     expect((await report('vm-7', finish)).statusCode).toBe(200);
@@ -57,7 +63,12 @@ describe('cloud-init endpoints', () => {
     const res = await report('vm-9', { name: 'x', event_type: 'middle', timestamp: 1 });
     expect(res.statusCode).toBe(400);
     expect(res.json().message).toMatch(/^event_type: expected one of/);
-    const form = await t.app.inject({ method: 'POST', url: '/cloud-init/vm-9/phone-home', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'hostname=x' });
+    const form = await t.app.inject({
+      method: 'POST',
+      url: '/cloud-init/vm-9/phone-home',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'hostname=x',
+    });
     expect(form.statusCode).toBe(400);
     expect(form.json().message).toMatch(/^instance_id: required/);
     const badVm = await report('bad%20name', { name: 'x', event_type: 'start', timestamp: 1 });

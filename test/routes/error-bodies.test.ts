@@ -131,8 +131,17 @@ describe('error bodies', () => {
         { method: 'POST', url: '/webhook', payload: JSON.stringify({ ...event, seq: 'one', extra: 1 }) },
         { method: 'POST', url: '/webhook', payload: JSON.stringify({ events: [] }) },
         { method: 'POST', url: '/cloud-init/vm-1/events', payload: JSON.stringify({ name: 'init', event_type: 'middle', timestamp: 1 }) },
-        { method: 'POST', url: '/cloud-init/vm-1/phone-home', payload: 'hostname=a', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
-        { method: 'POST', url: '/cloud-init/bad%20name/events', payload: JSON.stringify({ name: 'init', event_type: 'start', timestamp: 1 }) },
+        {
+          method: 'POST',
+          url: '/cloud-init/vm-1/phone-home',
+          payload: 'hostname=a',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        },
+        {
+          method: 'POST',
+          url: '/cloud-init/bad%20name/events',
+          payload: JSON.stringify({ name: 'init', event_type: 'start', timestamp: 1 }),
+        },
       ]),
     ).toMatchInlineSnapshot(`
       {

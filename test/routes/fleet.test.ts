@@ -23,7 +23,12 @@ async function start(overrides = {}) {
 }
 
 const put = (vms: unknown, headers: Record<string, string> = auth) =>
-  t!.app.inject({ method: 'PUT', url: '/fleet', headers: { 'content-type': 'application/json', ...headers }, payload: JSON.stringify({ vms }) });
+  t!.app.inject({
+    method: 'PUT',
+    url: '/fleet',
+    headers: { 'content-type': 'application/json', ...headers },
+    payload: JSON.stringify({ vms }),
+  });
 
 const checkin = (h: ReturnType<typeof host>, data: Record<string, unknown>) => ({
   v: 1,
@@ -40,7 +45,14 @@ const cloudInit = (vm: string, result: 'SUCCESS' | 'FAIL', name = 'modules-final
   t!.app.inject({
     method: 'POST',
     url: `/cloud-init/${vm}/events`,
-    payload: JSON.stringify({ name, event_type: 'finish', origin: 'cloudinit', timestamp: now / 1000, result, description: 'running modules for final' }),
+    payload: JSON.stringify({
+      name,
+      event_type: 'finish',
+      origin: 'cloudinit',
+      timestamp: now / 1000,
+      result,
+      description: 'running modules for final',
+    }),
   });
 
 const fleet = async () => (await getJson<FleetAnswer>(t!.app, '/fleet')).body;
@@ -73,7 +85,14 @@ describe('PUT /fleet', () => {
     const run = runEvents({ host: host({ hostname: 'web-01.example', vmid: 101 }) });
     expect((await post(t!.app, { events: [run.started(), run.task('ok'), run.finished()] })).statusCode).toBe(200);
     await post(t!.app, checkin(host({ hostname: 'web-02', machine_id: 'a'.repeat(32) }), { result: 'skipped', interval_seconds: 1800 }));
-    await post(t!.app, checkin(host({ hostname: 'web-03', machine_id: 'b'.repeat(32) }), { result: 'pull_failed', exit_code: 1, error: "fatal: repository 'https://git.example/x.git/' not found\n" }));
+    await post(
+      t!.app,
+      checkin(host({ hostname: 'web-03', machine_id: 'b'.repeat(32) }), {
+        result: 'pull_failed',
+        exit_code: 1,
+        error: "fatal: repository 'https://git.example/x.git/' not found\n",
+      }),
+    );
     await cloudInit('web-04', 'FAIL');
     const f = await fleet();
     expect(f.vms.map((v) => [v.name, v.status])).toEqual([
@@ -108,7 +127,14 @@ describe('PUT /fleet', () => {
     await put([{ name: 'keep-01' }]);
     const cases: [unknown, number, RegExp][] = [
       [[{ name: 'a' }, { name: 'a' }], 400, /vms\[1\]\.name: duplicate name "a" \(also vms\[0\]\)/],
-      [[{ name: 'a', vmid: 101 }, { name: 'b', vmid: 101 }], 400, /vms\[1\]\.vmid: duplicate vmid 101/],
+      [
+        [
+          { name: 'a', vmid: 101 },
+          { name: 'b', vmid: 101 },
+        ],
+        400,
+        /vms\[1\]\.vmid: duplicate vmid 101/,
+      ],
       [[{ name: 'a', vmid: 12 }], 400, /vms\[0\]\.vmid: expected a Proxmox VMID/],
       [[{ name: 'a', vmid: 'x' }], 400, /vms\[0\]\.vmid/],
       [[{ vmid: 101 }], 400, /vms\[0\]\.name: required/],
@@ -186,7 +212,10 @@ describe('GET /fleet/wait', () => {
   it('answers failed at once when one VM failed, naming each VM; keep_going waits for the rest', async () => {
     await start();
     await put([{ name: 'web-01' }, { name: 'web-02' }]);
-    await post(t!.app, checkin(host({ hostname: 'web-02' }), { result: 'pull_failed', exit_code: 128, error: 'fatal: repository not found' }));
+    await post(
+      t!.app,
+      checkin(host({ hostname: 'web-02' }), { result: 'pull_failed', exit_code: 128, error: 'fatal: repository not found' }),
+    );
     const res = await t!.app.inject({ method: 'GET', url: '/fleet/wait?all=1&timeout=5' });
     expect(res.statusCode).toBe(200);
     const body = res.json() as FleetWaitAnswer;
@@ -210,7 +239,9 @@ describe('GET /fleet/wait', () => {
     const res = await wait;
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/^text\/plain/);
-    expect(res.body).toMatch(/^web-01 succeeded the latest run succeeded\nweb-02 succeeded the latest run succeeded\nstate=succeeded waited_ms=\d+\n$/);
+    expect(res.body).toMatch(
+      /^web-01 succeeded the latest run succeeded\nweb-02 succeeded the latest run succeeded\nstate=succeeded waited_ms=\d+\n$/,
+    );
   });
 
   it('refuses a wait that names no VM', async () => {

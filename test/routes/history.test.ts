@@ -23,11 +23,32 @@ async function run(h: typeof web, n: number, commit: string, tasks: Array<[strin
 beforeAll(async () => {
   t = await makeApp({ staleAfterMs: 3600_000 * 24 * 365 * 10 }, () => T0 + 10 * HOUR);
   const a = 'aaaaaaa1';
-  await run(web, 0, a, [['file', 'changed'], ['cmd', 'changed']]);
-  await run(web, 1, a, [['file', 'ok'], ['cmd', 'changed']]);
-  await run(web, 2, a, [['file', 'changed'], ['cmd', 'changed']]);
-  await run(db, 3, a, [['file', 'ok'], ['cmd', 'ok']]);
-  await run(db, 4, a, [['file', 'changed'], ['cmd', 'ok']], true);
+  await run(web, 0, a, [
+    ['file', 'changed'],
+    ['cmd', 'changed'],
+  ]);
+  await run(web, 1, a, [
+    ['file', 'ok'],
+    ['cmd', 'changed'],
+  ]);
+  await run(web, 2, a, [
+    ['file', 'changed'],
+    ['cmd', 'changed'],
+  ]);
+  await run(db, 3, a, [
+    ['file', 'ok'],
+    ['cmd', 'ok'],
+  ]);
+  await run(
+    db,
+    4,
+    a,
+    [
+      ['file', 'changed'],
+      ['cmd', 'ok'],
+    ],
+    true,
+  );
 });
 afterAll(async () => t.close());
 
@@ -47,10 +68,19 @@ describe('outcomes', () => {
   it('show drift counts on runs and hosts, and each task its classification', async () => {
     const run = runDetailSchema.parse((await getJson(t.app, `/runs/${runs[2]}`)).body);
     expect(run.drift).toEqual({ intentional: 0, corrective: 1, repeated: 1, other: 0 });
-    expect(run.task_results.map((r) => [r.task, r.occurrence, r.change])).toEqual([['file', 1, 'corrective'], ['cmd', 1, 'repeated']]);
+    expect(run.task_results.map((r) => [r.task, r.occurrence, r.change])).toEqual([
+      ['file', 1, 'corrective'],
+      ['cmd', 1, 'repeated'],
+    ]);
     const fleet = fleetSchema.parse((await getJson(t.app, '/hosts')).body);
     const w = fleet.hosts.find((h) => h.hostname === 'web-01')!;
-    expect(w.drift).toEqual({ intentional: 2, corrective: 1, repeated: 1, other: 1, last_corrective_at: new Date(T0 + 2 * HOUR + 100).toISOString() });
+    expect(w.drift).toEqual({
+      intentional: 2,
+      corrective: 1,
+      repeated: 1,
+      other: 1,
+      last_corrective_at: new Date(T0 + 2 * HOUR + 100).toISOString(),
+    });
     expect(w.latest_run?.drift.corrective).toBe(1);
   });
 });

@@ -40,7 +40,12 @@ describe('GET /openapi.json', () => {
     expect(doc.openapi).toMatch(/^3\./);
 
     // HEAD routes are Fastify's automatic mirrors of the GET routes.
-    const registered = routes.flatMap((r) => [r.method].flat().filter((m) => m !== 'HEAD').map((m) => `${m.toLowerCase()} ${openapiPath(r.url)}`));
+    const registered = routes.flatMap((r) =>
+      [r.method]
+        .flat()
+        .filter((m) => m !== 'HEAD')
+        .map((m) => `${m.toLowerCase()} ${openapiPath(r.url)}`),
+    );
     const described = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`));
     expect(registered.length).toBeGreaterThan(15);
     expect(described.sort()).toEqual([...new Set(registered)].sort());

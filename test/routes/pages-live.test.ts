@@ -53,7 +53,10 @@ describe('read token on pages', () => {
 });
 
 /** Collects an SSE response's text as it arrives. */
-function openStream(url: string, headers: Record<string, string> = {}): Promise<{ res: IncomingMessage; text: () => string; ended: Promise<void> }> {
+function openStream(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ res: IncomingMessage; text: () => string; ended: Promise<void> }> {
   return new Promise((resolve, reject) => {
     httpGet(url, { headers }, (res) => {
       let text = '';

@@ -22,10 +22,22 @@ async function seedMixed(): Promise<{ failedRun: string }> {
   const ok = runEvents({ host: named('ok-01') });
   await post(t!.app, { events: [ok.started(), ok.task('changed'), ok.finished()] });
   const bad = runEvents({ host: named('bad-01') });
-  await post(t!.app, { events: [bad.started(), bad.task('ok', 'Install nginx'), bad.task('failed', 'Start postgres', 'Job for postgresql.service failed'), bad.finished(1)] });
+  await post(t!.app, {
+    events: [
+      bad.started(),
+      bad.task('ok', 'Install nginx'),
+      bad.task('failed', 'Start postgres', 'Job for postgresql.service failed'),
+      bad.finished(1),
+    ],
+  });
   const busy = runEvents({ host: named('busy-01') });
   await post(t!.app, { events: [busy.started(), busy.task()] });
-  await t!.app.inject({ method: 'POST', url: '/cloud-init/new-01/phone-home', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'instance_id=iid-new-01&hostname=new-01' });
+  await t!.app.inject({
+    method: 'POST',
+    url: '/cloud-init/new-01/phone-home',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: 'instance_id=iid-new-01&hostname=new-01',
+  });
   return { failedRun: bad.runId };
 }
 
@@ -70,7 +82,13 @@ describe('fleet page', () => {
 describe('host and run pages', () => {
   it('shows a host timeline of runs and cloud-init events, newest first', async () => {
     t = await makeApp();
-    const report = { name: 'modules-final', event_type: 'finish', result: 'FAIL', description: 'final stage', timestamp: Date.now() / 1000 - 3600 };
+    const report = {
+      name: 'modules-final',
+      event_type: 'finish',
+      result: 'FAIL',
+      description: 'final stage',
+      timestamp: Date.now() / 1000 - 3600,
+    };
     await t.app.inject({ method: 'POST', url: '/cloud-init/web-01/events', payload: JSON.stringify(report) });
     const r = runEvents({ host: host({ hostname: 'web-01', machine_id: undefined, vmid: 101 }) });
     await post(t.app, { events: [r.started(), r.finished()] });
@@ -114,8 +132,15 @@ describe('host and run pages', () => {
     t = await makeApp();
     const evil = '<img src=x onerror=alert(1)>';
     const r = runEvents({ host: named(evil) });
-    await post(t.app, { events: [r.started(), r.task('failed', '</script><script>alert(1)</script>', '<b onmouseover=alert(1)>x</b>'), r.finished(1)] });
-    for (const url of ['/', `/ui/hosts/${encodeURIComponent(evil)}`, `/ui/runs/${r.runId}`, `/ui/hosts/${encodeURIComponent('"><svg onload=alert(1)>')}`]) {
+    await post(t.app, {
+      events: [r.started(), r.task('failed', '</script><script>alert(1)</script>', '<b onmouseover=alert(1)>x</b>'), r.finished(1)],
+    });
+    for (const url of [
+      '/',
+      `/ui/hosts/${encodeURIComponent(evil)}`,
+      `/ui/runs/${r.runId}`,
+      `/ui/hosts/${encodeURIComponent('"><svg onload=alert(1)>')}`,
+    ]) {
       const body = (await get(url)).body;
       expect(body, url).not.toMatch(/<img|<script>alert|<b onmouseover|<svg onload/);
     }

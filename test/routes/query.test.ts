@@ -5,7 +5,13 @@ import { getJson, makeApp, post, runEvents, type TestApp } from '../helper.js';
 let t: TestApp;
 const base = Date.parse('2026-05-01T00:00:00Z');
 const hosts = [
-  { hostname: 'web-01', machine_id: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1', instance_id: 'iid-web-01', vmid: 101, ips: ['10.1.0.11', 'fd00::11'] },
+  {
+    hostname: 'web-01',
+    machine_id: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1',
+    instance_id: 'iid-web-01',
+    vmid: 101,
+    ips: ['10.1.0.11', 'fd00::11'],
+  },
   { hostname: 'web-02', machine_id: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa2', instance_id: 'iid-web-02', vmid: 102, ips: ['10.1.0.12'] },
   { hostname: 'db-01', machine_id: 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa3', vmid: 103, ips: ['10.1.0.13'] },
 ];

@@ -31,7 +31,8 @@ function rawRequest(port: number, head: string, body: string): { socket: Socket;
   return { socket, answer };
 }
 
-const headFor = (length: number) => `POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`;
+const headFor = (length: number) =>
+  `POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`;
 
 describe('WEBHOOK_MAX_IN_FLIGHT', () => {
   it('answers 503 with Retry-After past the bound, and takes deliveries again once it frees', async () => {

@@ -89,7 +89,12 @@ describe('POST /webhook ingest', () => {
       payload: JSON.stringify(r.task()),
     });
     expect(form.statusCode).toBe(200);
-    const text = await t.app.inject({ method: 'POST', url: '/webhook', headers: { 'content-type': 'text/plain' }, payload: JSON.stringify(r.task()) });
+    const text = await t.app.inject({
+      method: 'POST',
+      url: '/webhook',
+      headers: { 'content-type': 'text/plain' },
+      payload: JSON.stringify(r.task()),
+    });
     expect(text.statusCode).toBe(200);
     expect(count('events')).toBe(3);
   });
@@ -113,18 +118,43 @@ describe('POST /webhook rejects bad input with a 4xx that says what was wrong', 
     ['a JSON array', () => ({ payload: '[]' }), 400, /expected a JSON object/],
     ['a JSON string', () => ({ payload: '"hello"' }), 400, /expected a JSON object/],
     ['wrong type of seq', () => ({ payload: JSON.stringify({ ...runEvents().started(), seq: 'one' }) }), 400, /^seq: expected number/],
-    ['missing run_id', () => {
-      const { run_id: _omit, ...rest } = runEvents().started();
-      return { payload: JSON.stringify(rest) };
-    }, 400, /^run_id: required/],
-    ['bad task status', () => ({ payload: JSON.stringify({ ...runEvents().task(), data: { ...runEvents().task().data, status: 'done' } }) }), 400, /^data\.status: expected one of/],
+    [
+      'missing run_id',
+      () => {
+        const { run_id: _omit, ...rest } = runEvents().started();
+        return { payload: JSON.stringify(rest) };
+      },
+      400,
+      /^run_id: required/,
+    ],
+    [
+      'bad task status',
+      () => ({ payload: JSON.stringify({ ...runEvents().task(), data: { ...runEvents().task().data, status: 'done' } }) }),
+      400,
+      /^data\.status: expected one of/,
+    ],
     ['unknown kind', () => ({ payload: JSON.stringify({ ...runEvents().started(), kind: 'bogus' }) }), 400, /kind/],
     ['unknown field', () => ({ payload: JSON.stringify({ ...runEvents().started(), extra: 1 }) }), 400, /Unrecognized key/],
-    ['bad event in a batch', () => ({ payload: JSON.stringify({ events: [runEvents().started(), { ...runEvents().task(), event_id: 'nope' }] }) }), 400, /^events\[1\]\.event_id: expected a UUID/],
+    [
+      'bad event in a batch',
+      () => ({ payload: JSON.stringify({ events: [runEvents().started(), { ...runEvents().task(), event_id: 'nope' }] }) }),
+      400,
+      /^events\[1\]\.event_id: expected a UUID/,
+    ],
     ['empty batch', () => ({ payload: JSON.stringify({ events: [] }) }), 400, /at least one event/],
     ['bad time', () => ({ payload: JSON.stringify({ ...runEvents().started(), time: 'yesterday' }) }), 400, /^time: expected an ISO 8601/],
-    ['bad machine id', () => ({ payload: JSON.stringify({ ...runEvents().started(), host: host({ machine_id: 'XYZ' }) }) }), 400, /^host\.machine_id/],
-    ['malformed Content-Type', () => ({ payload: JSON.stringify(runEvents().started()), headers: { 'content-type': ';;;' } }), 415, /unsupported Content-Type/],
+    [
+      'bad machine id',
+      () => ({ payload: JSON.stringify({ ...runEvents().started(), host: host({ machine_id: 'XYZ' }) }) }),
+      400,
+      /^host\.machine_id/,
+    ],
+    [
+      'malformed Content-Type',
+      () => ({ payload: JSON.stringify(runEvents().started()), headers: { 'content-type': ';;;' } }),
+      415,
+      /unsupported Content-Type/,
+    ],
     ['oversized body', () => ({ payload: JSON.stringify({ pad: 'x'.repeat(2 * 1024 * 1024) }) }), 413, /larger than the limit/],
   ];
 
@@ -133,7 +163,12 @@ describe('POST /webhook rejects bad input with a 4xx that says what was wrong', 
       const ok = runEvents();
       await post(t.app, ok.started());
       const { payload, headers } = make();
-      const res = await t.app.inject({ method: 'POST', url: '/webhook', headers: { 'content-type': 'application/json', ...headers }, payload });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/webhook',
+        headers: { 'content-type': 'application/json', ...headers },
+        payload,
+      });
       expect(res.statusCode).toBe(status);
       const body = res.json();
       expect(body.statusCode).toBe(status);

@@ -28,7 +28,12 @@ async function deliver(events: WebhookEvent[], secret: string | undefined, from:
   const id = `msg_${randomUUID()}`;
   const ts = Math.floor(Date.now() / 1000);
   const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (secret) Object.assign(headers, { 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': `v1,${sign(secretKey(secret), id, ts, body)}` });
+  if (secret)
+    Object.assign(headers, {
+      'webhook-id': id,
+      'webhook-timestamp': String(ts),
+      'webhook-signature': `v1,${sign(secretKey(secret), id, ts, body)}`,
+    });
   return t!.app.inject({ method: 'POST', url: '/webhook', headers, payload: body, remoteAddress: from });
 }
 
@@ -55,7 +60,7 @@ async function stateOfB() {
 }
 
 describe('VM A with only its own key, against VM B', () => {
-  it('refuses every takeover, and B\'s record, runs and wait answer stay as they were', async () => {
+  it("refuses every takeover, and B's record, runs and wait answer stay as they were", async () => {
     t = await makeApp({ vmKeyMasters: [MASTER], requireVmKeys: true });
     const bRun = await seedB();
     const before = await stateOfB();
@@ -81,10 +86,24 @@ describe('VM A with only its own key, against VM B', () => {
     expect(intoRun.json()).toMatchObject({ statusCode: 409, code: 'RUN_OWNED_BY_OTHER_HOST' });
     // 5. phone_home for B with no token, or A's token: refused while keys are required.
     const form = 'instance_id=iid-evil&hostname=evil';
-    const noToken = await t.app.inject({ method: 'POST', url: '/cloud-init/vm-b/phone-home', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: form });
+    const noToken = await t.app.inject({
+      method: 'POST',
+      url: '/cloud-init/vm-b/phone-home',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: form,
+    });
     expect(noToken.json()).toMatchObject({ statusCode: 401, code: 'VM_KEY_REQUIRED' });
-    const aToken = await t.app.inject({ method: 'POST', url: `/cloud-init/vm-b/phone-home?token=${cloudInitToken(MASTER, 'vm-a')}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: form });
-    expect(aToken.json()).toMatchObject({ statusCode: 401, code: 'UNAUTHORIZED', message: 'the token is not the cloud-init token of "vm-b"' });
+    const aToken = await t.app.inject({
+      method: 'POST',
+      url: `/cloud-init/vm-b/phone-home?token=${cloudInitToken(MASTER, 'vm-a')}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: form,
+    });
+    expect(aToken.json()).toMatchObject({
+      statusCode: 401,
+      code: 'UNAUTHORIZED',
+      message: 'the token is not the cloud-init token of "vm-b"',
+    });
 
     expect(await stateOfB()).toEqual(before);
     const metrics = (await t.app.inject({ method: 'GET', url: '/metrics' })).body;
@@ -100,13 +119,21 @@ describe('VM A with only its own key, against VM B', () => {
     }
     const res = await t.app.inject({ method: 'GET', url: '/hosts/10.0.0.9/wait?timeout=0' });
     expect(res.statusCode).toBe(409);
-    expect(res.json()).toMatchObject({ code: 'AMBIGUOUS_IDENTITY', message: '10.0.0.9 is an address of several hosts ("vm-a", "vm-b"); name the VM by hostname, machine-id or VMID' });
+    expect(res.json()).toMatchObject({
+      code: 'AMBIGUOUS_IDENTITY',
+      message: '10.0.0.9 is an address of several hosts ("vm-a", "vm-b"); name the VM by hostname, machine-id or VMID',
+    });
   });
 
-  it('B\'s own token may register it and set its instance-id', async () => {
+  it("B's own token may register it and set its instance-id", async () => {
     t = await makeApp({ vmKeyMasters: [MASTER], requireVmKeys: true });
     await seedB();
-    const res = await t.app.inject({ method: 'POST', url: `/cloud-init/vm-b/phone-home?token=${cloudInitToken(MASTER, 'vm-b')}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'instance_id=iid-b&hostname=vm-b' });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: `/cloud-init/vm-b/phone-home?token=${cloudInitToken(MASTER, 'vm-b')}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'instance_id=iid-b&hostname=vm-b',
+    });
     expect(res.statusCode, res.body).toBe(200);
     expect(((await t.app.inject({ method: 'GET', url: '/hosts/vm-b' })).json() as HostDetail).instance_id).toBe('iid-b');
   });
@@ -123,13 +150,22 @@ describe('with the shared secret still allowed', () => {
 
     const a = runEvents({ host: A });
     const asB = await deliver([{ ...a.started(), host: { ...B, machine_id: 'c'.repeat(32) } }], SHARED, '10.0.0.1');
-    expect(asB.json()).toMatchObject({ statusCode: 401, code: 'VM_KEY_REQUIRED', message: 'host "vm-b" reports with its own key; a delivery for it must be signed with that key' });
+    expect(asB.json()).toMatchObject({
+      statusCode: 401,
+      code: 'VM_KEY_REQUIRED',
+      message: 'host "vm-b" reports with its own key; a delivery for it must be signed with that key',
+    });
     const machine = await deliver([{ ...a.started(), host: { ...A, machine_id: B.machine_id } }], SHARED, '10.0.0.1');
     expect(machine.json()).toMatchObject({ statusCode: 409, code: 'IDENTITY_CONFLICT' });
     const intoRun = await deliver([{ ...bRun.finished(0), host: { hostname: 'vm-c' } }], SHARED, '10.0.0.1');
     expect(intoRun.json()).toMatchObject({ statusCode: 409, code: 'RUN_OWNED_BY_OTHER_HOST' });
     // Unauthenticated cloud-init: a timeline entry for B, but no rename, no new instance-id.
-    const phone = await t.app.inject({ method: 'POST', url: '/cloud-init/vm-b/phone-home', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'instance_id=iid-evil&hostname=evil' });
+    const phone = await t.app.inject({
+      method: 'POST',
+      url: '/cloud-init/vm-b/phone-home',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'instance_id=iid-evil&hostname=evil',
+    });
     expect(phone.statusCode).toBe(200);
     const b = (await t.app.inject({ method: 'GET', url: '/hosts/vm-b' })).json() as HostDetail;
     expect(b.cloud_init.map((e) => e.source)).toEqual(['phone_home']);
@@ -140,7 +176,12 @@ describe('with the shared secret still allowed', () => {
     t = await makeApp({ secrets: [SHARED] });
     const r = runEvents({ host: B });
     expect((await deliver([r.started(), r.finished()], SHARED, '10.0.0.2')).statusCode).toBe(200);
-    await t.app.inject({ method: 'POST', url: '/cloud-init/vm-b/phone-home', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'instance_id=iid-evil&hostname=evil' });
+    await t.app.inject({
+      method: 'POST',
+      url: '/cloud-init/vm-b/phone-home',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'instance_id=iid-evil&hostname=evil',
+    });
     const b = (await t.app.inject({ method: 'GET', url: '/hosts/vm-b' })).json() as HostDetail;
     expect([b.hostname, b.instance_id]).toEqual(['vm-b', null]);
   });

@@ -74,7 +74,9 @@ describe('ingest store: writeEvents', () => {
     const { write } = writer(db);
     write([runEvents({ host: host({ hostname: 'a', machine_id: '0'.repeat(32) }) }).started()]);
     write([runEvents({ host: host({ hostname: 'b', machine_id: undefined, vmid: 7 }) }).started()]);
-    expect(() => write([runEvents({ host: host({ hostname: 'c', machine_id: '0'.repeat(32), vmid: 7 }) }).started()])).toThrow(/IDENTITY_CONFLICT|identities point at different hosts/);
+    expect(() => write([runEvents({ host: host({ hostname: 'c', machine_id: '0'.repeat(32), vmid: 7 }) }).started()])).toThrow(
+      /IDENTITY_CONFLICT|identities point at different hosts/,
+    );
     expect(db.prepare('SELECT hostname FROM hosts ORDER BY id').pluck().all()).toEqual(['a', 'b']);
     expect(db.prepare('SELECT count(*) FROM runs').pluck().get()).toBe(2);
   });
@@ -105,9 +107,19 @@ describe('ingest store: recordCloudInit', () => {
     db = memoryDb();
     const { store } = writer(db);
     const a = store.recordCloudInit('vm-7', {}, { source: 'reporting', name: 'init-local', event_type: 'start', time: 1 }, '10.0.0.9', 10);
-    const b = store.recordCloudInit('vm-7', { instance_id: 'iid-7', hostname: 'vm-7' }, { source: 'phone_home', name: 'phone_home', time: 2 }, '10.0.0.9', 20);
+    const b = store.recordCloudInit(
+      'vm-7',
+      { instance_id: 'iid-7', hostname: 'vm-7' },
+      { source: 'phone_home', name: 'phone_home', time: 2 },
+      '10.0.0.9',
+      20,
+    );
     expect(b).toBe(a);
-    expect(row('SELECT hostname, instance_id, registered_at FROM hosts')).toEqual({ hostname: 'vm-7', instance_id: 'iid-7', registered_at: 20 });
+    expect(row('SELECT hostname, instance_id, registered_at FROM hosts')).toEqual({
+      hostname: 'vm-7',
+      instance_id: 'iid-7',
+      registered_at: 20,
+    });
     expect(row<{ n: number }>('SELECT count(*) AS n FROM cloud_init_events').n).toBe(2);
   });
 

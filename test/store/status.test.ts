@@ -9,7 +9,9 @@ afterEach(async () => {
   t = undefined;
 });
 
-const stats = (failed = 0, unreachable = 0) => ({ localhost: { ok: 1, changed: 0, failed, skipped: 0, unreachable, rescued: 0, ignored: 0 } });
+const stats = (failed = 0, unreachable = 0) => ({
+  localhost: { ok: 1, changed: 0, failed, skipped: 0, unreachable, rescued: 0, ignored: 0 },
+});
 
 describe('run status rules', () => {
   it('fails on a failed result, a non-zero exit or a failed/unreachable host', () => {
@@ -47,7 +49,7 @@ describe('derived run and host status', () => {
 
   it('takes a host status from its latest run, and booting for hosts only cloud-init has reported', async () => {
     t = await makeApp();
-    const old = runEvents({ host: host({ hostname: 'a' , machine_id: undefined}), start: Date.now() - 3600_000 });
+    const old = runEvents({ host: host({ hostname: 'a', machine_id: undefined }), start: Date.now() - 3600_000 });
     const latest = runEvents({ host: host({ hostname: 'a', machine_id: undefined }), start: Date.now() });
     await post(t.app, { events: [latest.started(), latest.finished()] });
     // A late delivery of an older failed run does not replace the latest.
