@@ -5,17 +5,38 @@
  * check that the hardening leaves Node able to work, which systemd-analyze cannot tell.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually } from '../eventually.js';
+import { renderTo, templateVars, type WriteFile } from '../e2e/user-data.js';
 import { hasTool } from '../tools.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const BOOT = join(REPO, 'test', 'ops', 'fixtures', 'systemd-boot.sh');
 const SCENARIO = join(REPO, 'test', 'ops', 'fixtures', 'systemd-scenario.sh');
 const NAME = `webhook-systemd-test-${process.pid}`;
+/** The cloud-init template's files, rendered here for the container (which sees the checkout read-only). */
+const TIMER_FILES = join(REPO, 'test-results', 'systemd-timer', 'write-files.json');
+
+/** Renders the template as a VM with a 5 s pull interval would get it, for the scenario's periodic-pull step. */
+function renderTimerVm(): void {
+  mkdirSync(join(REPO, 'test-results', 'systemd-timer'), { recursive: true });
+  const vars = templateVars({
+    webhook_url: 'http://127.0.0.1:9191',
+    ansible_repo_url: 'file:///var/tmp/timer-repo',
+    pull_interval: '5s',
+    pull_random_delay: '0',
+  });
+  const { config } = renderTo(join(REPO, 'test-results', 'systemd-timer', 'user-data.yaml'), vars);
+  const files = (config.write_files as WriteFile[]).map((f) => ({
+    path: f.path,
+    permissions: f.permissions ?? '0644',
+    b64: f.encoding === 'b64' ? f.content : Buffer.from(f.content).toString('base64'),
+  }));
+  writeFileSync(TIMER_FILES, JSON.stringify(files));
+}
 
 /** What booting needs; CI has all of it, so there a gap is a failure rather than a skip. */
 function missing(): string | undefined {
@@ -66,7 +87,7 @@ async function waitForSystemd(unsharePid: number, log: () => string): Promise<nu
 }
 
 describe('webhook.service under systemd', () => {
-  it('deploys, runs sandboxed, restarts after a crash, stops cleanly and uninstalls', async (ctx) => {
+  it('deploys, runs sandboxed, restarts after a crash, stops cleanly, records a periodic pull twice and uninstalls', async (ctx) => {
     expect(existsSync(join(REPO, 'dist', 'src', 'server.js')), 'run npm run build').toBe(true);
     const why = missing();
     if (why !== undefined) {
@@ -75,6 +96,7 @@ describe('webhook.service under systemd', () => {
       return ctx.skip();
     }
 
+    renderTimerVm();
     work = mkdtempSync(join(tmpdir(), 'webhook-systemd-'));
     let bootLog = '';
     boot = spawn('unshare', ['--pid', '--fork', '--mount', '--net', '--uts', '--ipc', 'bash', BOOT, 'boot', work, NAME, REPO], {
