@@ -57,10 +57,9 @@ Exit status:
   3   the receiver cannot be reached, or gave an answer that is not the receiver's
   4   the receiver refused the read token (401/403): set --token-file or WEBHOOK_READ_TOKEN
   5   VM is an IP address that several hosts list (409): name it by hostname, machine-id or VMID
-  64  usage error (bad option, bad --since or VM, unreadable token file, curl or python3 missing)
+  64  usage error (bad option, bad --since or VM, unreadable token file, curl missing)
 
-Needs bash 4 or later and curl; one VM also needs python3 (standard library only, to read
-JSON). Several VMs need nothing else: the receiver answers them in plain text.
+Needs bash 4 or later and curl: the receiver writes the summaries (it answers in plain text).
 
 Example (CI):
   started=\$(( \$(date +%s) - 120 ))   # two minutes of slack for the VM's clock
@@ -83,121 +82,6 @@ usage_error() {
   exit "$EXIT_USAGE"
 }
 
-# JSON reading and URL quoting; one small program so the script needs nothing but python3.
-read -r -d '' PY_HELPER <<'PYTHON' || true
-import json, sys, urllib.parse
-
-def load(path):
-    with open(path, encoding='utf-8') as handle:
-        return json.load(handle)
-
-def duration(ms):
-    if ms is None:
-        return '-'
-    if ms < 60000:
-        return '%.1fs' % (ms / 1000)
-    minutes, seconds = divmod(int(round(ms / 1000)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return '%dh%02dm%02ds' % (hours, minutes, seconds) if hours else '%dm%02ds' % (minutes, seconds)
-
-COUNTS = ('ok', 'changed', 'failed', 'skipped', 'unreachable', 'rescued', 'ignored')
-
-def progress(path, vm, since=''):
-    """Prints the run status (or 'none'), the run id (or '-') and a progress sentence."""
-    answer = load(path)
-    host, run = answer['host'], answer['run']
-    if answer.get('status') and not answer.get('finished'):
-        # No run will come: the boot or the pull failed, or the VM is missing.
-        name = (host or {}).get('hostname') or vm
-        print('gave-up\n-\n%s %s: %s\nnext: %s' % (name, answer['status'], answer.get('summary', ''), answer.get('next_step', '')))
-        return
-    if host is None:
-        print('none\n-\n%s has not reported yet' % vm)
-        return
-    name = host.get('hostname') or vm
-    if run is None:
-        print('none\n-\n%s is known (%s), no run started %syet' % (name, host.get('status'), 'since %s ' % since if since else ''))
-        return
-    tasks = run.get('tasks') or {}
-    done = '%d task%s done' % (tasks.get('total', 0), '' if tasks.get('total') == 1 else 's')
-    bad = ['%d %s' % (tasks[k], k) for k in ('failed', 'unreachable') if tasks.get(k)]
-    if bad:
-        done += ' (%s)' % ', '.join(bad)
-    print(run['status'])
-    print(run['run_id'])
-    print('%s: run %s %s, %s' % (name, run['run_id'][:8], run['status'], done))
-
-def summary(path, base_url, detail_path=None):
-    """Prints the finished run of a wait answer, with the failed tasks of GET /runs/:id if given."""
-    answer = load(path)
-    host, run = answer.get('host') or {}, answer['run']
-    who = [str(host[k]) for k in ('vmid',) if host.get(k)] + list(host.get('ips') or [])[:3]
-    tasks = run.get('tasks') or {}
-    rows = [
-        ('host', (host.get('hostname') or run.get('hostname') or '?') + (' (%s)' % ', '.join(who) if who else '')),
-        ('run', run.get('run_id')),
-        ('status', run.get('status')),
-        ('playbook', run.get('playbook') or '-'),
-        ('commit', run.get('commit') or '-'),
-        ('started', run.get('started_at')),
-        ('finished', run.get('finished_at') or '-'),
-        ('duration', duration(run.get('duration_ms'))),
-        ('tasks', '%d total: %s' % (tasks.get('total', 0), ', '.join('%d %s' % (tasks.get(k, 0), k) for k in COUNTS))),
-    ]
-    if run.get('exit_code') is not None:
-        rows.append(('exit code', run['exit_code']))
-    for target, stats in sorted((run.get('stats') or {}).items()):
-        rows.append(('recap', '%s %s' % (target, ' '.join('%s=%d' % (k, stats.get(k, 0)) for k in COUNTS))))
-    rows.append(('details', '%s/ui/runs/%s' % (base_url, run.get('run_id'))))
-    for key, value in rows:
-        print('%-10s %s' % (key + ':', value))
-    if run.get('status') != 'failed':
-        return
-    if not detail_path:
-        print('failed tasks: (could not fetch the run\'s tasks; see details above)')
-        return
-    failed = [t for t in load(detail_path).get('task_results', []) if t.get('status') in ('failed', 'unreachable')]
-    if not failed:
-        print('failed tasks: none reported (result %s)' % (run.get('result') or '-'))
-        return
-    print('failed tasks:')
-    for task in failed:
-        print('  - [%s] %s (%s) on %s: %s' % (task.get('play'), task.get('task'), task.get('action'),
-                                              task.get('target') or '-', task.get('status')))
-        if task.get('no_log'):
-            print('      (output hidden by no_log)')
-            continue
-        lines = (task.get('message') or '').splitlines()
-        for line in lines[:20]:
-            print('      ' + line)
-        if len(lines) > 20:
-            print('      ... (%d more lines)' % (len(lines) - 20))
-
-def error(path):
-    """The message of an error answer, else the start of whatever came back."""
-    try:
-        with open(path, encoding='utf-8', errors='replace') as handle:
-            text = handle.read()
-    except OSError:
-        text = ''
-    try:
-        print(json.loads(text)['message'])
-    except (ValueError, KeyError, TypeError):
-        print(' '.join(text.split())[:200] or '(empty answer)')
-
-command, args = sys.argv[1], sys.argv[2:]
-if command == 'quote':
-    print(urllib.parse.quote(args[0], safe=''))
-elif command == 'progress':
-    progress(*args)
-elif command == 'summary':
-    summary(*args)
-elif command == 'error':
-    error(*args)
-PYTHON
-readonly PY_HELPER
-
-py() { "$PYTHON" -c "$PY_HELPER" "$@"; }
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 
@@ -230,7 +114,6 @@ token_file=${WEBHOOK_READ_TOKEN_FILE:-}
 vms=()
 fleet=0
 keep_going=0
-PYTHON=${PYTHON:-python3}
 
 while (($# > 0)); do
   case $1 in
@@ -282,7 +165,6 @@ is_uint "$retries" || usage_error "--retries wants a count, not '$retries'"
 [[ $url =~ ^https?://[^/]+ ]] || usage_error "--url wants http(s)://host[:port], not '$url'"
 url=${url%/}
 command -v curl >/dev/null || usage_error "curl is not installed"
-((many)) || command -v "$PYTHON" >/dev/null || usage_error "$PYTHON is not installed (needed to read the receiver's JSON)"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/wait-for-webhook.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -342,7 +224,8 @@ error_message() {
   local text
   text=$(head -c 2000 "$work/body" 2>/dev/null | tr '\n' ' ')
   if [[ $text =~ \"message\":\"(([^\"\\]|\\.)*)\" ]]; then
-    printf '%s' "${BASH_REMATCH[1]}"
+    text=${BASH_REMATCH[1]//\\\"/\"}
+    printf '%s' "${text//\\\\/\\}"
   else
     printf '%s' "${text:0:200}"
   fi
@@ -417,7 +300,7 @@ while true; do
   ((remaining > 0)) || remaining=0
   wait_for=$((remaining < poll ? remaining : poll))
   asked_at=$SECONDS
-  request "$url/hosts/$host_path/wait?timeout=$wait_for$since_query" $((wait_for + 30))
+  request "$url/hosts/$host_path/wait?timeout=$wait_for$since_query" $((wait_for + 30)) text/plain
 
   if transient "$HTTP_CODE"; then
     backoff_or_die
@@ -427,46 +310,33 @@ while true; do
 
   case $HTTP_CODE in
     200 | 202)
-      # STATE: run status (or none), run id (or -), progress sentence.
-      mapfile -t STATE < <(py progress "$work/body" "$vm" "$since" 2>/dev/null || true)
-      ((${#STATE[@]} >= 3)) ||
-        die "$EXIT_UNREACHABLE" "unexpected answer from $url (HTTP $HTTP_CODE: $(py error "$work/body")); is this the webhook receiver?"
+      # The receiver writes the answer: `status=<state>`, then what to print.
+      [[ $(head -n 1 "$work/body") =~ ^status=([a-z-]+)$ ]] ||
+        die "$EXIT_UNREACHABLE" "unexpected answer from $url (HTTP $HTTP_CODE: $(error_message)); is this the webhook receiver?"
+      state=${BASH_REMATCH[1]}
       ;;&
     200)
-      case ${STATE[0]} in
-        gave-up)
-          printf '%s\n' "${STATE[@]:2}"
-          exit "$EXIT_FAILED"
-          ;;
-        succeeded)
+      case $state in
+        succeeded | failed | boot-failed | pull-failed | missing | stopped)
           # The exit code is the answer; a summary that cannot be printed must not change it.
-          py summary "$work/body" "$url" || say "could not print the run summary"
-          exit "$EXIT_SUCCEEDED"
-          ;;
-        failed)
-          mv "$work/body" "$work/wait.json"
-          request "$url/runs/${STATE[1]}" 30
-          if [[ $HTTP_CODE == 200 ]]; then
-            py summary "$work/wait.json" "$url" "$work/body" || say "could not print the run summary"
-          else
-            say "could not fetch the tasks of run ${STATE[1]} (${CURL_ERROR:-HTTP $HTTP_CODE})"
-            py summary "$work/wait.json" "$url" || say "could not print the run summary"
-          fi
+          tail -n +2 "$work/body" || say "could not print the run summary"
+          [[ $state == succeeded ]] && exit "$EXIT_SUCCEEDED"
           exit "$EXIT_FAILED"
           ;;
-        *) die "$EXIT_UNREACHABLE" "unexpected run status '${STATE[0]}' in a finished answer" ;;
+        *) die "$EXIT_UNREACHABLE" "unexpected status '$state' in a finished answer" ;;
       esac
       ;;
     202)
-      ((SECONDS < deadline)) || die "$EXIT_TIMEOUT" "timed out after ${timeout}s: ${STATE[2]}"
-      ((quiet)) || say "[$(clock)] ${STATE[2]}"
+      line=$(sed -n 2p "$work/body")
+      ((SECONDS < deadline)) || die "$EXIT_TIMEOUT" "timed out after ${timeout}s: $line"
+      ((quiet)) || say "[$(clock)] $line"
       # A receiver that answers early (shutting down, or a WEBHOOK_MAX_WAIT_SECONDS below --poll)
       # must not be asked again in a tight loop.
       ((SECONDS > asked_at)) || sleep 1
       ;;
-    400) usage_error "the receiver refused the question: $(py error "$work/body")" ;;
-    409) die "$EXIT_AMBIGUOUS" "$(py error "$work/body")" ;;
-    401 | 403) die "$EXIT_UNAUTHORIZED" "the receiver wants a valid read token (HTTP $HTTP_CODE: $(py error "$work/body"))" ;;
-    *) die "$EXIT_UNREACHABLE" "unexpected answer from $url (HTTP $HTTP_CODE: $(py error "$work/body")); is this the webhook receiver?" ;;
+    400) usage_error "the receiver refused the question: $(error_message)" ;;
+    409) die "$EXIT_AMBIGUOUS" "$(error_message)" ;;
+    401 | 403) die "$EXIT_UNAUTHORIZED" "the receiver wants a valid read token (HTTP $HTTP_CODE: $(error_message))" ;;
+    *) die "$EXIT_UNREACHABLE" "unexpected answer from $url (HTTP $HTTP_CODE: $(error_message)); is this the webhook receiver?" ;;
   esac
 done

@@ -30,7 +30,8 @@ class LazyChild {
   ) {}
 
   private get real(): Logger {
-    return (this.#real ??= this.parent.child(this.bindings, this.options));
+    this.#real ??= this.parent.child(this.bindings, this.options);
+    return this.#real;
   }
 
   get level(): string {

@@ -9,7 +9,7 @@ import { DatabaseTooNewError, migrate } from './db/migrate.js';
 import { createLogger } from './logger.js';
 
 async function main(): Promise<void> {
-  let config;
+  let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(process.env);
   } catch (err) {

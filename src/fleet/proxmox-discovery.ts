@@ -88,7 +88,7 @@ export function createProxmoxDiscovery(options: ProxmoxDiscoveryOptions): Proxmo
   }
 
   async function poll(signal: AbortSignal): Promise<void> {
-    let result;
+    let result: Awaited<ReturnType<typeof readProxmoxVms>>;
     try {
       result = await readProxmoxVms(config, { signal, timeoutMs });
     } catch (err) {

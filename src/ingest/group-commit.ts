@@ -116,7 +116,9 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
       offset += p.items.length;
       return { items: p.items, outcomes: mine };
     });
-    committed.forEach((c, i) => group[i]!.resolve(c.outcomes));
+    committed.forEach((c, i) => {
+      group[i]!.resolve(c.outcomes);
+    });
     options.onCommit(committed, { finishedHostIds, touchedHostIds });
   }
 

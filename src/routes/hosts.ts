@@ -12,14 +12,18 @@ import {
   hostsQuerySchema,
   waitAnswerSchema,
   waitQuerySchema,
+  type WaitAnswer,
 } from '../protocol/api.js';
 import { isFinished } from '../protocol/status.js';
+import { waitText } from '../fleet/wait-text.js';
 
 interface WaitState {
   hostId: number | undefined;
   finished: boolean;
   /** The answer serialised without waited_ms, shared by every waiter asking the same question. */
   json: string;
+  /** The same answer as an object, for the text/plain form. */
+  answer: Omit<WaitAnswer, 'waited_ms'>;
 }
 
 /**
@@ -40,7 +44,7 @@ function createLookup(ctx: AppContext) {
     const verdict = hostId === undefined ? undefined : ctx.fleetView.waitState([identity], false, since).vms[0];
     const gaveUp = !finished && verdict !== undefined && verdict.done && !verdict.ok;
     const answer = { finished, host, run, ...(gaveUp ? { status: verdict.status, summary: verdict.summary, next_step: verdict.next_step } : {}) };
-    const state = { hostId, finished: finished || gaveUp, json: JSON.stringify(answer) };
+    const state = { hostId, finished: finished || gaveUp, json: JSON.stringify(answer), answer };
     if (cache.size === 0) setImmediate(() => cache.clear());
     cache.set(key, state);
     return state;
@@ -66,6 +70,8 @@ interface LongPoll {
   since: number;
   startedAt: number;
   deadline: number;
+  /** Answer in text/plain for scripts (src/fleet/wait-text.ts): the asked `since` as written, and the receiver's URL. */
+  text?: { since: string | undefined; baseUrl: string };
 }
 
 /**
@@ -100,7 +106,14 @@ function longPoll(ctx: AppContext, look: ReturnType<typeof createLookup>, reply:
       return;
     }
     done = true;
-    void sendJsonText(reply, state.finished ? 200 : 202, withWaited(state.json, now - p.startedAt));
+    const code = state.finished ? 200 : 202;
+    if (p.text === undefined) {
+      void sendJsonText(reply, code, withWaited(state.json, now - p.startedAt));
+      return;
+    }
+    const answer = { ...state.answer, waited_ms: now - p.startedAt };
+    const detail = answer.finished && answer.run?.status === 'failed' ? ctx.query.run(answer.run.run_id) : undefined;
+    void reply.code(code).type('text/plain; charset=utf-8').send(waitText(answer, p.host, p.text.since, p.text.baseUrl, detail));
   };
   // Woken synchronously with every other waiter of the host; look again only once all are woken.
   const waiter = {
@@ -156,7 +169,10 @@ export async function hostRoutes(fastify: FastifyInstance, { ctx }: RouteOptions
     (request, reply) => {
       const startedAt = ctx.clock();
       const deadline = startedAt + Math.min(request.query.timeout, ctx.config.maxWaitSeconds) * 1000;
-      longPoll(ctx, look, reply, { host: request.params.host, since: request.query.since ?? 0, startedAt, deadline });
+      const text = /^text\/plain/i.test(request.headers.accept ?? '')
+        ? { since: new URL(request.url, 'http://receiver.invalid').searchParams.get('since') ?? undefined, baseUrl: `${request.protocol}://${request.host}` }
+        : undefined;
+      longPoll(ctx, look, reply, { host: request.params.host, since: request.query.since ?? 0, startedAt, deadline, ...(text ? { text } : {}) });
     },
   );
 }

@@ -54,7 +54,7 @@ const PLAYBOOKS: Record<string, string> = {
       `    - name: Start the service\n      ansible.builtin.shell: 'echo "Job for demo.service failed because the control process exited with error code." >&2; exit 1'\n` +
       debug('Never reached', 'never'),
   ),
-  'quick.yml': play('Quick run', debug('One', 'one') + '    - name: Two\n      ansible.builtin.command: "true"\n'),
+  'quick.yml': play('Quick run', `${debug('One', 'one')}    - name: Two\n      ansible.builtin.command: "true"\n`),
   // Pauses leave time to stop the receiver while the play goes on.
   'slow.yml': play(
     'Slow run',

@@ -5,16 +5,17 @@
  * callback plugin it carries, and everything lands on one host.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostDetailSchema, runDetailSchema } from '../../src/protocol/api.js';
 import { tempDir } from '../helper.js';
 import { hasTool, requireTool } from '../tools.js';
-import { debug, play, playbookRepo, ROOT, startServer, type ServerProcess } from './server-process.js';
+import { debug, play, playbookRepo, startServer, type ServerProcess } from './server-process.js';
 import {
   envFile,
+  FAILING_FINAL_STAGE_PY,
   fileContent,
   installUnder,
   PLUGIN,
@@ -198,7 +199,7 @@ print(json.dumps(sorted(keys)))`], { encoding: 'utf8' });
 
     // A repository for ansible-pull to clone, standing in for ansible_repo_url.
     const repo = join(work, 'repo');
-    const site = play('First boot', debug('Say hello', 'hello from first boot') + '    - name: Touch a file\n      ansible.builtin.command: "true"\n');
+    const site = play('First boot', `${debug('Say hello', 'hello from first boot')}    - name: Touch a file\n      ansible.builtin.command: "true"\n`);
     const commit = playbookRepo(repo, { 'site.yml': site }, 'first boot playbook');
 
     const { config } = renderTo(join(work, 'run.yaml'), { ansible_repo_url: `file://${repo}` });
@@ -212,15 +213,7 @@ from cloudinit.reporting import events
 from cloudinit.config import cc_phone_home
 config = json.loads(sys.argv[1])
 reporting.update_configuration(config['reporting'])
-final = events.ReportEventStack('modules-final', 'running modules for final')
-with final:
-    try:
-        with events.ReportEventStack('config-scripts-user', 'running config-scripts-user', parent=final):
-            raise RuntimeError('runcmd failed')
-    except RuntimeError:
-        pass
-reporting.flush_events()
-
+${FAILING_FINAL_STAGE_PY}
 Hostname = collections.namedtuple('Hostname', 'hostname is_default')
 class Cloud:
     paths = None

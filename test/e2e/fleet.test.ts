@@ -15,7 +15,7 @@ import type { FleetAnswer } from '../../src/protocol/fleet.js';
 import { eventually } from '../eventually.js';
 import { tempDir } from '../helper.js';
 import { ROOT, startServer, type ServerProcess } from './server-process.js';
-import { installUnder, renderTo, SYSTEM_PYTHON, templateVars, WRAPPER_PATH } from './user-data.js';
+import { FAILING_FINAL_STAGE_PY, installUnder, renderTo, SYSTEM_PYTHON, templateVars, WRAPPER_PATH } from './user-data.js';
 import { asVm, canRunVms, gitRepo, vm, type Vm } from './vms.js';
 
 const ADMIN = 'fleet-admin-token-0123456789';
@@ -88,15 +88,7 @@ import json, sys
 from cloudinit import reporting
 from cloudinit.reporting import events
 reporting.update_configuration(json.loads(sys.argv[1])['reporting'])
-final = events.ReportEventStack('modules-final', 'running modules for final')
-with final:
-    try:
-        with events.ReportEventStack('config-scripts-user', 'running config-scripts-user', parent=final):
-            raise RuntimeError('runcmd failed')
-    except RuntimeError:
-        pass
-reporting.flush_events()
-`, JSON.stringify(bootConfig)], { encoding: 'utf8', timeout: 60_000 });
+${FAILING_FINAL_STAGE_PY}`, JSON.stringify(bootConfig)], { encoding: 'utf8', timeout: 60_000 });
     expect(py.status, py.stderr).toBe(0);
 
     // vm-idle: its checkout is current, so --only-if-changed skips the playbook.

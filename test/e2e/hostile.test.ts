@@ -52,7 +52,7 @@ const bodies: fc.Arbitrary<string> = fc.oneof(
   wrongTypes,
   fc.integer({ min: 1, max: 200 }).map((n) => JSON.stringify(validEvent()).slice(0, n)),
   fc.integer({ min: 100, max: 50_000 }).map((depth) => '['.repeat(depth) + ']'.repeat(depth)),
-  fc.integer({ min: 100, max: 20_000 }).map((depth) => '{"events":'.repeat(depth) + '[]' + '}'.repeat(depth)),
+  fc.integer({ min: 100, max: 20_000 }).map((depth) => `${'{"events":'.repeat(depth)}[]${'}'.repeat(depth)}`),
   fc.integer({ min: 10_000, max: 1_500_000 }).map((n) => JSON.stringify({ ...validEvent(), pad: 'é'.repeat(n) })),
   fc.string({ unit: 'grapheme', minLength: 1, maxLength: 300 }).map((s) => JSON.stringify({ ...validEvent(), host: { hostname: s } })),
   fc.array(wrongTypes, { minLength: 1, maxLength: 20 }).map((es) => `{"events":[${es.join(',')}]}`),

@@ -16,7 +16,7 @@ it('ends a run stopped by SIGTERM with a failed run_finished', async () => {
   if (!requireTool('ansible-pull')) return;
   const work = tempDir('webhook-sigterm-');
   const repo = join(work, 'repo');
-  playbookRepo(repo, { 'hang.yml': play('Hang', debug('First', 'first') + '    - name: Hang\n      ansible.builtin.command: sleep 60\n') }, 'hang');
+  playbookRepo(repo, { 'hang.yml': play('Hang', `${debug('First', 'first')}    - name: Hang\n      ansible.builtin.command: sleep 60\n`) }, 'hang');
 
   const server = await startServer({ WEBHOOK_DB: join(work, 'webhook.db') });
   const spool = join(work, 'spool');

@@ -106,3 +106,17 @@ export function envFile(text: string): Record<string, string> {
   }
   return env;
 }
+
+/**
+ * Python, for cloud-init's own reporting module once configured: the final stage fails in its
+ * scripts-user step, as a failing runcmd makes it, and the events are flushed to the handler.
+ */
+export const FAILING_FINAL_STAGE_PY = `final = events.ReportEventStack('modules-final', 'running modules for final')
+with final:
+    try:
+        with events.ReportEventStack('config-scripts-user', 'running config-scripts-user', parent=final):
+            raise RuntimeError('runcmd failed')
+    except RuntimeError:
+        pass
+reporting.flush_events()
+`;

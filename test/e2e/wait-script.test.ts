@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -189,12 +189,8 @@ describe.skipIf(!ready)('wait-for-webhook.sh', () => {
   });
 
   it('rides out a few 5xx answers, but gives 3 when they persist', async () => {
-    const finished = JSON.stringify({
-      waited_ms: 0,
-      finished: true,
-      host: { hostname: 'web-09' },
-      run: { run_id: '7d2c3a1e-9b8f-4e6d-a5c4-3b2a1f0e9d8c', status: 'succeeded', tasks: { total: 1, ok: 1 } },
-    });
+    // What the receiver answers a script (text/plain) for a finished run.
+    const finished = 'status=succeeded\nhost:      web-09\nrun:       7d2c3a1e-9b8f-4e6d-a5c4-3b2a1f0e9d8c\n';
     const flaky = await cannedServer([
       [503, '{"statusCode":503,"code":"UNAVAILABLE","error":"Service Unavailable","message":"database busy"}'],
       [502, '<html>bad gateway</html>'],
@@ -326,6 +322,24 @@ describe.skipIf(!ready)('wait-for-webhook.sh', () => {
     const done = await runScript(['--url', server.url, '--timeout', '10', '--keep-going', 'web-16', 'web-17']);
     expect(done.code).toBe(1);
     expect(done.stdout).toContain('web-17 succeeded');
+  });
+
+  it('needs no python: the receiver writes what it prints', async () => {
+    const dir = tempDir();
+    const server = await startServer({ WEBHOOK_DB: join(dir, 'webhook.db') });
+    const r = runEvents({ host: vm('web-18', 118) });
+    await postEvents(server.url, [r.started(), r.task('failed', 'Start app', 'boom'), r.finished(1)]);
+    // Interpreters first on PATH that record being run.
+    const bin = join(dir, 'bin');
+    spawnSync('mkdir', ['-p', bin]);
+    for (const name of ['python3', 'python']) {
+      writeFileSync(join(bin, name), `#!/bin/sh\necho ran >> ${join(dir, 'python.log')}\nexit 1\n`);
+      chmodSync(join(bin, name), 0o755);
+    }
+    const res = await runScript(['--url', server.url, '--timeout', '5', 'web-18'], { PATH: `${bin}:${process.env.PATH ?? ''}` });
+    expect(res.code, res.stderr).toBe(1);
+    expect(res.stdout).toContain('  - [Configure] Start app (ansible.builtin.command) on localhost: failed\n      boom\n');
+    expect(existsSync(join(dir, 'python.log'))).toBe(false);
   });
 
   it('is shellcheck clean', async (ctx) => {

@@ -52,7 +52,10 @@ describe('group commit', () => {
     });
     const r = runEvents();
     let answered = false;
-    const first = committer.submit(item(r.started())).then((o) => ((answered = true), o));
+    const first = committer.submit(item(r.started())).then((o) => {
+      answered = true;
+      return o;
+    });
     await quietFor(50);
     expect(answered).toBe(false);
     release();

@@ -116,7 +116,7 @@ describe('malformed headers', () => {
 
   it('refuses signatures that are not base64 of the right length', () => {
     const good = VECTOR.signature.slice(3);
-    for (const sig of ['v1,', 'v1,%%%%', `v1,${good.slice(0, -4)}`, `v1,${good}AAAA`, 'v1,' + 'A'.repeat(10_000), ',', ' ']) {
+    for (const sig of ['v1,', 'v1,%%%%', `v1,${good.slice(0, -4)}`, `v1,${good}AAAA`, `v1,${'A'.repeat(10_000)}`, ',', ' ']) {
       expect(verify(headers({ 'webhook-signature': sig })), sig.slice(0, 20)).toEqual(NO_MATCH);
     }
   });

@@ -103,7 +103,9 @@ describe('webhook.service', () => {
 
 describe('wait-ready.mjs', () => {
   const servers: Server[] = [];
-  afterAll(() => servers.forEach((s) => s.close()));
+  afterAll(() => {
+    for (const s of servers) s.close();
+  });
 
   /** A server whose /readyz answers 503 `notReadyFor` times, then 200. */
   async function readyzServer(notReadyFor: number): Promise<number> {

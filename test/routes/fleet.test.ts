@@ -44,7 +44,6 @@ const cloudInit = (vm: string, result: 'SUCCESS' | 'FAIL', name = 'modules-final
   });
 
 const fleet = async () => (await getJson<FleetAnswer>(t!.app, '/fleet')).body;
-const statusOf = (f: FleetAnswer, name: string) => f.vms.find((v) => v.name === name)?.status;
 
 describe('PUT /fleet', () => {
   it('declares the expected VMs; every one is never-reported, then missing after the grace', async () => {

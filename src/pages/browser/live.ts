@@ -3,9 +3,11 @@
  * without it; with it, pages follow server-sent change events and the fleet filter applies as
  * you type. It swaps in server-rendered (already escaped) markup, so it builds no HTML itself.
  *
- * A classic script, not a module: no import or export, and the function keeps its names private.
+ * Bundled into a classic script (an IIFE) at build time: the page loads it with a plain <script src>.
  */
-(function () {
+import { ago as agoAt } from '../relative-time.js';
+
+(() => {
   document.documentElement.classList.add('js');
   const body = document.body;
   const kind = body.getAttribute('data-live');
@@ -15,15 +17,8 @@
     if (stateEl) stateEl.textContent = text;
   }
 
-  // Same wording as the server's format.ts ago().
-  function ago(iso: string): string {
-    const s = Math.round((Date.now() - Date.parse(iso)) / 1000);
-    if (s < 0) return 'in the future';
-    if (s < 45) return 'just now';
-    if (s < 3600) return Math.max(1, Math.round(s / 60)) + ' min ago';
-    if (s < 86400) return Math.round(s / 3600) + ' h ago';
-    return Math.round(s / 86400) + ' d ago';
-  }
+  // The server's own wording (relative-time.ts), kept current as time passes.
+  const ago = (iso: string): string => agoAt(iso, Date.now());
   function refreshTimes(): void {
     for (const el of document.querySelectorAll('time[data-ago]')) el.textContent = ago(el.getAttribute('datetime') ?? '');
   }
@@ -152,7 +147,7 @@
         if (v) params.set(k, String(v));
       });
       const qs = params.toString();
-      history.replaceState(null, '', qs ? '/?' + qs : '/');
+      history.replaceState(null, '', qs ? `/?${qs}` : '/');
       refresh();
     };
     filters.addEventListener('input', () => {
