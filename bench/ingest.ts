@@ -1,6 +1,7 @@
 /**
  * Ingest figures 1–3: single events and batches against the bare-Fastify baseline, and durable
  * mode (synchronous=FULL with group commit) against the same receiver committing each delivery alone.
+ * Servers run on CPU 0 and wrk on CPU 1.
  */
 import { join } from 'node:path';
 import { startChild, trackPeak } from './lib/proc.js';
@@ -21,9 +22,12 @@ export interface IngestResult {
   peakRssMb: number;
 }
 
+/** Every server on CPU 0, wrk on CPU 1 (bench/lib/wrk.ts): each figure is the server's alone. */
+const ALONE = { cpu: 0 };
+
 export async function benchIngest(o: IngestOptions): Promise<IngestResult> {
-  const bare = await startChild('bench/bare-server.js');
-  const receiver = await startChild('src/server.js', { WEBHOOK_DB: join(o.dir, 'ingest.db') });
+  const bare = await startChild('bench/bare-server.js', {}, ALONE);
+  const receiver = await startChild('src/server.js', { WEBHOOK_DB: join(o.dir, 'ingest.db') }, ALONE);
   const peak = trackPeak(receiver);
   const bareRuns = [];
   const recvRuns = [];
@@ -38,14 +42,14 @@ export async function benchIngest(o: IngestOptions): Promise<IngestResult> {
   const peakMain = peak();
   await receiver.stop();
 
-  const full = await startChild('src/server.js', { WEBHOOK_DB: join(o.dir, 'full.db'), WEBHOOK_DURABILITY: 'full' });
+  const full = await startChild('src/server.js', { WEBHOOK_DB: join(o.dir, 'full.db'), WEBHOOK_DURABILITY: 'full' }, ALONE);
   const peakFull = trackPeak(full);
   const fullRuns = [];
   for (let i = 0; i < o.runs; i++) fullRuns.push(await wrk(full.url, { connections: o.connections, seconds: o.seconds }));
   const peakDurable = peakFull();
   await full.stop();
   // Baseline: the same receiver, same FULL setting, one transaction (one fsync) per delivery.
-  const naiveServer = await startChild('bench/naive-server.js', { WEBHOOK_DB: join(o.dir, 'naive.db'), WEBHOOK_DURABILITY: 'full' });
+  const naiveServer = await startChild('bench/naive-server.js', { WEBHOOK_DB: join(o.dir, 'naive.db'), WEBHOOK_DURABILITY: 'full' }, ALONE);
   const naiveRuns = [];
   for (let i = 0; i < o.runs; i++) naiveRuns.push(await wrk(naiveServer.url, { connections: o.connections, seconds: o.seconds }));
   await naiveServer.stop();

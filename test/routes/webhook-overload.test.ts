@@ -60,4 +60,14 @@ describe('WEBHOOK_MAX_IN_FLIGHT', () => {
     const metrics = await t.app.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toMatch(/webhook_deliveries_rejected_total\{reason="overloaded"\} [1-9]/);
   });
+
+  it('frees its place once a delivery is answered or refused: more deliveries in a row than the bound all get through', async () => {
+    t = await makeApp({ maxInFlight: 8 });
+    const refused = new Set<number>();
+    for (let i = 0; i < 10; i++) refused.add((await t.app.inject({ method: 'POST', url: '/webhook', payload: '{}' })).statusCode);
+    expect([...refused]).toEqual([400]);
+    const codes = new Set<number>();
+    for (let i = 0; i < 20; i++) codes.add((await t.app.inject({ method: 'POST', url: '/webhook', payload: JSON.stringify(runEvents().started()) })).statusCode);
+    expect([...codes]).toEqual([200]);
+  });
 });
