@@ -21,9 +21,13 @@ function toMs(v: string, unit: string): number {
 
 export async function wrk(url: string, opts: { connections: number; seconds: number; batch?: number }): Promise<WrkResult> {
   // On CPU 1, the servers on CPU 0 (bench/ingest.ts): the figure is the server's alone.
-  const { stdout } = await run('taskset', ['-c', '1', 'wrk', '-t1', `-c${opts.connections}`, `-d${opts.seconds}s`, '--latency', '-s', SCRIPT, `${url}/webhook`], {
-    env: { ...process.env, BATCH: String(opts.batch ?? 1), PREFIX: randomBytes(4).toString('hex') },
-  });
+  const { stdout } = await run(
+    'taskset',
+    ['-c', '1', 'wrk', '-t1', `-c${opts.connections}`, `-d${opts.seconds}s`, '--latency', '-s', SCRIPT, `${url}/webhook`],
+    {
+      env: { ...process.env, BATCH: String(opts.batch ?? 1), PREFIX: randomBytes(4).toString('hex') },
+    },
+  );
   const rps = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
   const p99 = /\s99%\s+([\d.]+)(us|ms|s)/.exec(stdout);
   const non2xx = /Non-2xx or 3xx responses:\s+(\d+)/.exec(stdout);

@@ -67,7 +67,8 @@ describe('WEBHOOK_MAX_IN_FLIGHT', () => {
     for (let i = 0; i < 10; i++) refused.add((await t.app.inject({ method: 'POST', url: '/webhook', payload: '{}' })).statusCode);
     expect([...refused]).toEqual([400]);
     const codes = new Set<number>();
-    for (let i = 0; i < 20; i++) codes.add((await t.app.inject({ method: 'POST', url: '/webhook', payload: JSON.stringify(runEvents().started()) })).statusCode);
+    for (let i = 0; i < 20; i++)
+      codes.add((await t.app.inject({ method: 'POST', url: '/webhook', payload: JSON.stringify(runEvents().started()) })).statusCode);
     expect([...codes]).toEqual([200]);
   });
 });
