@@ -32,14 +32,22 @@ function readCookie(header: string | undefined, name: string): string | undefine
  * derived from it. Shared by the pages (createPageAuth below) and the JSON API (src/plugins/read-auth.ts).
  */
 export function createCredentialCheck(token: string): (request: FastifyRequest) => boolean {
-  // Comparing digests keeps the comparison constant-time whatever length the caller sends.
-  const bearer = digest(token);
+  const hasBearer = createBearerCheck(token);
   const session = digest(cookieValue(token));
   return (request) => {
-    const header = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
-    if (header !== undefined && same(header, bearer)) return true;
+    if (hasBearer(request)) return true;
     const cookie = readCookie(request.headers.cookie, COOKIE);
     return cookie !== undefined && same(cookie, session);
+  };
+}
+
+/** Whether a request carries `Authorization: Bearer <token>`; a cookie never counts (writes use this). */
+export function createBearerCheck(token: string): (request: FastifyRequest) => boolean {
+  // Comparing digests keeps the comparison constant-time whatever length the caller sends.
+  const bearer = digest(token);
+  return (request) => {
+    const header = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+    return header !== undefined && same(header, bearer);
   };
 }
 

@@ -103,6 +103,12 @@ export function createFleetView(config: Config, fleet: FleetStore, query: QueryS
     return { vm, status: f.status, done: failed || ok, ok, ...advise(f, now), host_id: f.host_id, run_id: f.run_id };
   }
 
+  /** One known host's wait state (GET /hosts/:host/wait has already found it). */
+  function hostVerdict(vm: string, hostId: number, since: number): FleetWaitVm {
+    const p = params(since);
+    return waitVm(vm, fleet.hostFacts(hostId, p), p.now);
+  }
+
   /** The state of the VMs a wait names (or every expected VM), and whether the wait is over. */
   function waitState(vms: string[] | 'all', keepGoing: boolean, since: number): Omit<FleetWaitAnswer, 'waited_ms'> {
     const p = params(since);
@@ -136,7 +142,7 @@ export function createFleetView(config: Config, fleet: FleetStore, query: QueryS
     };
   }
 
-  return { fleetAnswer, waitState, hostDetail };
+  return { fleetAnswer, waitState, hostVerdict, hostDetail };
 }
 
 export type FleetView = ReturnType<typeof createFleetView>;

@@ -9,7 +9,7 @@ import type { RouteOptions } from '../context.js';
 import { AppError } from '../errors.js';
 import { createFleetWaits } from '../fleet/fleet-waits.js';
 import { waitAnswerText } from '../fleet/fleet-view.js';
-import { createCredentialCheck } from '../auth/read-credential.js';
+import { createBearerCheck } from '../auth/read-credential.js';
 import { readAuth } from '../plugins/read-auth.js';
 import { errorResponses } from '../protocol/api.js';
 import {
@@ -25,7 +25,7 @@ const declaredSchema = z.object({ expected: z.number(), reported: z.number(), co
 
 /** Bearer check for writes; the read token's cookie does not count here. */
 function adminAuth(token: string | undefined) {
-  const check = token === undefined ? undefined : createCredentialCheck(token);
+  const check = token === undefined ? undefined : createBearerCheck(token);
   return async (request: FastifyRequest) => {
     if (check === undefined) {
       throw new AppError(
@@ -33,8 +33,6 @@ function adminAuth(token: string | undefined) {
         'PUT /fleet is disabled: set WEBHOOK_ADMIN_TOKEN (or WEBHOOK_ADMIN_TOKEN_FILE) on the receiver to enable it',
       );
     }
-    // Only the bearer header: a page's sign-in cookie must not be able to change the fleet.
-    if (request.headers.cookie !== undefined) delete request.headers.cookie;
     if (!check(request)) throw new AppError('UNAUTHORIZED', 'PUT /fleet needs "Authorization: Bearer <admin token>"');
   };
 }

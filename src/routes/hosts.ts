@@ -41,7 +41,7 @@ function createLookup(ctx: AppContext) {
     const run = hostId === undefined ? null : (ctx.query.latestRunSince(hostId, since) ?? null);
     const finished = run !== null && isFinished(run.status);
     // No run will come of a VM whose boot or pull failed (or that is missing): that is an answer too.
-    const verdict = hostId === undefined ? undefined : ctx.fleetView.waitState([identity], false, since).vms[0];
+    const verdict = hostId === undefined ? undefined : ctx.fleetView.hostVerdict(identity, hostId, since);
     const gaveUp = !finished && verdict !== undefined && verdict.done && !verdict.ok;
     const answer = {
       finished,

@@ -85,17 +85,6 @@ export function createFleetStore(db: Db) {
     `SELECT h.id AS host_id, h.hostname AS name, h.vmid, e.node, e.expected_since, ${status} AS status, ${FACTS}
      FROM hosts h ${STATUS_JOINS} LEFT JOIN checkins c ON c.event_id = h.last_checkin_id WHERE h.id = @id`,
   );
-  const hostStatuses = db.prepare<
-    StatusParams,
-    { id: number; hostname: string; last_seen_at: number; placeholder: number; status: HostStatus }
-  >(
-    `SELECT h.id, h.hostname, h.last_seen_at, h.placeholder, ${status} AS status FROM hosts h ${STATUS_JOINS}
-     ORDER BY h.last_seen_at`,
-  );
-  const checkin = db.prepare<[string], CheckinRow>(
-    `SELECT event_id, run_id, result, exit_code, commit_before, commit_after, duration_ms, interval_seconds, repo_url,
-       playbook, error, time, received_at FROM checkins WHERE event_id = ?`,
-  );
   const checkinsOfHost = db.prepare<[number, number], CheckinRow>(
     `SELECT event_id, run_id, result, exit_code, commit_before, commit_after, duration_ms, interval_seconds, repo_url,
        playbook, error, time, received_at FROM checkins WHERE host_id = ? ORDER BY received_at DESC LIMIT ?`,
@@ -219,13 +208,6 @@ export function createFleetStore(db: Db) {
     },
     hostFacts(id: number, params: StatusParams) {
       return hostFacts.get({ ...params, id });
-    },
-    /** Every host with its status, oldest report first (for metrics). */
-    hostStatuses(params: StatusParams) {
-      return hostStatuses.all(params);
-    },
-    checkin(eventId: string): CheckinRow | undefined {
-      return checkin.get(eventId);
     },
     checkinsOfHost(hostId: number, limit: number): CheckinRow[] {
       return checkinsOfHost.all(hostId, limit);
