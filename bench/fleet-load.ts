@@ -2,7 +2,8 @@
  * The fleet's load generator, run as its own process (the bench pins it to the other core):
  * N VMs each run a play and report it the way ansible/callback_plugins/webhook_status.py does.
  * - On the first queued event the sender lingers up to 2 s or 100 events, then posts one batch;
- *   one request in flight per VM; at the end of the play it flushes without lingering.
+ *   one request in flight per VM; at the end of the play it flushes without lingering. An answer
+ *   with `linger_ms` (the receiver's pacing) makes it linger at least that long until the next.
  * - Every request opens a new connection and sends `Connection: close`, as urllib does.
  * - A retryable answer (408, 429, 5xx) or a failed connection is retried with the same batch
  *   after Retry-After or a backoff doubling from 0.5 s to 30 s; a request times out after 5 s.
@@ -31,6 +32,11 @@ export interface FleetLoadOptions {
   harsh?: boolean;
   /** Gives up on what is left after this many seconds past the end of the last play. */
   drainS?: number;
+  /**
+   * Each VM keeps one connection for its run (the plugin's default since it posts with
+   * http.client) instead of a new connection per request with `Connection: close` (urllib).
+   */
+  keepAlive?: boolean;
 }
 
 export interface FleetLoadResult {
@@ -67,6 +73,8 @@ const BATCH = 100;
 const TIMEOUT_MS = 5000;
 const TICK_MS = 10;
 
+type Batch = Array<{ json: string; produced: number }>;
+
 interface Vm {
   /** Loopback address this VM connects from. */
   address: string;
@@ -75,11 +83,15 @@ interface Vm {
   /** Times (ms since start) at which each remaining event is produced; consumed from `next`. */
   at: Float64Array;
   next: number;
-  pending: Array<{ json: string; produced: number }>;
-  inflight: Array<{ json: string; produced: number }> | null;
+  pending: Batch;
+  inflight: Batch | null;
   sending: boolean;
   retryAt: number;
   backoffMs: number;
+  /** The kept-alive connection, when there is one. */
+  socket: Socket | null;
+  /** The receiver's latest pacing advice (linger_ms), 0 for none. */
+  lingerMs: number;
 }
 
 /** 127.(1+i/65536).(i/256%256).(i%256), skipping .0 so no VM sits on a network address. */
@@ -136,6 +148,8 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetLoadResult
       sending: false,
       retryAt: 0,
       backoffMs: 500,
+      socket: null,
+      lingerMs: 0,
     };
   });
   const lastPlayEnd = Math.max(...vms.map((v) => v.at[total - 1]!));
@@ -182,13 +196,55 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetLoadResult
     vm.sending = false;
   };
 
+  /** What an answer says: its status, Retry-After, and whether the server closes the connection. */
+  const settle = (vm: Vm, batch: Batch, answer: string, started: number) => {
+    const status = Number(answer.slice(9, 12));
+    if (status >= 200 && status < 300) {
+      const t = now();
+      latencies.push(t - started);
+      okLatencies.push(t - started);
+      const sec = second(t);
+      sec.answered++;
+      sec.maxMs = Math.max(sec.maxMs, t - started);
+      for (const e of batch) lags.push(t - e.produced);
+      delivered += batch.length;
+      // As the plugin does: the answer's linger_ms, when there is one, until the next answer.
+      const advice = /"linger_ms":(\d+)/.exec(answer);
+      vm.lingerMs = advice ? Math.min(Number(advice[1]), 300_000) : 0;
+      vm.inflight = null;
+      vm.sending = false;
+      vm.backoffMs = 500;
+      // The plugin closes its connection when the run's last event is acknowledged.
+      if (vm.next === total && vm.pending.length === 0) dropSocket(vm);
+      return;
+    }
+    const retry = /\r\nretry-after:\s*(\d+)/i.exec(answer);
+    fail(vm, Number.isFinite(status) && status > 0 ? String(status) : 'no answer', retry ? Number(retry[1]) : undefined, started);
+  };
+
+  const dropSocket = (vm: Vm) => {
+    vm.socket?.destroy();
+    vm.socket = null;
+  };
+
+  /** Where an HTTP/1.1 answer ends in `text`, or -1 while it is incomplete. */
+  const answerEnd = (text: string) => {
+    const headEnd = text.indexOf('\r\n\r\n');
+    if (headEnd < 0) return -1;
+    const length = /\r\ncontent-length:\s*(\d+)/i.exec(text.slice(0, headEnd));
+    const end = headEnd + 4 + (length ? Number(length[1]) : 0);
+    return text.length >= end ? end : -1;
+  };
+
   const send = (vm: Vm) => {
     const batch = vm.inflight!;
     const body = `{"events":[${batch.map((e) => e.json).join(',')}]}`;
-    const head = `POST /webhook HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: webhook-status-callback/1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
+    const connection = o.keepAlive ? 'keep-alive' : 'close';
+    const head = `POST /webhook HTTP/1.1\r\nHost: ${hostHeader}\r\nUser-Agent: webhook-status-callback/1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: ${connection}\r\n\r\n`;
     const started = now();
     vm.sending = true;
     requests++;
+    if (o.keepAlive) return sendKeptAlive(vm, batch, head + body, started);
     let answer = '';
     let done = false;
     const socket: Socket = connect({ host: target.hostname, port, localAddress: vm.address });
@@ -197,7 +253,7 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetLoadResult
     // Written, not ended: urllib keeps its side open until the answer comes.
     socket.on('connect', () => socket.write(head + body));
     socket.on('data', (chunk: string) => {
-      if (answer.length < 4096) answer += chunk;
+      if (answer.length < 65_536) answer += chunk;
     });
     socket.on('timeout', () => socket.destroy(new Error('timeout')));
     socket.on('error', (err: NodeJS.ErrnoException) => {
@@ -208,24 +264,58 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetLoadResult
     socket.on('close', () => {
       if (done) return;
       done = true;
-      const status = Number(answer.slice(9, 12));
-      if (status >= 200 && status < 300) {
-        const t = now();
-        latencies.push(t - started);
-        okLatencies.push(t - started);
-        const sec = second(t);
-        sec.answered++;
-        sec.maxMs = Math.max(sec.maxMs, t - started);
-        for (const e of batch) lags.push(t - e.produced);
-        delivered += batch.length;
-        vm.inflight = null;
-        vm.sending = false;
-        vm.backoffMs = 500;
-        return;
-      }
-      const retry = /\r\nretry-after:\s*(\d+)/i.exec(answer);
-      fail(vm, Number.isFinite(status) && status > 0 ? String(status) : 'no answer', retry ? Number(retry[1]) : undefined, started);
+      settle(vm, batch, answer, started);
     });
+  };
+
+  /**
+   * As http.client does: the request goes on the VM's open connection, or a new one; a reused
+   * connection that the server closed while idle is retried once on a fresh one, uncounted.
+   */
+  const sendKeptAlive = (vm: Vm, batch: Batch, request: string, started: number) => {
+    const reused = vm.socket !== null;
+    const socket = vm.socket ?? connect({ host: target.hostname, port, localAddress: vm.address });
+    if (!reused) {
+      socket.setEncoding('latin1');
+      socket.setNoDelay(true);
+      vm.socket = socket;
+    }
+    let answer = '';
+    let done = false;
+    const finish = () => {
+      done = true;
+      socket.setTimeout(0);
+      socket.removeAllListeners('data');
+      socket.removeAllListeners('timeout');
+      socket.removeAllListeners('error');
+      socket.removeAllListeners('close');
+      // An idle connection the server closes is simply forgotten.
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        if (vm.socket === socket) vm.socket = null;
+      });
+    };
+    const lost = (kind: string) => {
+      if (done) return;
+      finish();
+      if (vm.socket === socket) vm.socket = null;
+      socket.destroy();
+      if (reused && answer.length === 0) return sendKeptAlive(vm, batch, request, started);
+      fail(vm, kind, undefined, started);
+    };
+    socket.setTimeout(TIMEOUT_MS);
+    socket.on('data', (chunk: string) => {
+      answer += chunk;
+      const end = answerEnd(answer);
+      if (end < 0) return;
+      finish();
+      if (/\r\nconnection:\s*close/i.test(answer.slice(0, end))) dropSocket(vm);
+      settle(vm, batch, answer, started);
+    });
+    socket.on('timeout', () => lost('timeout'));
+    socket.on('error', (err: NodeJS.ErrnoException) => lost(err.code ?? err.message));
+    socket.on('close', () => lost('no answer'));
+    socket.write(request);
   };
 
   const tick = () => {
@@ -243,7 +333,7 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetLoadResult
       }
       if (vm.pending.length === 0) continue;
       const playDone = vm.next === total;
-      if (o.harsh || playDone || vm.pending.length >= BATCH || t - vm.pending[0]!.produced >= LINGER_MS) {
+      if (o.harsh || playDone || vm.pending.length >= BATCH || t - vm.pending[0]!.produced >= Math.max(LINGER_MS, vm.lingerMs)) {
         vm.inflight = vm.pending.splice(0, BATCH);
         send(vm);
       }

@@ -30,6 +30,7 @@ export const BENCH_SHAPE: RebuildShape = { startWithinS: 5, tasks: 25, playS: 20
 export interface FleetStep {
   server: 'receiver' | 'bare';
   harsh: boolean;
+  keepAlive: boolean;
   vms: number;
   load: FleetLoadResult;
   /** The receiver's CPU over the run, in % of one core. */
@@ -54,6 +55,8 @@ export interface StepOptions {
   vms: number;
   shape: RebuildShape;
   harsh?: boolean;
+  /** The VMs keep one connection per run instead of one per request (FleetLoadOptions.keepAlive). */
+  keepAlive?: boolean;
   /** Runs `strace -c -f` on the server for 10 s from this many seconds into the run. */
   straceAtS?: number;
   env?: Record<string, string>;
@@ -122,7 +125,14 @@ export async function fleetStep(dir: string, o: StepOptions): Promise<FleetStep>
     o.straceAtS === undefined
       ? undefined
       : new Promise<string>((r) => setTimeout(() => void straceFor(pid, 10, join(dir, `strace-${pid}.txt`)).then(r), o.straceAtS! * 1000));
-  const load = await runGenerator({ url: server.url, vms: o.vms, ...o.shape, harsh: o.harsh ?? false, drainS: 60 });
+  const load = await runGenerator({
+    url: server.url,
+    vms: o.vms,
+    ...o.shape,
+    harsh: o.harsh ?? false,
+    keepAlive: o.keepAlive ?? false,
+    drainS: 60,
+  });
   const seconds = (performance.now() - t0) / 1000;
   const cpu = server.cpuSeconds() - cpu0;
   const io1 = procIo(pid);
@@ -138,6 +148,7 @@ export async function fleetStep(dir: string, o: StepOptions): Promise<FleetStep>
   return {
     server: o.server,
     harsh: o.harsh ?? false,
+    keepAlive: o.keepAlive ?? false,
     vms: o.vms,
     load,
     serverCpuPercent: Math.round((cpu / seconds) * 100),
@@ -164,7 +175,7 @@ export async function fleetStep(dir: string, o: StepOptions): Promise<FleetStep>
 /** One line for the log: what a step measured. */
 export function describeStep(s: FleetStep): string {
   const l = s.load;
-  return `${s.server}${s.harsh ? ' harsh' : ''} ${s.vms} VMs: ${l.requests} req, latency p50/p99/max ${l.latency.p50Ms}/${l.latency.p99Ms}/${l.latency.maxMs} ms (2xx only p99 ${l.acceptedLatency.p99Ms} ms), ${l.eventsDelivered}/${l.eventsProduced} events, ${l.shed} shed, ${l.errors} errors ${JSON.stringify(l.errorKinds)}, healthz p99 ${l.healthz.p99Ms} ms, server CPU ${s.serverCpuPercent}%, ${s.serverCpuMsPerRequest} ms/request, ${s.serverCpuUsPerEvent} µs/event (main thread ${s.mainThread.runPercent}%, waiting for CPU ${s.mainThread.runQueuePercent}%, states ${JSON.stringify(s.mainThread.states)}), accept queue max ${s.acceptQueue.max}, overflows ${s.tcp.TcpExtListenOverflows}, SYN retrans ${s.tcp.TcpExtTCPSynRetrans}, GC ${s.gc.totalMs} ms (max ${s.gc.maxMs}), writes/req ${s.writes.syscallsPerRequest}, generator loop p99 ${l.loopDelay.p99Ms} ms CPU ${l.generatorCpuPercent}%`;
+  return `${s.server}${s.harsh ? ' harsh' : ''}${s.keepAlive ? ' kept-alive' : ' new connection per request'} ${s.vms} VMs: ${l.requests} req, latency p50/p99/max ${l.latency.p50Ms}/${l.latency.p99Ms}/${l.latency.maxMs} ms (2xx only p99 ${l.acceptedLatency.p99Ms} ms), ${l.eventsDelivered}/${l.eventsProduced} events, ${l.shed} shed, ${l.errors} errors ${JSON.stringify(l.errorKinds)}, healthz p99 ${l.healthz.p99Ms} ms, server CPU ${s.serverCpuPercent}%, ${s.serverCpuMsPerRequest} ms/request, ${s.serverCpuUsPerEvent} µs/event (main thread ${s.mainThread.runPercent}%, waiting for CPU ${s.mainThread.runQueuePercent}%, states ${JSON.stringify(s.mainThread.states)}), accept queue max ${s.acceptQueue.max}, overflows ${s.tcp.TcpExtListenOverflows}, SYN retrans ${s.tcp.TcpExtTCPSynRetrans}, GC ${s.gc.totalMs} ms (max ${s.gc.maxMs}), writes/req ${s.writes.syscallsPerRequest}, generator loop p99 ${l.loopDelay.p99Ms} ms CPU ${l.generatorCpuPercent}%`;
 }
 
 export interface FleetFigure {

@@ -18,6 +18,7 @@ import { createGroupCommitter } from './ingest/group-commit.js';
 import { createWaiters } from './ingest/waiters.js';
 import { createLogger, lazyChildLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { createPacer } from './ingest/pacing.js';
 import { errorsPlugin } from './plugins/errors.js';
 import { securityHeaders } from './plugins/security-headers.js';
 import { createRetention, type Retention } from './retention.js';
@@ -111,7 +112,8 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
       outOfSyncGraceMs: config.outOfSyncGraceMs,
     });
   const gauges = createGaugeStore(db, () => params());
-  const metrics = createMetrics({ gauges, dbPath: config.dbPath, waiting: () => waiters.size });
+  const pacer = createPacer({ rate: config.pacingRate, maxMs: config.pacingMaxMs, clock });
+  const metrics = createMetrics({ gauges, dbPath: config.dbPath, waiting: () => waiters.size, pacer });
   const ingest = createIngestStore(db);
   const query = createQueryStore(db, () => params());
   const changes: Changes = new EventEmitter();
@@ -127,6 +129,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     waiters,
     metrics,
     clock,
+    pacer,
     closing: { value: false },
     changes,
     effects,

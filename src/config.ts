@@ -61,6 +61,8 @@ export const envSchema = z.object({
   WEBHOOK_OUT_OF_SYNC_GRACE_SECONDS: int(0, 7 * 86400).default(1800),
   WEBHOOK_RATE_LIMIT: int(0, 1_000_000).default(600),
   WEBHOOK_MAX_IN_FLIGHT: int(0, 1_000_000).default(256),
+  WEBHOOK_PACING_RATE: int(0, 1_000_000).default(1000),
+  WEBHOOK_PACING_MAX_SECONDS: int(2, 3600).default(60),
   WEBHOOK_PRUNE_INTERVAL_SECONDS: int(10, 86400).default(3600),
   WEBHOOK_PROXMOX_URL: z.url({ protocol: /^https$/, message: 'expected an https:// URL such as https://127.0.0.1:8006' }).optional(),
   WEBHOOK_PROXMOX_TOKEN_FILE: z.string().min(1).optional(),
@@ -101,6 +103,10 @@ export interface Config {
   rateLimitPerMinute: number;
   /** Deliveries being handled at once past which new ones get 503 + Retry-After; 0 turns it off. */
   maxInFlight: number;
+  /** Deliveries a second the fleet is paced to (src/ingest/pacing.ts); 0 turns pacing off. */
+  pacingRate: number;
+  /** Longest linger the receiver asks of a sender, in ms. */
+  pacingMaxMs: number;
   pruneIntervalMs: number;
   /** Discovery of the expected VMs from the Proxmox API; undefined when WEBHOOK_PROXMOX_URL is unset. */
   proxmox: ProxmoxConfig | undefined;
@@ -172,6 +178,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: ReadFile = (p) => r
     outOfSyncGraceMs: e.WEBHOOK_OUT_OF_SYNC_GRACE_SECONDS * 1000,
     rateLimitPerMinute: e.WEBHOOK_RATE_LIMIT,
     maxInFlight: e.WEBHOOK_MAX_IN_FLIGHT,
+    pacingRate: e.WEBHOOK_PACING_RATE,
+    pacingMaxMs: e.WEBHOOK_PACING_MAX_SECONDS * 1000,
     pruneIntervalMs: e.WEBHOOK_PRUNE_INTERVAL_SECONDS * 1000,
     proxmox,
   };

@@ -10,6 +10,7 @@ import type { QueryStore } from './store/query-store.js';
 import type { HistoryStore } from './store/history-store.js';
 import type { FleetStore } from './store/fleet-store.js';
 import type { FleetView } from './fleet/fleet-view.js';
+import type { Pacer } from './ingest/pacing.js';
 
 export interface AppContext {
   config: Config;
@@ -31,6 +32,8 @@ export interface AppContext {
   changes: Changes;
   /** Metrics, waiters and live changes after each write (src/ingest/commit-effects.ts). */
   effects: CommitEffects;
+  /** How long senders should gather events before their next delivery (src/ingest/pacing.ts). */
+  pacer: Pacer;
   /** Set when the app starts closing: long-polls answer and new work is refused. */
   closing: { value: boolean };
 }

@@ -4,6 +4,7 @@
  */
 import { statSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Pacer } from './ingest/pacing.js';
 import { hostStatuses, runOutcomes, type HostStatus } from './protocol/status.js';
 import type { GaugeStore } from './store/gauge-store.js';
 
@@ -29,9 +30,11 @@ export interface MetricsOptions {
   dbPath: string;
   /** Number of long-polls waiting right now. */
   waiting?: () => number;
+  /** The pacing advice and the senders it counts. */
+  pacer?: Pick<Pacer, 'active' | 'lingerMs'>;
 }
 
-export function createMetrics({ gauges, dbPath, waiting = () => 0 }: MetricsOptions) {
+export function createMetrics({ gauges, dbPath, waiting = () => 0, pacer }: MetricsOptions) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // prom-client names these gauges with a counter's _total suffix, which promtool rightly flags.
@@ -170,6 +173,24 @@ export function createMetrics({ gauges, dbPath, waiting = () => 0 }: MetricsOpti
     registers: [registry],
     collect() {
       this.set(waiting());
+    },
+  });
+
+  new Gauge({
+    name: 'webhook_pacing_senders',
+    help: 'Sources that delivered within the pacing window: the fleet the pacing advice is spread over.',
+    registers: [registry],
+    collect() {
+      this.set(pacer?.active() ?? 0);
+    },
+  });
+
+  new Gauge({
+    name: 'webhook_pacing_linger_seconds',
+    help: 'How long the receiver asks senders to gather events before their next delivery; 0 when it has room.',
+    registers: [registry],
+    collect() {
+      this.set((pacer?.lingerMs() ?? 0) / 1000);
     },
   });
 

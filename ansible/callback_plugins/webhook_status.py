@@ -34,6 +34,10 @@ description:
     process ends, the detached sender included, and spooled batches wait for the next run (which
     may never come). cloud-init's own final stage, C(cloud-final.service), which runs user scripts
     and C(runcmd) commands, already has C(KillMode=process).
+  - While a play runs, the sender gathers events for 2 s (or 100 events) before each request. A
+    receiver with a large fleet reporting at once may ask for longer, with the C(linger_ms) of its
+    answer (docs/protocol.md, pacing), the least time the sender gathers before its next request,
+    up to 5 minutes. The end of the run never waits for it.
   - A 2xx answer means stored (or already stored), the batch is done. 408, 429, 5xx and network
     errors are retried, honouring C(Retry-After). So is a 401 whose C(code) is
     C(TIMESTAMP_OUT_OF_WINDOW), the receiver's way of saying that this VM's clock is more than 5
@@ -100,6 +104,15 @@ options:
     default: 100
     env: [{name: WEBHOOK_BATCH_SIZE}]
     ini: [{section: callback_webhook_status, key: batch_size}]
+  keep_alive:
+    description:
+      - Send every request of the run over one kept-alive connection instead of a new connection
+        per request; the detached sender reads C(WEBHOOK_KEEP_ALIVE) too. Through a proxy from the
+        environment each request has its own connection whatever this says.
+    type: bool
+    default: true
+    env: [{name: WEBHOOK_KEEP_ALIVE}]
+    ini: [{section: callback_webhook_status, key: keep_alive}]
   retry_for:
     description: Seconds the detached sender keeps retrying a spooled batch. 0 starts no detached sender.
     type: int
@@ -151,6 +164,7 @@ BATCH_CAP = 1000            # the receiver's limit on events per request
 BATCH_BYTES = 512 * 1024    # stay well under the receiver's default 1 MiB body limit
 MAX_IPS = 32
 LINGER = 2.0                # seconds to gather events into one request during the run
+MAX_ADVISED_LINGER = 300.0  # the longest a receiver's pacing advice (linger_ms) is followed
 SPOOL_MAX_FILES = 1000      # a VM whose receiver is gone for months must not fill its disk
 RETRY_CAP = 300             # longest pause between two attempts of the detached sender
 CLOCK_WINDOW = 300          # the receiver's tolerance for webhook-timestamp, in seconds
@@ -254,15 +268,54 @@ def clock_skew_warning(date_header):
     return '%s (its Date header puts this clock %s %s)' % (text, amount, 'ahead' if offset > 0 else 'behind')
 
 
-class Transport:
-    """Posts batch bodies to the receiver and sorts the answer into sent, rejected or retry."""
+def advised_linger(body):
+    """Seconds the receiver's answer asks the sender to gather events (linger_ms); 0 for none or junk."""
+    try:
+        value = json.loads(body.decode('utf-8')).get('linger_ms', 0)
+    except (ValueError, AttributeError):  # not JSON, not UTF-8, not an object
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return 0.0
+    return min(max(value / 1000.0, 0.0), MAX_ADVISED_LINGER)
 
-    def __init__(self, url, key, timeout, warn=None):
+
+def env_flag(name, default):
+    """A yes/no environment variable: 1/true/yes/on or 0/false/no/off; anything else is the default."""
+    value = os.environ.get(name, '').strip().lower()
+    if value in ('1', 'true', 'yes', 'on'):
+        return True
+    if value in ('0', 'false', 'no', 'off'):
+        return False
+    return default
+
+
+def proxied(endpoint):
+    """Whether urllib would send requests for this URL through a proxy from the environment."""
+    parts = urllib.parse.urlsplit(endpoint)
+    return parts.scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(parts.hostname or '')
+
+
+class Transport:
+    """Posts batch bodies to the receiver and sorts the answer into sent, rejected or retry.
+
+    With keep_alive, one connection carries every request (a run's, or a flusher's) instead of a
+    new one per request: at fleet scale a connection costs the receiver more than the events in a
+    request (README, Performance). Through a proxy from the environment, urllib posts each request
+    as before, since http.client does not speak to proxies by itself.
+    """
+
+    def __init__(self, url, key, timeout, warn=None, keep_alive=True):
         self.endpoint = webhook_endpoint(url)
         self.key = key
         self.timeout = timeout
+        # The receiver's latest pacing advice, in seconds (0: none); the sender lingers at least this.
+        self.linger = 0.0
         self._warn = warn or (lambda message: None)
         self._skew_warned = False
+        parts = urllib.parse.urlsplit(self.endpoint)
+        self._direct = keep_alive and parts.scheme in ('http', 'https') and not proxied(self.endpoint)
+        self._parts = parts
+        self._conn = None
 
     def post(self, body):
         """Returns (outcome, retry_after_seconds_or_None, detail)."""
@@ -270,31 +323,73 @@ class Transport:
         if self.key:
             # Signed here, on every attempt: a retry after the clock is fixed carries a good timestamp.
             headers.update(signature_headers(self.key, body))
+        if not self._direct:
+            return self._post_urllib(body, headers)
+        try:
+            status, answer_headers, data = self._exchange(body, headers)
+        except (OSError, http.client.HTTPException) as err:  # refused, timeout, DNS, reset
+            self.close()
+            return RETRY, None, str(err) or type(err).__name__
+        return self._answer(status, answer_headers, data)
+
+    def close(self):
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _exchange(self, body, headers):
+        """One request on the open connection; a reused one the receiver closed while idle is retried once, fresh."""
+        reused = self._conn is not None
+        try:
+            return self._request(body, headers)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            self.close()
+            if not reused:
+                raise
+            # Event ids make a delivery idempotent, so sending it again is safe even if it arrived.
+            return self._request(body, headers)
+
+    def _request(self, body, headers):
+        if self._conn is None:
+            kind = http.client.HTTPSConnection if self._parts.scheme == 'https' else http.client.HTTPConnection
+            self._conn = kind(self._parts.hostname, self._parts.port, timeout=self.timeout)
+        path = self._parts.path + ('?' + self._parts.query if self._parts.query else '')
+        self._conn.request('POST', path, body=body, headers=headers)
+        response = self._conn.getresponse()
+        data = response.read()  # all of it, so the connection can carry the next request
+        if response.will_close:
+            self.close()
+        return response.status, response.headers, data
+
+    def _post_urllib(self, body, headers):
         request = urllib.request.Request(self.endpoint, data=body, headers=headers, method='POST')
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                response.read()
-            return SENT, None, ''
+                return self._answer(response.status, response.headers, response.read(256 * 1024))
         except urllib.error.HTTPError as err:
-            return self._classify(err)
+            try:
+                data = err.read(4096)
+            except (OSError, http.client.HTTPException):
+                data = b''
+            return self._answer(err.code, err.headers, data)
         except (OSError, http.client.HTTPException) as err:  # refused, timeout, DNS, reset
             return RETRY, None, str(getattr(err, 'reason', err))
 
-    def _classify(self, err):
-        try:
-            detail = err.read(4096).decode('utf-8', 'replace').strip()
-        except (OSError, http.client.HTTPException):
-            detail = ''
-        summary = 'HTTP %s %s' % (err.code, detail[:500])
-        if err.code in (408, 429) or err.code >= 500:
-            return RETRY, retry_after_seconds(err.headers.get('Retry-After')), summary
-        if err.code == 401 and error_code(detail) == 'TIMESTAMP_OUT_OF_WINDOW':
+    def _answer(self, code, headers, data):
+        if 200 <= code < 300:
+            self.linger = advised_linger(data)
+            return SENT, None, ''
+        detail = data[:4096].decode('utf-8', 'replace').strip()
+        summary = 'HTTP %s %s' % (code, detail[:500])
+        if code in (408, 429) or code >= 500:
+            return RETRY, retry_after_seconds(headers.get('Retry-After')), summary
+        if code == 401 and error_code(detail) == 'TIMESTAMP_OUT_OF_WINDOW':
             # The clock, not the batch, is wrong: time sync at first boot fixes it, and every
             # attempt is signed anew. A wrong secret (BAD_SIGNATURE) stays a refusal below.
             if not self._skew_warned:
                 self._skew_warned = True
-                self._warn(clock_skew_warning(err.headers.get('Date')))
-            return RETRY, retry_after_seconds(err.headers.get('Retry-After')), summary
+                self._warn(clock_skew_warning(headers.get('Date')))
+            return RETRY, retry_after_seconds(headers.get('Retry-After')), summary
         # Any other answer (4xx, odd 3xx) will not change by sending the same bytes again.
         return REJECTED, None, summary
 
@@ -499,15 +594,19 @@ class BackgroundSender:
                     self._cond.notify_all()
         except Exception as err:  # never let the thread die silently
             self.warnings.append('sender thread stopped: %r' % (err,))
+        finally:
+            self._transport.close()  # the connection is this thread's: closed here, not by stop()
 
     def _take_batch(self):
         """Moves the next batch from pending to in flight; None once stopped."""
         with self._cond:
             if not self._inflight:
                 self._cond.wait_for(lambda: self._stopped or self._pending)
-                # Give a busy play a moment to queue more, so 200 tasks are not 200 requests.
+                # Give a busy play a moment to queue more, so 200 tasks are not 200 requests; a
+                # receiver pacing a large fleet may ask for longer (the end of the run does not wait).
                 self._cond.wait_for(lambda: self._stopped or self._flush_at
-                                    or len(self._pending) >= self._batch_size, timeout=LINGER)
+                                    or len(self._pending) >= self._batch_size,
+                                    timeout=max(LINGER, self._transport.linger))
                 if self._stopped:
                     return None
                 batch = next(split_batches(self._pending, self._batch_size))
@@ -819,7 +918,9 @@ def main(argv=None):
     if not spool_dir:
         log('no usable spool directory')
         return EXIT_USAGE
-    code = flush_spool(Spool(spool_dir), Transport(args.url, key, args.timeout, warn=log), args.retry_for, log)
+    transport = Transport(args.url, key, args.timeout, warn=log, keep_alive=env_flag('WEBHOOK_KEEP_ALIVE', True))
+    code = flush_spool(Spool(spool_dir), transport, args.retry_for, log)
+    transport.close()
     log('done, exit %d' % code)
     return code
 
@@ -1078,7 +1179,8 @@ class CallbackModule(CallbackBase):
             self._display.vv('webhook_status: %s is not writable, spooling to %s' % (self.get_option('spool_dir'), spool_dir))
         self._spool = Spool(spool_dir) if spool_dir else None
         warnings = []  # filled by the sender thread, shown by the main thread
-        transport = Transport(url, key, self._timeout, warn=warnings.append)
+        transport = Transport(url, key, self._timeout, warn=warnings.append,
+                              keep_alive=bool(self.get_option('keep_alive')))
         self._sender = BackgroundSender(transport, self._spool or _NoSpool(), self._batch_size, warnings)
         atexit.register(self._finish_at_exit, os.getpid())
         self._finish_on_sigterm(os.getpid())

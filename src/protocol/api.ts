@@ -193,6 +193,8 @@ export const deliveryAnswerSchema = z.strictObject({
   stored: z.number(),
   duplicates: z.number(),
   results: z.array(z.strictObject({ event_id: z.string(), outcome: z.enum(eventOutcomes) })),
+  /** Pacing (src/ingest/pacing.ts): gather events at least this long before the next delivery. */
+  linger_ms: z.number().int().min(0).optional(),
 });
 export type DeliveryAnswer = z.infer<typeof deliveryAnswerSchema>;
 

@@ -100,10 +100,12 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
   const overloadBody = JSON.stringify(errorBody(overload));
   const shed = (reply: FastifyReply) => {
     effects.deliveryRefused(overload);
-    // 1-3 s, so the VMs refused together do not all come back in the same second.
+    // Spread over 1-3 s, or over the pacing linger when that is longer, so the VMs refused
+    // together do not all come back in the same second.
+    const spread = Math.max(3, Math.ceil(ctx.pacer.lingerMs() / 1000));
     void reply
       .code(503)
-      .header('retry-after', String(1 + Math.floor(Math.random() * 3)))
+      .header('retry-after', String(1 + Math.floor(Math.random() * spread)))
       .header('connection', 'close')
       .type('application/json; charset=utf-8')
       .send(overloadBody);
@@ -123,6 +125,7 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
 
   // Callback-style hooks: this is the hot path, and each async hook costs a promise per request.
   app.addHook('onRequest', (request, reply, done) => {
+    ctx.pacer.seen(request.ip);
     const wait = limiter.take(request.ip);
     if (wait > 0) return done(new AppError('RATE_LIMITED', 'too many deliveries from this address; slow down', wait));
     if (ctx.closing.value) {
@@ -210,11 +213,13 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
       const trust = request.trust ?? Trust.none;
       const outcomes = await committer.submit(events.map((event) => ({ event, address: request.ip, receivedAt, trust })));
       const stored = outcomes.filter((o) => o === 'stored').length;
+      const linger = ctx.pacer.lingerMs();
       return reply.code(200).send({
         accepted: events.length,
         stored,
         duplicates: events.length - stored,
         results: events.map((e, i) => ({ event_id: e.event_id, outcome: outcomes[i]! })),
+        ...(linger > 0 ? { linger_ms: linger } : {}),
       });
     },
   );

@@ -74,8 +74,11 @@ class Receiver:
     (status, JSON body, headers) are given, in order, before any check.
     """
 
-    def __init__(self, key=KEY, clock_offset=0.0, scripted=()):
+    def __init__(self, key=KEY, clock_offset=0.0, scripted=(), http11=False):
         self.key = key
+        # With http11 the receiver keeps connections open, as the real one does; drop_after lists
+        # the requests (by index) after whose answer it closes the connection without saying so.
+        self.drop_after = set()
         self.clock_offset = clock_offset
         self.scripted = list(scripted)
         self.requests = []      # dicts: headers, body, status, code
@@ -83,11 +86,13 @@ class Receiver:
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1' if http11 else 'HTTP/1.0'
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 status, payload, extra = receiver.answer(headers, body)
-                record = {'headers': headers, 'body': body, 'status': status,
+                record = {'headers': headers, 'body': body, 'status': status, 'peer': self.client_address,
                           'code': payload.get('code') if isinstance(payload, dict) else None}
                 receiver.requests.append(record)
                 if receiver.on_answer:
@@ -100,6 +105,8 @@ class Receiver:
                 self.send_header('Content-Length', str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+                if len(receiver.requests) - 1 in receiver.drop_after:
+                    self.close_connection = True
 
             def date_time_string(self, timestamp=None):
                 return email.utils.formatdate(time.time() + receiver.clock_offset, usegmt=True)
@@ -640,6 +647,99 @@ class BackgroundSenderTest(TempDirTest):
         sender.flush(10)
         self.assertLess(time.monotonic() - started, 5)  # the first failure ends the wait
         self.assertEqual([e['seq'] for e in sender.stop()], [0, 1])
+
+
+class AdvisedLingerTest(unittest.TestCase):
+    def test_answers_read_into_seconds(self):
+        cases = [(b'{"accepted":1,"linger_ms":12500}', 12.5), (b'{"accepted":1}', 0.0), (b'{"linger_ms":-5}', 0.0),
+                 (b'{"linger_ms":true}', 0.0), (b'{"linger_ms":"9000"}', 0.0), (b'{"linger_ms":1e12}', 300.0),
+                 (b'[1,2]', 0.0), (b'not json', 0.0), (b'\xff\xfe', 0.0), (b'', 0.0)]
+        for body, seconds in cases:
+            self.assertEqual(ws.advised_linger(body), seconds, body)
+
+
+class KeepAliveTest(TempDirTest):
+    """One connection carries the run's requests; a connection the receiver closed is replaced."""
+
+    def deliver(self, rx, keep_alive=True, batches=4):
+        transport = ws.Transport(rx.url, KEY, 5, keep_alive=keep_alive)
+        outcomes = [transport.post(ws.encode_batch([event(seq)])) for seq in range(batches)]
+        transport.close()
+        return outcomes, [r['peer'] for r in rx.requests]
+
+    def test_one_connection_for_every_request(self):
+        with Receiver(http11=True) as rx:
+            outcomes, peers = self.deliver(rx)
+        self.assertEqual(outcomes, [(ws.SENT, None, '')] * 4)
+        self.assertEqual(len(peers), 4)
+        self.assertEqual(len(set(peers)), 1)
+
+    def test_a_connection_closed_while_idle_is_replaced_and_nothing_is_lost(self):
+        with Receiver(http11=True) as rx:
+            rx.drop_after = {0, 2}
+            outcomes, peers = self.deliver(rx)
+        self.assertEqual(outcomes, [(ws.SENT, None, '')] * 4)
+        self.assertEqual([e['seq'] for e in rx.delivered_events()], [0, 1, 2, 3])
+        self.assertEqual(len(set(peers)), 3)
+        self.assertEqual(peers[1], peers[2])
+
+    def test_off_or_through_a_proxy_each_request_has_its_own_connection(self):
+        with Receiver(http11=True) as rx:
+            outcomes, peers = self.deliver(rx, keep_alive=False)
+        self.assertEqual(outcomes, [(ws.SENT, None, '')] * 4)
+        self.assertEqual(len(set(peers)), 4)
+        with mock.patch.dict(os.environ, {'http_proxy': 'http://proxy.invalid:3128', 'no_proxy': ''}):
+            self.assertTrue(ws.proxied('http://10.1.0.102:9191/webhook'))
+            self.assertFalse(ws.Transport('http://10.1.0.102:9191', None, 5)._direct)
+        with mock.patch.dict(os.environ, {'http_proxy': 'http://proxy.invalid:3128', 'no_proxy': '10.1.0.102'}):
+            self.assertFalse(ws.proxied('http://10.1.0.102:9191/webhook'))
+
+    def test_refusals_and_retries_read_the_same_on_a_kept_connection(self):
+        scripted = [(503, error_body(503, 'OVERLOADED'), {'Retry-After': '2'}),
+                    (401, error_body(401, 'BAD_SIGNATURE')), (200, {'accepted': 1, 'linger_ms': 9000})]
+        with Receiver(http11=True, scripted=scripted) as rx:
+            outcomes, peers = self.deliver(rx, batches=3)
+        self.assertEqual([o[:2] for o in outcomes], [(ws.RETRY, 2), (ws.REJECTED, None), (ws.SENT, None)])
+        self.assertIn('BAD_SIGNATURE', outcomes[1][2])
+        self.assertEqual(len(set(peers)), 1)
+
+    def test_flag_values(self):
+        for value, expected in [('1', True), ('yes', True), ('off', False), ('0', False), ('', True), ('maybe', True)]:
+            with mock.patch.dict(os.environ, {'WEBHOOK_KEEP_ALIVE': value}):
+                self.assertEqual(ws.env_flag('WEBHOOK_KEEP_ALIVE', True), expected, value)
+
+
+class PacingTest(TempDirTest):
+    """The sender lingers at least as long as the receiver's latest answer asks (linger_ms)."""
+
+    def batch_sizes(self, first_answer):
+        # One event; once it is answered, three more 0.3 s apart, then the end of the run. The own
+        # linger is cut to 0.05 s so that without advice each of the three goes alone.
+        with Receiver(scripted=[first_answer]) as rx, mock.patch.object(ws, 'LINGER', 0.05):
+            transport = ws.Transport(rx.url, KEY, 5)
+            sender = ws.BackgroundSender(transport, self.spool, 100, [])
+            self.addCleanup(sender.stop)
+            sender.put(event(0))
+            for _ in range(200):
+                if rx.requests:
+                    break
+                time.sleep(0.05)
+            for seq in (1, 2, 3):
+                time.sleep(0.3)
+                sender.put(event(seq))
+            time.sleep(0.3)
+            sender.flush(10)
+            self.assertEqual(sender.stop(), [])
+        self.assertEqual([e['seq'] for e in rx.delivered_events()], [0, 1, 2, 3])
+        return [len(json.loads(r['body'])['events']) for r in rx.requests]
+
+    def test_advice_gathers_the_next_events_into_one_batch(self):
+        answer = {'accepted': 1, 'stored': 1, 'duplicates': 0, 'results': [], 'linger_ms': 60000}
+        self.assertEqual(self.batch_sizes((200, answer)), [1, 3])
+
+    def test_without_advice_the_own_linger_applies(self):
+        answer = {'accepted': 1, 'stored': 1, 'duplicates': 0, 'results': []}
+        self.assertEqual(self.batch_sizes((200, answer)), [1, 1, 1, 1])
 
 
 @unittest.skipUnless(ws.ANSIBLE_VERSION, 'ansible-core is not installed')
