@@ -175,46 +175,64 @@ export async function fleetStep(dir: string, o: StepOptions): Promise<FleetStep>
 /** One line for the log: what a step measured. */
 export function describeStep(s: FleetStep): string {
   const l = s.load;
-  return `${s.server}${s.harsh ? ' harsh' : ''}${s.keepAlive ? ' kept-alive' : ' new connection per request'} ${s.vms} VMs: ${l.requests} req, latency p50/p99/max ${l.latency.p50Ms}/${l.latency.p99Ms}/${l.latency.maxMs} ms (2xx only p99 ${l.acceptedLatency.p99Ms} ms), ${l.eventsDelivered}/${l.eventsProduced} events, ${l.shed} shed, ${l.errors} errors ${JSON.stringify(l.errorKinds)}, healthz p99 ${l.healthz.p99Ms} ms, server CPU ${s.serverCpuPercent}%, ${s.serverCpuMsPerRequest} ms/request, ${s.serverCpuUsPerEvent} µs/event (main thread ${s.mainThread.runPercent}%, waiting for CPU ${s.mainThread.runQueuePercent}%, states ${JSON.stringify(s.mainThread.states)}), accept queue max ${s.acceptQueue.max}, overflows ${s.tcp.TcpExtListenOverflows}, SYN retrans ${s.tcp.TcpExtTCPSynRetrans}, GC ${s.gc.totalMs} ms (max ${s.gc.maxMs}), writes/req ${s.writes.syscallsPerRequest}, generator loop p99 ${l.loopDelay.p99Ms} ms CPU ${l.generatorCpuPercent}%`;
+  return `${s.server}${s.harsh ? ' harsh' : ''}${s.keepAlive ? ' kept-alive' : ' new connection per request'} ${s.vms} VMs: ${l.requests} req, latency p50/p99/max ${l.latency.p50Ms}/${l.latency.p99Ms}/${l.latency.maxMs} ms (2xx only p99 ${l.acceptedLatency.p99Ms} ms), ${l.eventsDelivered}/${l.eventsProduced} events (lag p99 ${l.lag.p99Ms} ms), ${l.shed} shed, ${l.errors} errors ${JSON.stringify(l.errorKinds)}, healthz p99 ${l.healthz.p99Ms} ms, server CPU ${s.serverCpuPercent}%, ${s.serverCpuMsPerRequest} ms/request, ${s.serverCpuUsPerEvent} µs/event (main thread ${s.mainThread.runPercent}%, waiting for CPU ${s.mainThread.runQueuePercent}%, states ${JSON.stringify(s.mainThread.states)}), accept queue max ${s.acceptQueue.max}, overflows ${s.tcp.TcpExtListenOverflows}, SYN retrans ${s.tcp.TcpExtTCPSynRetrans}, GC ${s.gc.totalMs} ms (max ${s.gc.maxMs}), writes/req ${s.writes.syscallsPerRequest}, generator loop p99 ${l.loopDelay.p99Ms} ms CPU ${l.generatorCpuPercent}%`;
 }
 
 export interface FleetFigure {
   shape: RebuildShape;
-  /** Largest receiver fleet that held p99 < 100 ms with no error. */
+  /** Largest receiver fleet that held p99 < 100 ms with no error, as the plugin sends by default. */
   capacityVms: number;
   steps: FleetStep[];
   bare: FleetStep;
+  /** At `compareVms`: a new connection per request (the plugin with keep_alive off, or through a proxy). */
+  perRequest: FleetStep;
+  /** At `compareVms`: the receiver with pacing off (WEBHOOK_PACING_RATE=0). */
+  unpaced: FleetStep;
   harsh: FleetStep;
-  /** The receiver past capacity: 1.5x and 2x the capacity (or the smallest size when none held). */
+  /** The receiver past capacity: `overloadFactors` times the capacity (or the smallest size when none held). */
   overload: FleetStep[];
 }
 
 /**
  * The receiver at each size in `sizes` (ascending) until one fails to hold, the bare baseline at
- * `bareVms`, and the harsh mode (every event at once) at `harshVms`.
+ * `bareVms`, the two alternatives at `compareVms`, the harsh mode (every event at once) at
+ * `harshVms`, and the overload curve. Every step sends as the plugin does by default (one
+ * kept-alive connection per run, following the receiver's pacing) unless it says otherwise.
  */
 export async function fleetFigure(
   dir: string,
-  opts: { sizes: number[]; bareVms: number; harshVms: number; shape: RebuildShape; overloadFactors?: number[]; log: (s: string) => void },
+  opts: {
+    sizes: number[];
+    bareVms: number;
+    compareVms: number;
+    harshVms: number;
+    shape: RebuildShape;
+    overloadFactors?: number[];
+    log: (s: string) => void;
+  },
 ): Promise<FleetFigure> {
+  const run = async (o: Omit<StepOptions, 'shape'>, label = '') => {
+    const s = await fleetStep(dir, { shape: opts.shape, keepAlive: true, ...o });
+    opts.log(label + describeStep(s));
+    return s;
+  };
   const steps: FleetStep[] = [];
   let capacityVms = 0;
   for (const vms of opts.sizes) {
-    const s = await fleetStep(dir, { server: 'receiver', vms, shape: opts.shape });
-    opts.log(describeStep(s));
+    const s = await run({ server: 'receiver', vms });
     steps.push(s);
     if (!s.held) break;
     capacityVms = vms;
   }
-  const bare = await fleetStep(dir, { server: 'bare', vms: opts.bareVms, shape: opts.shape });
-  opts.log(describeStep(bare));
-  const harsh = await fleetStep(dir, { server: 'receiver', vms: opts.harshVms, shape: opts.shape, harsh: true });
-  opts.log(describeStep(harsh));
+  const bare = await run({ server: 'bare', vms: opts.bareVms });
+  const perRequest = await run({ server: 'receiver', vms: opts.compareVms, keepAlive: false });
+  const unpaced = await run({ server: 'receiver', vms: opts.compareVms, env: { WEBHOOK_PACING_RATE: '0' } }, 'pacing off: ');
+  const harsh = await run({ server: 'receiver', vms: opts.harshVms, harsh: true });
   const overload: FleetStep[] = [];
   for (const factor of opts.overloadFactors ?? [1.5, 2]) {
-    const s = await fleetStep(dir, { server: 'receiver', vms: Math.round((capacityVms || opts.sizes[0]!) * factor), shape: opts.shape });
-    opts.log(`${factor}x capacity: ${describeStep(s)}`);
-    overload.push(s);
+    const vms = Math.round((capacityVms || opts.sizes[0]!) * factor);
+    const measured = steps.find((s) => s.vms === vms);
+    overload.push(measured ?? (await run({ server: 'receiver', vms }, `${factor}x capacity: `)));
   }
-  return { shape: opts.shape, capacityVms, steps, bare, harsh, overload };
+  return { shape: opts.shape, capacityVms, steps, bare, perRequest, unpaced, harsh, overload };
 }
