@@ -144,6 +144,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     }),
   };
   app.decorate('ctx', ctx);
+  app.server.on('connection', () => metrics.connections.inc());
   // Route schemas are the zod schemas of src/protocol: they validate requests and serialize answers.
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

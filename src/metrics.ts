@@ -84,6 +84,12 @@ export function createMetrics({ gauges, dbPath, waiting = () => 0, pacer }: Metr
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [registry],
   });
+  // Against webhook_http_requests_total it shows whether senders keep their connections alive.
+  const connections = new Counter({
+    name: 'webhook_connections_accepted_total',
+    help: 'TCP connections accepted by the HTTP server.',
+    registers: [registry],
+  });
   const httpRequests = new Counter({
     name: 'webhook_http_requests_total',
     help: 'HTTP requests answered, by route template, method and status class.',
@@ -203,7 +209,18 @@ export function createMetrics({ gauges, dbPath, waiting = () => 0, pacer }: Metr
     },
   });
 
-  return { registry, events, runsStarted, runsFinished, driftCorrections, rejected, cloudInit, ingestDuration, httpRequests };
+  return {
+    registry,
+    events,
+    runsStarted,
+    runsFinished,
+    driftCorrections,
+    rejected,
+    cloudInit,
+    ingestDuration,
+    httpRequests,
+    connections,
+  };
 }
 
 function fileSize(path: string): number {

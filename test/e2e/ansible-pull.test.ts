@@ -10,6 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { get } from 'node:http';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hostDetailSchema, runDetailSchema, type RunDetail } from '../../src/protocol/api.js';
 import { eventually } from '../eventually.js';
@@ -176,13 +177,36 @@ function eventsPerRun(db: string) {
 
 const spoolFiles = (dir: string) => (existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json')) : []);
 
+/** Connections the receiver accepted (this read's own included) and POST /webhook answers so far, from its /metrics. */
+async function connectionsAndDeliveries(url: string): Promise<{ connections: number; deliveries: number }> {
+  // A connection of its own (no agent), so that this read never rides on one the run opened.
+  const text = await new Promise<string>((resolve, reject) => {
+    get(`${url}/metrics`, { agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+  const connections = Number(/^webhook_connections_accepted_total (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
+  const deliveries = [...text.matchAll(/^webhook_http_requests_total\{route="\/webhook",method="POST",status="\dxx"\} (\d+)$/gm)]
+    .map((m) => Number(m[1]))
+    .reduce((a, b) => a + b, 0);
+  return { connections, deliveries };
+}
+
 describe('ansible-pull with the webhook_status plugin', () => {
   it('reports the run, every task and the recap; keeps no_log secrets; the wait script agrees', async (ctx) => {
     if (!enabled) return ctx.skip();
     const { server, db } = await receiver();
+    const before = await connectionsAndDeliveries(server.url);
     const pull = await ansiblePull('site.yml', { url: server.url, spool: join(work, 'spool-site'), checkout: join(work, 'checkout-site') });
     expect(pull.status, pull.output).toBe(0);
     expect(pull.output).not.toContain('webhook_status');
+    // The run's deliveries shared one kept-alive connection (the plugin's keep_alive); the second
+    // read of the metrics takes one more.
+    const after = await connectionsAndDeliveries(server.url);
+    expect(after.deliveries - before.deliveries).toBeGreaterThan(1);
+    expect(after.connections - before.connections - 1).toBe(1);
     // The no_log task really had the secret in its arguments and its output.
     expect(readFileSync(proofFile, 'utf8').trim()).toBe(NO_LOG_SECRET);
 
