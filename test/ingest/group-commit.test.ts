@@ -34,6 +34,23 @@ describe('group commit', () => {
     expect(db.prepare('SELECT tasks_total FROM runs').pluck().get()).toBe(20);
   });
 
+  it('commits one group per turn of the event loop, so other work runs between the groups of a burst', async () => {
+    const db = openDatabase(join(tempDir(), 'gc.db'));
+    migrate(db);
+    const order: string[] = [];
+    const committer = createGroupCommitter(createIngestStore(db), {
+      maxEvents: 2,
+      onCommit: (committed) => {
+        order.push(`commit ${committed.length}`);
+        // Queued by the first commit, as an accept or a probe would be in that turn.
+        if (order.length === 1) setImmediate(() => order.push('other work'));
+      },
+    });
+    const r = runEvents();
+    await Promise.all([r.started(), r.task(), r.task(), r.task(), r.task(), r.task()].map((e) => committer.submit(item(e))));
+    expect(order).toEqual(['commit 2', 'other work', 'commit 2', 'commit 2']);
+  });
+
   it('isolates a failing delivery from its neighbours', async () => {
     const { committer } = setup();
     const r = runEvents();
