@@ -15,7 +15,7 @@
  *
  * Input: one JSON argument (FleetLoadOptions). Output: one line `FLEET_LOAD <json>` on stdout.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Agent, get } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -107,8 +107,18 @@ function percentiles(values: number[]): Percentiles {
   return { p50Ms: at(0.5), p99Ms: at(0.99), maxMs: Math.round(s[s.length - 1]! * 10) / 10 };
 }
 
+/** A time-ordered UUID (version 7), as the plugin makes its event ids: Unix milliseconds, then random bits. */
+function uuidv7(): string {
+  const b = randomBytes(16);
+  b.writeUIntBE(Date.now(), 0, 6);
+  b[6] = (b[6]! & 0x0f) | 0x70;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
 function eventJson(vm: Vm, seq: number, tasks: number): string {
-  const head = `{"v":1,"event_id":"${randomUUID()}","run_id":"${vm.runId}","seq":${seq},"time":"${new Date().toISOString()}","host":${vm.host},`;
+  const head = `{"v":1,"event_id":"${uuidv7()}","run_id":"${vm.runId}","seq":${seq},"time":"${new Date().toISOString()}","host":${vm.host},`;
   if (seq === 0)
     return `${head}"kind":"run_started","data":{"playbook":"site.yml","ansible_version":"2.14.18","check_mode":false,"commit":"abcdef1"}}`;
   if (seq === tasks + 1) {

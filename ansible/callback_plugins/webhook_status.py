@@ -185,6 +185,18 @@ REJECTED = 'rejected'
 RETRY = 'retry'
 
 
+def event_id():
+    """A time-ordered UUID (version 7: Unix milliseconds, then random bits) for an event.
+
+    The receiver indexes events by id; ids that grow with time land next to each other in that
+    index, where random ones would each dirty a page of their own in every commit.
+    """
+    value = (int(time.time() * 1000) & (2 ** 48 - 1)) << 80 | int.from_bytes(os.urandom(10), 'big')
+    value = (value & ~(0xF << 76)) | (0x7 << 76)          # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)          # RFC 4122 variant
+    return str(uuid.UUID(int=value))
+
+
 def webhook_endpoint(base_url):
     """`<url>/webhook` for a base URL (a URL that already ends in /webhook is kept)."""
     base = base_url.strip().rstrip('/')
@@ -820,7 +832,7 @@ def checkin_event(args):
             error_text = 'could not read the output of ansible-pull: %s' % err
     run_id = valid_uuid(args.run_id) or env_run_id() or str(uuid.uuid4())
     return {
-        'v': PROTOCOL_VERSION, 'kind': 'checkin', 'event_id': str(uuid.uuid4()), 'run_id': run_id, 'seq': 0,
+        'v': PROTOCOL_VERSION, 'kind': 'checkin', 'event_id': event_id(), 'run_id': run_id, 'seq': 0,
         'time': utc_now(), 'host': host_identity(env_vmid()), 'data': checkin_data(args, error_text),
     }
 
@@ -1295,7 +1307,7 @@ class CallbackModule(CallbackBase):
         if self._started is None:
             return  # no playbook started (ad-hoc `ansible` with callbacks on): not a run to report
         self._sender.put({
-            'v': PROTOCOL_VERSION, 'event_id': str(uuid.uuid4()), 'run_id': self._run_id,
+            'v': PROTOCOL_VERSION, 'event_id': event_id(), 'run_id': self._run_id,
             'seq': self._seq, 'time': utc_now(), 'kind': kind, 'host': self._identity, 'data': data,
         })
         self._seq += 1

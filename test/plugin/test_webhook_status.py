@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 import unittest
+import uuid
 from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
@@ -658,6 +659,21 @@ class AdvisedLingerTest(unittest.TestCase):
             self.assertEqual(ws.advised_linger(body), seconds, body)
 
 
+class EventIdTest(unittest.TestCase):
+    def test_version_7_ids_that_grow_with_time(self):
+        ids = []
+        for _ in range(3):
+            ids.append(ws.event_id())
+            time.sleep(0.002)
+        parsed = [uuid.UUID(i) for i in ids]
+        self.assertEqual([(p.version, p.variant) for p in parsed], [(7, uuid.RFC_4122)] * 3)
+        self.assertEqual(ids, sorted(ids))
+        self.assertEqual(len(set(ids)), 3)
+        stamp_ms = parsed[0].int >> 80
+        self.assertAlmostEqual(stamp_ms / 1000, time.time(), delta=5)
+        self.assertEqual(ws.valid_uuid(ids[0]), ids[0])
+
+
 class KeepAliveTest(TempDirTest):
     """One connection carries the run's requests; a connection the receiver closed is replaced."""
 
@@ -801,6 +817,7 @@ CHECKIN_KEYS = {'v', 'kind', 'event_id', 'run_id', 'seq', 'time', 'host', 'data'
 CHECKIN_DATA_KEYS = {'result', 'exit_code', 'commit_before', 'commit_after', 'duration_ms', 'interval_seconds',
                      'repo_url', 'playbook', 'error'}
 UUID4 = r'^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
+UUID7 = r'^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
 # What ansible-pull prints when its checkout fails (ansible-core 2.14, git over https).
 FAILED_CHECKOUT = """Starting Ansible Pull at 2026-12-02 04:46:54
 /usr/bin/ansible-pull -U https://deploy:tok3n@git.example.com/infra.git -d /var/lib/ansible-pull site.yml
@@ -910,7 +927,7 @@ class CheckinCommandTest(TempDirTest):
         [event] = self.spooled()
         self.assertEqual(set(event), CHECKIN_KEYS)
         self.assertEqual((event['v'], event['kind'], event['seq'], event['run_id']), (1, 'checkin', 0, run_id))
-        self.assertRegex(event['event_id'], UUID4)
+        self.assertRegex(event['event_id'], UUID7)
         self.assertRegex(event['time'], r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$')
         self.assertEqual(event['host']['hostname'], socket.gethostname())
         self.assertEqual(event['host']['vmid'], 101)
