@@ -115,23 +115,23 @@ describe('WAL checkpointer thread', () => {
     expect(await metric(f.app, 'webhook_wal_size_bytes')).toBeGreaterThanOrEqual(0);
   });
 
-  it('keeps the WAL bounded under sustained writes by starting the log over', async () => {
-    const f = await start({ restartFrames: 64 });
+  it('keeps the WAL bounded under sustained writes', async () => {
+    const f = await start({ restartFrames: 256 });
     await eventually(() => expect(autocheckpoint(f.db)).toBe(0));
     let maxWal = 0;
-    for (let round = 0; round < 15; round++) {
+    const writeOn = async () => {
+      await write(f.app, 4);
+      maxWal = Math.max(maxWal, size(`${f.dbPath}-wal`));
+    };
+    for (let round = 0; round < 30; round++) {
       const seen = f.reports.length;
-      for (let i = 0; i < 10; i++) {
-        await write(f.app, 4);
-        maxWal = Math.max(maxWal, size(`${f.dbPath}-wal`));
-      }
-      // On a busy machine the thread may get no CPU for a while: let it do one checkpoint a round.
-      await eventually(() => expect(f.reports.length).toBeGreaterThan(seen));
+      for (let i = 0; i < 5; i++) await writeOn();
+      // Writes never pause, but go on until the thread has checkpointed again: on a busy machine
+      // it may get no CPU for a while.
+      while (f.reports.length === seen) await writeOn();
     }
-    const copiedBytes = pagesCopied(f.reports) * 4096;
     // The WAL file was written over again and again, not grown to hold everything.
-    expect(copiedBytes).toBeGreaterThan(4 * maxWal);
-    expect(f.reports.some((r) => r.mode === 'RESTART' && !r.busy)).toBe(true);
+    expect(pagesCopied(f.reports) * 4096).toBeGreaterThan(5 * maxWal);
   });
 
   it('empties the WAL on a clean stop, and all that was written reads back after reopening', async () => {
