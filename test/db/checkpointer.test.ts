@@ -79,7 +79,11 @@ async function write(app: App, posts: number, concurrency = 4): Promise<string[]
     await Promise.all(
       Array.from({ length: Math.min(concurrency, posts - i) }, async () => {
         const run = runEvents();
-        const events = [run.started(), ...Array.from({ length: 23 }, () => run.task('changed', undefined, 'x'.repeat(2000))), run.finished()];
+        const events = [
+          run.started(),
+          ...Array.from({ length: 23 }, () => run.task('changed', undefined, 'x'.repeat(2000))),
+          run.finished(),
+        ];
         const res = await post(app, { events });
         expect(res.statusCode).toBe(200);
         ids.push(...events.map((e) => e.event_id));
@@ -160,7 +164,10 @@ describe('WAL checkpointer thread', () => {
     await eventually(() => expect(autocheckpoint(f.db)).toBe(1000));
     expect(f.checkpointer.worker).toBeUndefined();
     expect(await metric(f.app, 'webhook_wal_checkpointer_failures_total')).toBe(1);
-    expect(f.logs.find((l) => l.level === 50)).toMatchObject({ retryInMs: 60_000, msg: expect.stringContaining('SQLite checkpoints on the main thread') });
+    expect(f.logs.find((l) => l.level === 50)).toMatchObject({
+      retryInMs: 60_000,
+      msg: expect.stringContaining('SQLite checkpoints on the main thread'),
+    });
     // Without a thread, the database's close (its last connection) still empties the WAL.
     await stop(f);
     expect(size(`${f.dbPath}-wal`)).toBe(0);
