@@ -121,6 +121,9 @@ export function startCheckpointer(db: Db, path: string, options: CheckpointerOpt
       // No thread: closing the database (its last connection) checkpoints and removes the WAL.
       if (w === undefined) return;
       const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+      // Held from here: once the HTTP server is closed, this thread may be all that is left to
+      // wait for, and an unreferenced one would let the process end before its last checkpoint.
+      w.ref();
       w.postMessage({ type: 'stop' } satisfies ToWorker);
       await exited;
     },

@@ -41,6 +41,8 @@ describe('WAL checkpoints in the service', () => {
       });
       expect(await metric(server.url, 'webhook_wal_checkpointer_failures_total')).toBe(0);
       expect(await server.stop('SIGTERM')).toBe(0);
+      // The process waited for the thread's last checkpoint, and closed the database after it.
+      expect(server.logs.some((l) => l.msg === 'stopped cleanly')).toBe(true);
       expect(existsSync(`${dbPath}-wal`)).toBe(false);
       const db = new Database(dbPath, { readonly: true });
       const stored = db.prepare('SELECT count(*) FROM events').pluck().get();
