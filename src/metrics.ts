@@ -205,9 +205,9 @@ function walCheckpointMetrics(registry: Registry, dbPath: string): CheckpointObs
     labelNames: ['mode'] as const,
     registers: [registry],
   });
-  const pages = new Counter({
-    name: 'webhook_wal_checkpointed_pages_total',
-    help: 'Pages the checkpointer thread copied from the WAL into the database file.',
+  const frames = new Counter({
+    name: 'webhook_wal_checkpointed_frames_total',
+    help: 'WAL frames (committed page versions) the checkpointer thread moved into the database file.',
     registers: [registry],
   });
   const duration = new Histogram({
@@ -232,7 +232,7 @@ function walCheckpointMetrics(registry: Registry, dbPath: string): CheckpointObs
   return {
     checkpointed: (r) => {
       runs.inc({ mode: r.mode.toLowerCase() });
-      pages.inc(r.pagesCopied);
+      frames.inc(r.frames);
       duration.observe(r.durationMs / 1000);
     },
     workerFailed: () => failures.inc(),

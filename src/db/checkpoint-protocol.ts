@@ -18,8 +18,11 @@ export interface CheckpointReport {
   /** Frames in the log, and how many of them are in the database file now. */
   logFrames: number;
   checkpointedFrames: number;
-  /** Pages this checkpoint copied into the database file. */
-  pagesCopied: number;
+  /**
+   * Frames this checkpoint moved into the database file. A frame is one committed version of a
+   * page; only the newest of each page is written to the file, so pages written are at most this.
+   */
+  frames: number;
   durationMs: number;
 }
 

@@ -29,7 +29,7 @@ interface CheckpointRow {
   checkpointed: number;
 }
 
-/** nBackfill of the last checkpoint, to tell how many pages this one copied. */
+/** nBackfill of the last checkpoint, to tell how many frames this one checkpointed. */
 let backfilled = 0;
 
 function checkpoint(mode: CheckpointMode): CheckpointReport {
@@ -37,16 +37,17 @@ function checkpoint(mode: CheckpointMode): CheckpointReport {
   const row = (db.pragma(`wal_checkpoint(${mode})`) as CheckpointRow[])[0]!;
   const durationMs = performance.now() - started;
   // `checkpointed` counts from the start of the current log; smaller than last time means the
-  // log was started over in between (by the writer, or by a TRUNCATE, which reports 0). (A log started over that has grown past the old count
-  // by the next tick is undercounted: the figure is for a metric, not for correctness.)
-  const pagesCopied = row.checkpointed >= backfilled ? row.checkpointed - backfilled : row.checkpointed;
+  // log was started over in between (by the writer, or by a TRUNCATE, which reports 0). A log
+  // started over that has grown past the old count by the next tick is undercounted: the figure
+  // is for a metric, not for correctness.
+  const frames = row.checkpointed >= backfilled ? row.checkpointed - backfilled : row.checkpointed;
   backfilled = row.checkpointed;
-  return { mode, busy: row.busy === 1, logFrames: row.log, checkpointedFrames: row.checkpointed, pagesCopied, durationMs };
+  return { mode, busy: row.busy === 1, logFrames: row.log, checkpointedFrames: row.checkpointed, frames, durationMs };
 }
 
 const send = (message: FromWorker) => port.postMessage(message);
 const report = (r: CheckpointReport) => {
-  if (r.pagesCopied > 0 || r.mode !== 'PASSIVE') send({ type: 'checkpoint', report: r });
+  if (r.frames > 0 || r.mode !== 'PASSIVE') send({ type: 'checkpoint', report: r });
 };
 
 /** Frames in the log at the last tick: unchanged and all copied means the writer is idle. */
@@ -91,7 +92,7 @@ port.on('message', (message: ToWorker) => {
   if (message.type !== 'stop') return;
   clearInterval(timer);
   // The service has stopped writing: copy what is left and empty the WAL, so a clean stop leaves
-  // nothing to recover at the next start. PASSIVE first only so the pages it copies are counted
+  // nothing to recover at the next start. PASSIVE first only so the frames it copies are counted
   // (a TRUNCATE that succeeds reports an empty log).
   report(checkpoint('PASSIVE'));
   report(checkpoint('TRUNCATE'));

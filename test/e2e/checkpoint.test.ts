@@ -36,7 +36,7 @@ describe('WAL checkpoints in the service', () => {
         ids.push(...events.map((e) => e.event_id));
       }
       // The thread checkpoints once a second.
-      await eventually(async () => expect(await metric(server.url, 'webhook_wal_checkpointed_pages_total')).toBeGreaterThan(0), {
+      await eventually(async () => expect(await metric(server.url, 'webhook_wal_checkpointed_frames_total')).toBeGreaterThan(0), {
         timeout: 10_000,
       });
       expect(await metric(server.url, 'webhook_wal_checkpointer_failures_total')).toBe(0);
