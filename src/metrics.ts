@@ -201,7 +201,7 @@ export function createMetrics({ gauges, dbPath, waiting = () => 0 }: MetricsOpti
 function walCheckpointMetrics(registry: Registry, dbPath: string): CheckpointObserver {
   const runs = new Counter({
     name: 'webhook_wal_checkpoints_total',
-    help: 'WAL checkpoints the checkpointer thread ran that copied pages or reset the log, by mode (passive, restart, truncate).',
+    help: 'WAL checkpoints the checkpointer thread ran that moved frames or reset the log, by mode (passive, restart, truncate).',
     labelNames: ['mode'] as const,
     registers: [registry],
   });
