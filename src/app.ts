@@ -11,6 +11,7 @@ import swagger from '@fastify/swagger';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
 import type { AppContext } from './context.js';
+import type { Checkpointer } from './db/checkpointer.js';
 import type { Db } from './db/database.js';
 import { createWalSync } from './db/wal-sync.js';
 import { createCommitEffects, type Changes } from './ingest/commit-effects.js';
@@ -46,6 +47,8 @@ import { createProxmoxDiscovery } from './fleet/proxmox-discovery.js';
 export interface AppDeps {
   /** An open, migrated database (see src/db). The app does not close it. */
   db: Db;
+  /** The database's checkpoint thread, if one runs (src/server.ts starts it); its work is metered. */
+  checkpointer?: Checkpointer;
   logger?: Logger;
   clock?: () => number;
   /** Group commit on (default); the benchmark turns it off to measure the naive baseline. */
@@ -114,6 +117,7 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   const gauges = createGaugeStore(db, () => params());
   const pacer = createPacer({ rate: config.pacingRate, maxMs: config.pacingMaxMs, clock });
   const metrics = createMetrics({ gauges, dbPath: config.dbPath, waiting: () => waiters.size, pacer });
+  deps.checkpointer?.observe(metrics.walCheckpoints);
   const ingest = createIngestStore(db);
   const query = createQueryStore(db, () => params());
   const changes: Changes = new EventEmitter();

@@ -4,6 +4,7 @@
  */
 import { statSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CheckpointObserver } from './db/checkpointer.js';
 import type { Pacer } from './ingest/pacing.js';
 import { hostStatuses, runOutcomes, type HostStatus } from './protocol/status.js';
 import type { GaugeStore } from './store/gauge-store.js';
@@ -220,6 +221,49 @@ export function createMetrics({ gauges, dbPath, waiting = () => 0, pacer }: Metr
     ingestDuration,
     httpRequests,
     connections,
+    walCheckpoints: walCheckpointMetrics(registry, dbPath),
+  };
+}
+
+/** The checkpointer thread's work (src/db/checkpointer.ts), and the WAL it keeps small. */
+function walCheckpointMetrics(registry: Registry, dbPath: string): CheckpointObserver {
+  const runs = new Counter({
+    name: 'webhook_wal_checkpoints_total',
+    help: 'WAL checkpoints the checkpointer thread ran that moved frames or reset the log, by mode (passive, restart, truncate).',
+    labelNames: ['mode'] as const,
+    registers: [registry],
+  });
+  const frames = new Counter({
+    name: 'webhook_wal_checkpointed_frames_total',
+    help: 'WAL frames (committed page versions) the checkpointer thread moved into the database file.',
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'webhook_wal_checkpoint_duration_seconds',
+    help: 'Time one checkpoint took on the checkpointer thread; the event loop does not wait for it.',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const failures = new Counter({
+    name: 'webhook_wal_checkpointer_failures_total',
+    help: 'Times the checkpointer thread died; SQLite checkpoints on the main thread until it is started again.',
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'webhook_wal_size_bytes',
+    help: 'Size of the SQLite write-ahead log file.',
+    registers: [registry],
+    collect() {
+      this.set(dbPath === ':memory:' ? 0 : fileSize(`${dbPath}-wal`));
+    },
+  });
+  return {
+    checkpointed: (r) => {
+      runs.inc({ mode: r.mode.toLowerCase() });
+      frames.inc(r.frames);
+      duration.observe(r.durationMs / 1000);
+    },
+    workerFailed: () => failures.inc(),
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { startCheckpointer } from './db/checkpointer.js';
 import { openDatabase } from './db/database.js';
 import { DatabaseTooNewError, migrate } from './db/migrate.js';
 import { createLogger } from './logger.js';
@@ -35,7 +36,9 @@ async function main(): Promise<void> {
   if (config.secrets.length === 0) {
     logger.warn('no WEBHOOK_SECRETS configured: unsigned deliveries are accepted from any address');
   }
-  const app = await buildApp(config, { db, logger });
+  // WAL checkpoints run in a thread of their own rather than inside a commit on the event loop.
+  const checkpointer = config.dbPath === ':memory:' ? undefined : startCheckpointer(db, config.dbPath, { logger });
+  const app = await buildApp(config, { db, logger, checkpointer });
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -44,6 +47,8 @@ async function main(): Promise<void> {
     logger.info({ signal }, 'stopping: finishing in-flight requests');
     try {
       await app.close();
+      // After the last write and before the database closes: its last checkpoint empties the WAL.
+      await checkpointer?.stop();
       db.close();
       logger.info('stopped cleanly');
       logger.flush();
