@@ -95,7 +95,8 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
   const alwaysAdmit = Math.min(4, config.maxInFlight);
   const overloaded = () => inFlight >= alwaysAdmit && inFlight + (acceptQueue?.length ?? 0) >= config.maxInFlight;
   // Shedding must cost less than the work it refuses: answered right here, with a body written
-  // once, no error object (its stack), no error log line, no serializer.
+  // once, no error object (its stack), no error log line, no serializer. The connection stays
+  // open (Node discards the unread body), so a kept-alive sender retries without a new accept.
   const overload = new AppError('OVERLOADED', 'too many deliveries are waiting for the receiver; retry shortly');
   const overloadBody = JSON.stringify(errorBody(overload));
   const shed = (reply: FastifyReply) => {
@@ -106,7 +107,6 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
     void reply
       .code(503)
       .header('retry-after', String(1 + Math.floor(Math.random() * spread)))
-      .header('connection', 'close')
       .type('application/json; charset=utf-8')
       .send(overloadBody);
   };

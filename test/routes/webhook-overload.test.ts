@@ -61,6 +61,37 @@ describe('WEBHOOK_MAX_IN_FLIGHT', () => {
     expect(metrics.body).toMatch(/webhook_deliveries_rejected_total\{reason="overloaded"\} [1-9]/);
   });
 
+  it('keeps a kept-alive connection open when it sheds, so the retry needs no new connection', async () => {
+    t = await makeApp({ maxInFlight: 2 });
+    await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = t.app.server.address() as { port: number };
+    const bodies = [JSON.stringify(runEvents().started()), JSON.stringify(runEvents().started())];
+    const held = bodies.map((b) => ({ ...rawRequest(port, headFor(b.length), b.slice(0, 10)), rest: b.slice(10) }));
+    // Once a probe is refused, the two held deliveries fill the bound.
+    await eventually(async () => {
+      const b = JSON.stringify(runEvents().started());
+      expect(await rawRequest(port, headFor(b.length), b).answer).toMatch(/^HTTP\/1\.1 503 /);
+    });
+
+    const socket = connect({ host: '127.0.0.1', port });
+    open.push(socket);
+    let text = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+    const keptHead = (length: number) =>
+      `POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n`;
+    const first = JSON.stringify(runEvents().started());
+    socket.write(keptHead(first.length) + first);
+    await eventually(() => expect(text).toMatch(/^HTTP\/1\.1 503 [^]*"OVERLOADED"/));
+    expect(text).not.toMatch(/\r\nconnection: close\r\n/i);
+
+    for (const h of held) h.socket.write(h.rest);
+    for (const h of held) expect(await h.answer).toMatch(/^HTTP\/1\.1 200 /);
+    text = '';
+    socket.write(keptHead(first.length) + first);
+    await eventually(() => expect(text).toMatch(/^HTTP\/1\.1 200 [^]*"stored":1/));
+    expect(socket.destroyed).toBe(false);
+  });
+
   it('frees its place once a delivery is answered or refused: more deliveries in a row than the bound all get through', async () => {
     t = await makeApp({ maxInFlight: 8 });
     const refused = new Set<number>();
