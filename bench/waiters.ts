@@ -17,8 +17,10 @@ export interface WaiterFigures extends WaitersClientResult {
 
 export interface WaiterResult extends WaiterFigures {
   bare: WaiterFigures;
-  /** The receiver's p99 wake-up over bare Fastify's. */
+  /** The receiver's p99 wake-up over bare Fastify's (medians of the rounds). */
   p99Ratio: number;
+  /** Every round's p99, in order. */
+  rounds: { receiverP99Ms: number[]; bareP99Ms: number[] };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -34,12 +36,17 @@ async function post(url: string, body: unknown): Promise<void> {
   if (res.status !== 200) throw new Error(`ingest answered ${res.status}`);
 }
 
-/** The same client procedure against bare Fastify holding requests, as the baseline. */
-export async function benchWaiters(dir: string, count: number): Promise<WaiterResult> {
+/** Bare Fastify holding the requests and answering them all on one POST: the baseline. */
+async function bareRound(count: number): Promise<WaiterFigures> {
   const bare = await startChild('bench/bare-server.js', {}, PINNED);
-  const bareFigures = await measure(bare, count, { path: '/release' });
+  const figures = await measure(bare, count, { path: '/release' });
   await bare.stop();
-  const receiver = await startChild('src/server.js', { WEBHOOK_DB: join(dir, 'waiters.db') }, PINNED);
+  return figures;
+}
+
+/** The receiver, on a fresh database: a run starts, the long-polls wait on its host, the run finishes. */
+async function receiverRound(dir: string, count: number, round: number): Promise<WaiterFigures> {
+  const receiver = await startChild('src/server.js', { WEBHOOK_DB: join(dir, `waiters-${round}.db`) }, PINNED);
   const runId = randomUUID();
   const host = { hostname: 'waited-on' };
   const event = (seq: number, kind: string, data: object) => ({
@@ -62,7 +69,29 @@ export async function benchWaiters(dir: string, count: number): Promise<WaiterRe
     }),
   });
   await receiver.stop();
-  return { ...figures, bare: bareFigures, p99Ratio: round(figures.answerP99Ms / bareFigures.answerP99Ms, 2) };
+  return figures;
+}
+
+/**
+ * `rounds` of each, interleaved so drift on a shared machine hits both alike; the figures are
+ * the round with the median p99 of each, and the ratio is of those two medians.
+ */
+export async function benchWaiters(dir: string, count: number, rounds = 1): Promise<WaiterResult> {
+  const bare: WaiterFigures[] = [];
+  const receiver: WaiterFigures[] = [];
+  for (let r = 0; r < rounds; r++) {
+    bare.push(await bareRound(count));
+    receiver.push(await receiverRound(dir, count, r));
+  }
+  const mid = (xs: WaiterFigures[]) => [...xs].sort((a, b) => a.answerP99Ms - b.answerP99Ms)[Math.floor(xs.length / 2)]!;
+  const figures = mid(receiver);
+  const bareFigures = mid(bare);
+  return {
+    ...figures,
+    bare: bareFigures,
+    p99Ratio: round(figures.answerP99Ms / bareFigures.answerP99Ms, 2),
+    rounds: { receiverP99Ms: receiver.map((f) => f.answerP99Ms), bareP99Ms: bare.map((f) => f.answerP99Ms) },
+  };
 }
 
 async function measure(server: Child, count: number, finish: WaitersClientOptions['finish']): Promise<WaiterFigures> {
