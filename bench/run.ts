@@ -197,7 +197,10 @@ try {
   if (want('waiters')) {
     log(`${P.waiters} waiters, ${P.waiterRounds} rounds; server on CPU 0, client on CPU 1…`);
     const w = await benchWaiters(dir, P.waiters, P.waiterRounds);
-    log(`waiters p99 by round: receiver ${w.rounds.receiverP99Ms.join(', ')} ms; bare Fastify ${w.rounds.bareP99Ms.join(', ')} ms`);
+    const byRound = (p99: number[], wait: number[]) => p99.map((p, i) => `${p} ms (waiting for CPU ${wait[i]}%)`).join(', ');
+    log(
+      `waiters p99 by round: receiver ${byRound(w.rounds.receiverP99Ms, w.rounds.receiverCpuWaitPercent)}; bare Fastify ${byRound(w.rounds.bareP99Ms, w.rounds.bareCpuWaitPercent)}`,
+    );
     results.waiters = w;
     peaks.push(w.peakRssMb);
     rows.push([

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { schedStat } from './lib/kernel.js';
 import { type Child, runPinned, startChild, trackPeak } from './lib/proc.js';
 import { round } from './lib/stats.js';
 import type { WaitersClientOptions, WaitersClientResult } from './waiters-client.js';
@@ -13,6 +14,8 @@ export interface WaiterFigures extends WaitersClientResult {
   waiters: number;
   extraRssMb: number;
   peakRssMb: number;
+  /** The server's main thread waiting for its CPU, % of the time from `go` to the last answer. */
+  cpuWaitPercent: number;
 }
 
 export interface WaiterResult extends WaiterFigures {
@@ -20,7 +23,7 @@ export interface WaiterResult extends WaiterFigures {
   /** The receiver's p99 wake-up over bare Fastify's (medians of the rounds). */
   p99Ratio: number;
   /** Every round's p99, in order. */
-  rounds: { receiverP99Ms: number[]; bareP99Ms: number[] };
+  rounds: { receiverP99Ms: number[]; bareP99Ms: number[]; receiverCpuWaitPercent: number[]; bareCpuWaitPercent: number[] };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -90,7 +93,12 @@ export async function benchWaiters(dir: string, count: number, rounds = 1): Prom
     ...figures,
     bare: bareFigures,
     p99Ratio: round(figures.answerP99Ms / bareFigures.answerP99Ms, 2),
-    rounds: { receiverP99Ms: receiver.map((f) => f.answerP99Ms), bareP99Ms: bare.map((f) => f.answerP99Ms) },
+    rounds: {
+      receiverP99Ms: receiver.map((f) => f.answerP99Ms),
+      bareP99Ms: bare.map((f) => f.answerP99Ms),
+      receiverCpuWaitPercent: receiver.map((f) => f.cpuWaitPercent),
+      bareCpuWaitPercent: bare.map((f) => f.cpuWaitPercent),
+    },
   };
 }
 
@@ -99,6 +107,7 @@ async function measure(server: Child, count: number, finish: WaitersClientOption
   await sleep(300);
   const rssBefore = server.rssMb();
   let rssWaiting = 0;
+  let went = { at: 0, waitNs: 0 };
   const options: WaitersClientOptions = { url: server.url, count, path: WAIT_PATH, finish };
   const result = await runPinned<WaitersClientResult>('bench/waiters-client.js', 1, options, 'WAITERS', {
     onLine: (line, proc) => {
@@ -106,13 +115,16 @@ async function measure(server: Child, count: number, finish: WaitersClientOption
       // Settled memory with every request held, then the client wakes them all.
       void sleep(500).then(() => {
         rssWaiting = server.rssMb();
+        went = { at: performance.now(), waitNs: schedStat(server.proc.pid!).waitNs };
         proc.stdin!.write('go\n');
       });
     },
   });
+  const waitNs = schedStat(server.proc.pid!).waitNs - went.waitNs;
   return {
     ...result,
     waiters: count,
+    cpuWaitPercent: round((waitNs / 1e6 / (performance.now() - went.at)) * 100, 0),
     extraRssMb: round(rssWaiting - rssBefore, 0),
     peakRssMb: round(peak(), 0),
   };
