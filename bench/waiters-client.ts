@@ -35,6 +35,24 @@ async function waitingCount(url: string): Promise<number> {
   return Number(/^webhook_waiters (\d+)/m.exec(text)?.[1] ?? 0);
 }
 
+/**
+ * The finishing POST on a connection of its own, as the plugin sends: a kept-alive one from the
+ * /metrics polling could be closed by the server just as it is reused (seen as ECONNRESET).
+ */
+function postFresh(url: string, finish: WaitersClientOptions['finish']): Promise<number> {
+  const { hostname, port } = new URL(url);
+  const body = finish.body === undefined ? '' : JSON.stringify(finish.body);
+  const headers = finish.body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+  return new Promise((resolve, reject) => {
+    const req = request({ host: hostname, port, path: finish.path, method: 'POST', agent: false, headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 export async function runWaitersClient(o: WaitersClientOptions, go: Promise<void>): Promise<WaitersClientResult> {
   const { hostname, port } = new URL(o.url);
   const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
@@ -60,12 +78,9 @@ export async function runWaitersClient(o: WaitersClientOptions, go: Promise<void
   process.stdout.write('WAITERS_HELD\n');
   await go;
   finishedAt = performance.now();
-  const res = await fetch(`${o.url}${o.finish.path}`, {
-    method: 'POST',
-    ...(o.finish.body === undefined ? {} : { body: JSON.stringify(o.finish.body), headers: { 'content-type': 'application/json' } }),
-  });
+  const status = await postFresh(o.url, o.finish);
   const finishPostMs = performance.now() - finishedAt;
-  if (res.status !== 200) throw new Error(`${o.finish.path} answered ${res.status}`);
+  if (status !== 200) throw new Error(`${o.finish.path} answered ${status}`);
   await Promise.all(pending);
   agent.destroy();
   return {
