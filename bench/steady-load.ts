@@ -8,7 +8,8 @@
  * bench/fleet-load.ts: a new one per request with `Connection: close`, from the VM's own loopback
  * address; with a master secret every request is signed with the VM's own key (per-VM keys).
  * - live: the real rate. Each VM's timer fires at a uniform phase in [0, intervalS), as the timer's
- *   RandomizedDelaySec spreads a fleet. Requests started in [warmS, warmS + windowS) are the
+ *   RandomizedDelaySec spreads a fleet (drawn from `seed`, so a baseline can get the very same
+ *   timers). Requests started in [warmS, warmS + windowS) are the
  *   figure (the warm-up lets runs that began earlier be under way, as they are in the steady
  *   state); `STEADY_WINDOW start` and `STEADY_WINDOW end` lines mark the window on stdout.
  * - sample: a compressed stretch of `hours` hours, sent as fast as `concurrency` requests allow,
@@ -25,7 +26,8 @@ import { type Answer, checkinEvent, draw, fixedUuid, makeVm, post, runEvents, ty
 export type { SteadyFleet } from './steady-vm.js';
 
 export type SteadyLoadOptions =
-  | (SteadyFleet & { mode: 'live'; warmS: number; windowS: number })
+  /** `seed` fixes which timers fire when and which run the play, so two servers get the same load. */
+  | (SteadyFleet & { mode: 'live'; warmS: number; windowS: number; seed: string })
   | (SteadyFleet & { mode: 'sample'; what: 'hosts' | 'runs' | 'checkins'; hours: number; concurrency: number });
 
 export interface SteadyCounts {
@@ -142,10 +144,10 @@ async function runLive(o: Extract<SteadyLoadOptions, { mode: 'live' }>): Promise
   const span = (o.warmS + o.windowS) * 1000;
   const firing: Array<{ fireAt: number; lv: LiveVm }> = [];
   for (let i = 0; i < o.vms; i++) {
-    const fireAt = Math.random() * o.intervalS * 1000;
+    const fireAt = draw('phase', o.seed, i) * o.intervalS * 1000;
     if (fireAt >= span) continue;
     const vm = makeVm(i, o.master);
-    const ran = Math.random() < o.runShare;
+    const ran = draw('live ran', o.seed, i) < o.runShare;
     const runId = randomUUID();
     const k = 1000 + i;
     const events = ran ? runEvents(vm, runId, k, o) : [];

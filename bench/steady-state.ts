@@ -116,13 +116,13 @@ async function sample(f: SteadyFleet, s: SteadyShape, what: 'hosts' | 'runs' | '
 }
 
 /** The real rate against `server`, its CPU read over the generator's window. */
-async function live(server: Child, f: SteadyFleet, s: SteadyShape): Promise<LiveFigures> {
+async function live(server: Child, f: SteadyFleet, s: SteadyShape, seed: string): Promise<LiveFigures> {
   const pid = server.proc.pid!;
   let cpu0 = 0;
   let cpu = 0;
   let wait0 = 0;
   let wait = 0;
-  const o: SteadyLoadOptions = { ...f, mode: 'live', warmS: s.warmS, windowS: s.windowS };
+  const o: SteadyLoadOptions = { ...f, mode: 'live', warmS: s.warmS, windowS: s.windowS, seed };
   const load = await runPinned<SteadyLoadResult>('bench/steady-load.js', 1, o, 'STEADY_LOAD', {
     onLine: (line) => {
       if (line === 'STEADY_WINDOW start') {
@@ -165,11 +165,13 @@ export async function benchSteady(dir: string, s: SteadyShape, log: (line: strin
   const idle0 = receiver.cpuSeconds();
   await sleep(s.idleS * 1000);
   const idleCpuPercent = round(((receiver.cpuSeconds() - idle0) / s.idleS) * 100);
-  const recv = await live(receiver, fleet(receiver.url, s, s.vms, master), s);
+  // The same timers fire against both servers: one seed for the two live runs.
+  const seed = randomBytes(8).toString('hex');
+  const recv = await live(receiver, fleet(receiver.url, s, s.vms, master), s, seed);
   const peakRssMb = Math.round(peak());
   await receiver.stop();
   const bareServer = await startChild('bench/bare-server.js', {}, { cpu: 0 });
-  const bare = await live(bareServer, fleet(bareServer.url, s, s.vms, master), s);
+  const bare = await live(bareServer, fleet(bareServer.url, s, s.vms, master), s, seed);
   await bareServer.stop();
   for (const [name, f] of [
     ['receiver', recv],
