@@ -62,7 +62,7 @@ export interface FleetLoadResult {
   timeline: Array<{ t: number; answered: number; shed: number; errors: number; maxMs: number }>;
 }
 
-interface Percentiles {
+export interface Percentiles {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
@@ -95,12 +95,12 @@ interface Vm {
 }
 
 /** 127.(1+i/65536).(i/256%256).(i%256), skipping .0 so no VM sits on a network address. */
-function loopbackAddress(i: number): string {
+export function loopbackAddress(i: number): string {
   const n = i + 1;
   return `127.${1 + ((n >> 16) & 255)}.${(n >> 8) & 255}.${n & 255}`;
 }
 
-function percentiles(values: number[]): Percentiles {
+export function percentiles(values: number[]): Percentiles {
   if (values.length === 0) return { p50Ms: 0, p99Ms: 0, maxMs: 0 };
   const s = Float64Array.from(values).sort();
   const at = (p: number) => Math.round(s[Math.min(s.length - 1, Math.floor(p * s.length))]! * 10) / 10;

@@ -1,24 +1,34 @@
-/** Figure 6: many concurrent long-polls: their memory, and how fast all answer when the run finishes. */
+/**
+ * Figure 6: many concurrent long-polls: their memory, and how fast all answer when the run
+ * finishes, against bare Fastify holding the same requests. Each server runs on CPU 0 and the
+ * client (bench/waiters-client.ts) in its own process on CPU 1, so the wake-up is the server's.
+ */
 import { randomUUID } from 'node:crypto';
-import { request as httpRequest, Agent as HttpAgent } from 'node:http';
 import { join } from 'node:path';
-import { startChild, trackPeak, type Child } from './lib/proc.js';
-import { percentile, round } from './lib/stats.js';
+import { schedStat } from './lib/kernel.js';
+import { type Child, runPinned, startChild, trackPeak } from './lib/proc.js';
+import { round } from './lib/stats.js';
+import type { WaitersClientOptions, WaitersClientResult } from './waiters-client.js';
 
-export interface WaiterFigures {
+export interface WaiterFigures extends WaitersClientResult {
   waiters: number;
-  answered: number;
   extraRssMb: number;
-  answerP50Ms: number;
-  answerP99Ms: number;
   peakRssMb: number;
+  /** The server's main thread waiting for its CPU, % of the time from `go` to the last answer. */
+  cpuWaitPercent: number;
 }
 
 export interface WaiterResult extends WaiterFigures {
   bare: WaiterFigures;
+  /** The receiver's p99 wake-up over bare Fastify's (medians of the rounds). */
+  p99Ratio: number;
+  /** Every round's p99, in order. */
+  rounds: { receiverP99Ms: number[]; bareP99Ms: number[]; receiverCpuWaitPercent: number[]; bareCpuWaitPercent: number[] };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const PINNED = { cpu: 0 };
+const WAIT_PATH = '/hosts/waited-on/wait?timeout=120';
 
 async function post(url: string, body: unknown): Promise<void> {
   const res = await fetch(`${url}/webhook`, {
@@ -29,19 +39,17 @@ async function post(url: string, body: unknown): Promise<void> {
   if (res.status !== 200) throw new Error(`ingest answered ${res.status}`);
 }
 
-async function waitingCount(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(/^webhook_waiters (\d+)/m.exec(text)?.[1] ?? 0);
+/** Bare Fastify holding the requests and answering them all on one POST: the baseline. */
+async function bareRound(count: number): Promise<WaiterFigures> {
+  const bare = await startChild('bench/bare-server.js', {}, PINNED);
+  const figures = await measure(bare, count, { path: '/release' });
+  await bare.stop();
+  return figures;
 }
 
-/** The same client procedure against bare Fastify holding requests, as the baseline. */
-export async function benchWaiters(dir: string, count: number): Promise<WaiterResult> {
-  const bare = await startChild('bench/bare-server.js');
-  const bareFigures = await measure(bare, count, async () => {
-    await fetch(`${bare.url}/release`, { method: 'POST' });
-  });
-  await bare.stop();
-  const receiver = await startChild('src/server.js', { WEBHOOK_DB: join(dir, 'waiters.db') });
+/** The receiver, on a fresh database: a run starts, the long-polls wait on its host, the run finishes. */
+async function receiverRound(dir: string, count: number, round: number): Promise<WaiterFigures> {
+  const receiver = await startChild('src/server.js', { WEBHOOK_DB: join(dir, `waiters-${round}.db`) }, PINNED);
   const runId = randomUUID();
   const host = { hostname: 'waited-on' };
   const event = (seq: number, kind: string, data: object) => ({
@@ -55,59 +63,69 @@ export async function benchWaiters(dir: string, count: number): Promise<WaiterRe
     data,
   });
   await post(receiver.url, event(0, 'run_started', { playbook: 'site.yml', ansible_version: '2.14.18' }));
-  const figures = await measure(receiver, count, () =>
-    post(
-      receiver.url,
-      event(1, 'run_finished', {
-        result: 'success',
-        duration_ms: 1,
-        stats: { localhost: { ok: 1, changed: 0, failed: 0, skipped: 0, unreachable: 0, rescued: 0, ignored: 0 } },
-      }),
-    ),
-  );
+  const figures = await measure(receiver, count, {
+    path: '/webhook',
+    body: event(1, 'run_finished', {
+      result: 'success',
+      duration_ms: 1,
+      stats: { localhost: { ok: 1, changed: 0, failed: 0, skipped: 0, unreachable: 0, rescued: 0, ignored: 0 } },
+    }),
+  });
   await receiver.stop();
-  return { ...figures, bare: bareFigures };
+  return figures;
 }
 
-async function measure(receiver: Child, count: number, finish: () => Promise<void>): Promise<WaiterFigures> {
-  const peak = trackPeak(receiver);
-  await sleep(300);
-  const rssBefore = receiver.rssMb();
-
-  const { hostname, port } = new URL(receiver.url);
-  const agent = new HttpAgent({ keepAlive: false, maxSockets: Infinity });
-  let finishedAt = 0;
-  const answers: number[] = [];
-  const pending = Array.from(
-    { length: count },
-    () =>
-      new Promise<void>((resolve) => {
-        const req = httpRequest({ host: hostname, port, path: '/hosts/waited-on/wait?timeout=120', agent }, (res) => {
-          res.resume();
-          res.on('end', () => {
-            if (res.statusCode === 200) answers.push(performance.now() - finishedAt);
-            resolve();
-          });
-        });
-        req.on('error', () => resolve());
-        req.end();
-      }),
-  );
-  const deadline = Date.now() + 60_000;
-  while ((await waitingCount(receiver.url)) < count && Date.now() < deadline) await sleep(200);
-  await sleep(500);
-  const rssWaiting = receiver.rssMb();
-  finishedAt = performance.now();
-  await finish();
-  await Promise.all(pending);
-  agent.destroy();
-  const peakRss = peak();
+/**
+ * `rounds` of each, interleaved so drift on a shared machine hits both alike; the figures are
+ * the round with the median p99 of each, and the ratio is of those two medians.
+ */
+export async function benchWaiters(dir: string, count: number, rounds = 1): Promise<WaiterResult> {
+  const bare: WaiterFigures[] = [];
+  const receiver: WaiterFigures[] = [];
+  for (let r = 0; r < rounds; r++) {
+    bare.push(await bareRound(count));
+    receiver.push(await receiverRound(dir, count, r));
+  }
+  const mid = (xs: WaiterFigures[]) => [...xs].sort((a, b) => a.answerP99Ms - b.answerP99Ms)[Math.floor(xs.length / 2)]!;
+  const figures = mid(receiver);
+  const bareFigures = mid(bare);
   return {
+    ...figures,
+    bare: bareFigures,
+    p99Ratio: round(figures.answerP99Ms / bareFigures.answerP99Ms, 2),
+    rounds: {
+      receiverP99Ms: receiver.map((f) => f.answerP99Ms),
+      bareP99Ms: bare.map((f) => f.answerP99Ms),
+      receiverCpuWaitPercent: receiver.map((f) => f.cpuWaitPercent),
+      bareCpuWaitPercent: bare.map((f) => f.cpuWaitPercent),
+    },
+  };
+}
+
+async function measure(server: Child, count: number, finish: WaitersClientOptions['finish']): Promise<WaiterFigures> {
+  const peak = trackPeak(server);
+  await sleep(300);
+  const rssBefore = server.rssMb();
+  let rssWaiting = 0;
+  let went = { at: 0, waitNs: 0 };
+  const options: WaitersClientOptions = { url: server.url, count, path: WAIT_PATH, finish };
+  const result = await runPinned<WaitersClientResult>('bench/waiters-client.js', 1, options, 'WAITERS', {
+    onLine: (line, proc) => {
+      if (line !== 'WAITERS_HELD') return;
+      // Settled memory with every request held, then the client wakes them all.
+      void sleep(500).then(() => {
+        rssWaiting = server.rssMb();
+        went = { at: performance.now(), waitNs: schedStat(server.proc.pid!).waitNs };
+        proc.stdin!.write('go\n');
+      });
+    },
+  });
+  const waitNs = schedStat(server.proc.pid!).waitNs - went.waitNs;
+  return {
+    ...result,
     waiters: count,
-    answered: answers.length,
+    cpuWaitPercent: round((waitNs / 1e6 / (performance.now() - went.at)) * 100, 0),
     extraRssMb: round(rssWaiting - rssBefore, 0),
-    answerP50Ms: round(percentile(answers, 50), 1),
-    answerP99Ms: round(percentile(answers, 99), 1),
-    peakRssMb: round(peakRss, 0),
+    peakRssMb: round(peak(), 0),
   };
 }

@@ -21,10 +21,13 @@ describe('npm run bench -- --quick', () => {
       '5 GET /hosts/:host',
       '5 start-up',
       '6 waiters',
+      '6 waiters, absolute',
       '7 peak RSS',
       '8 callback',
       '9 status pages',
       '10 retention by value',
+      '11 steady state, 10000 VMs',
+      '11 steady state, database growth',
     ]) {
       expect(stdout).toContain(figure);
     }
@@ -34,5 +37,10 @@ describe('npm run bench -- --quick', () => {
     expect(results.ingest.single.non2xx).toBe(0);
     expect(results.fleet.run.errors).toBe(0);
     expect(results.waiters.answered).toBe(results.waiters.waiters);
+    expect(results.waiters.p99Ratio).toBeGreaterThan(0);
+    expect(results.steady.receiver.load.errors).toBe(0);
+    expect(results.steady.receiver.load.requests).toBeGreaterThan(0);
+    expect(results.steady.sample.bytesPerCheckin).toBeGreaterThan(0);
+    expect(results.steady.perDay.totalMb).toBeGreaterThan(0);
   }, 180_000);
 });

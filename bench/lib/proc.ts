@@ -94,3 +94,27 @@ export function trackPeak(child: Child): () => number {
     return Math.max(peak, child.rssMb());
   };
 }
+
+export interface PinnedOptions {
+  /** Sees every line the script prints on stdout, with the process (to write to its stdin). */
+  onLine?: (line: string, proc: ChildProcess) => void;
+}
+
+/**
+ * Runs `script` (relative to dist/) on CPU `cpu` with one JSON argument, as a load generator beside
+ * a server pinned to the other core; resolves with the JSON of its `<prefix> {...}` line.
+ */
+export function runPinned<T>(script: string, cpu: number, arg: unknown, prefix: string, options: PinnedOptions = {}): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn('taskset', ['-c', String(cpu), process.execPath, join(DIST, script), JSON.stringify(arg)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    let result: T | undefined;
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      if (line.startsWith(`${prefix} `)) result = JSON.parse(line.slice(prefix.length + 1)) as T;
+      else options.onLine?.(line, proc);
+    });
+    // 'close', not 'exit': the last line may still be in the pipe when the process exits.
+    proc.once('close', (code) => (result === undefined ? reject(new Error(`${script} exited with ${code}`)) : resolve(result)));
+  });
+}
