@@ -55,7 +55,7 @@ const P = quick
       seconds: 5,
       connections: 64,
       fleet: {
-        sizes: [5000, 10_000, 20_000],
+        sizes: [5000, 7500, 10_000, 20_000],
         bareVms: 10_000,
         compareVms: 10_000,
         harshVms: 5000,
