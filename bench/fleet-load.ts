@@ -19,6 +19,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Agent, get } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { answerEnd, requestOnNewConnection, retryAfterOf, statusOf } from './lib/raw-http.js';
 
 export interface FleetLoadOptions {
   url: string;
@@ -208,7 +209,7 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetLoadResult
 
   /** What an answer says: its status, Retry-After, and whether the server closes the connection. */
   const settle = (vm: Vm, batch: Batch, answer: string, started: number) => {
-    const status = Number(answer.slice(9, 12));
+    const status = statusOf(answer);
     if (status >= 200 && status < 300) {
       const t = now();
       latencies.push(t - started);
@@ -228,22 +229,12 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetLoadResult
       if (vm.next === total && vm.pending.length === 0) dropSocket(vm);
       return;
     }
-    const retry = /\r\nretry-after:\s*(\d+)/i.exec(answer);
-    fail(vm, Number.isFinite(status) && status > 0 ? String(status) : 'no answer', retry ? Number(retry[1]) : undefined, started);
+    fail(vm, status > 0 ? String(status) : 'no answer', retryAfterOf(answer), started);
   };
 
   const dropSocket = (vm: Vm) => {
     vm.socket?.destroy();
     vm.socket = null;
-  };
-
-  /** Where an HTTP/1.1 answer ends in `text`, or -1 while it is incomplete. */
-  const answerEnd = (text: string) => {
-    const headEnd = text.indexOf('\r\n\r\n');
-    if (headEnd < 0) return -1;
-    const length = /\r\ncontent-length:\s*(\d+)/i.exec(text.slice(0, headEnd));
-    const end = headEnd + 4 + (length ? Number(length[1]) : 0);
-    return text.length >= end ? end : -1;
   };
 
   const send = (vm: Vm) => {
@@ -255,27 +246,9 @@ export async function runFleetLoad(o: FleetLoadOptions): Promise<FleetLoadResult
     vm.sending = true;
     requests++;
     if (o.keepAlive) return sendKeptAlive(vm, batch, head + body, started);
-    let answer = '';
-    let done = false;
-    const socket: Socket = connect({ host: target.hostname, port, localAddress: vm.address });
-    socket.setEncoding('latin1');
-    socket.setTimeout(TIMEOUT_MS);
-    // Written, not ended: urllib keeps its side open until the answer comes.
-    socket.on('connect', () => socket.write(head + body));
-    socket.on('data', (chunk: string) => {
-      if (answer.length < 65_536) answer += chunk;
-    });
-    socket.on('timeout', () => socket.destroy(new Error('timeout')));
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (done) return;
-      done = true;
-      fail(vm, err.code ?? err.message, undefined, started);
-    });
-    socket.on('close', () => {
-      if (done) return;
-      done = true;
-      settle(vm, batch, answer, started);
-    });
+    requestOnNewConnection({ hostname: target.hostname, port }, vm.address, head + body, TIMEOUT_MS, (answer, failure) =>
+      failure === undefined ? settle(vm, batch, answer, started) : fail(vm, failure, undefined, started),
+    );
   };
 
   /**

@@ -4,10 +4,10 @@
  * own loopback address with `Connection: close`, signed with its own key when there is a master.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
 import { vmSecret } from '../src/auth/vm-keys.js';
 import { secretKey, sign } from '../src/ingest/signature.js';
 import { loopbackAddress } from './fleet-load.js';
+import { requestOnNewConnection, retryAfterOf, statusOf } from './lib/raw-http.js';
 
 /** What the fleet does, shared by both modes. */
 export interface SteadyFleet {
@@ -126,28 +126,13 @@ export function post(target: URL, vm: Vm, events: string[]): Promise<Answer> {
   const head = `POST /webhook HTTP/1.1\r\nHost: ${target.host}\r\nUser-Agent: webhook-status-callback/1\r\nContent-Type: application/json\r\n${signature}Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
   const started = performance.now();
   return new Promise((resolve) => {
-    let answer = '';
-    let done = false;
-    const finish = (failure: string | undefined) => {
-      if (done) return;
-      done = true;
-      const retry = /\r\nretry-after:\s*(\d+)/i.exec(answer);
-      resolve({
-        status: Number(answer.slice(9, 12)) || 0,
-        ms: performance.now() - started,
-        retryAfterS: retry ? Number(retry[1]) : undefined,
-        failure: answer.length > 0 ? undefined : failure,
-      });
-    };
-    const socket: Socket = connect({ host: target.hostname, port: Number(target.port), localAddress: vm.address });
-    socket.setEncoding('latin1');
-    socket.setTimeout(TIMEOUT_MS);
-    socket.on('connect', () => socket.write(head + body));
-    socket.on('data', (chunk: string) => {
-      if (answer.length < 4096) answer += chunk;
-    });
-    socket.on('timeout', () => socket.destroy(new Error('timeout')));
-    socket.on('error', (err: NodeJS.ErrnoException) => finish(err.code ?? err.message));
-    socket.on('close', () => finish('no answer'));
+    requestOnNewConnection(
+      { hostname: target.hostname, port: Number(target.port) },
+      vm.address,
+      head + body,
+      TIMEOUT_MS,
+      (answer, failure) =>
+        resolve({ status: statusOf(answer), ms: performance.now() - started, retryAfterS: retryAfterOf(answer), failure }),
+    );
   });
 }

@@ -34,44 +34,42 @@ function rawRequest(port: number, head: string, body: string): { socket: Socket;
 const headFor = (length: number) =>
   `POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nConnection: close\r\n\r\n`;
 
+/**
+ * A receiver with a bound of 2 on a real socket, and two deliveries held open (their headers are
+ * in, half their body is not); resolves once a probe is refused, with that refusal.
+ */
+async function fillTheBound() {
+  t = await makeApp({ maxInFlight: 2 });
+  await t.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = t.app.server.address() as { port: number };
+  const bodies = [JSON.stringify(runEvents().started()), JSON.stringify(runEvents().started())];
+  const held = bodies.map((b) => ({ ...rawRequest(port, headFor(b.length), b.slice(0, 10)), rest: b.slice(10) }));
+  const refused = await eventually(async () => {
+    const b = JSON.stringify(runEvents().started());
+    const answer = await rawRequest(port, headFor(b.length), b).answer;
+    expect(answer).toMatch(/^HTTP\/1\.1 503 /);
+    return answer;
+  });
+  return { app: t.app, port, held, refused };
+}
+
 describe('WEBHOOK_MAX_IN_FLIGHT', () => {
   it('answers 503 with Retry-After past the bound, and takes deliveries again once it frees', async () => {
-    t = await makeApp({ maxInFlight: 2 });
-    await t.app.listen({ host: '127.0.0.1', port: 0 });
-    const { port } = t.app.server.address() as { port: number };
-    // Two deliveries held open: their headers are in, half their body is not.
-    const bodies = [JSON.stringify(runEvents().started()), JSON.stringify(runEvents().started())];
-    const held = bodies.map((b) => ({ ...rawRequest(port, headFor(b.length), b.slice(0, 10)), rest: b.slice(10) }));
-
-    const refused = await eventually(async () => {
-      const b = JSON.stringify(runEvents().started());
-      const answer = await rawRequest(port, headFor(b.length), b).answer;
-      expect(answer).toMatch(/^HTTP\/1\.1 503 /);
-      return answer;
-    });
+    const { app, held, refused } = await fillTheBound();
     expect(refused).toMatch(/\r\nretry-after: [1-3]\r\n/i);
     const body = JSON.parse(refused.slice(refused.indexOf('\r\n\r\n') + 4)) as { code: string };
     expect(body.code).toBe('OVERLOADED');
 
     for (const h of held) h.socket.write(h.rest);
     for (const h of held) expect(await h.answer).toMatch(/^HTTP\/1\.1 200 /);
-    const after = await t.app.inject({ method: 'POST', url: '/webhook', payload: JSON.stringify(runEvents().started()) });
+    const after = await app.inject({ method: 'POST', url: '/webhook', payload: JSON.stringify(runEvents().started()) });
     expect(after.statusCode).toBe(200);
-    const metrics = await t.app.inject({ method: 'GET', url: '/metrics' });
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toMatch(/webhook_deliveries_rejected_total\{reason="overloaded"\} [1-9]/);
   });
 
   it('keeps a kept-alive connection open when it sheds, so the retry needs no new connection', async () => {
-    t = await makeApp({ maxInFlight: 2 });
-    await t.app.listen({ host: '127.0.0.1', port: 0 });
-    const { port } = t.app.server.address() as { port: number };
-    const bodies = [JSON.stringify(runEvents().started()), JSON.stringify(runEvents().started())];
-    const held = bodies.map((b) => ({ ...rawRequest(port, headFor(b.length), b.slice(0, 10)), rest: b.slice(10) }));
-    // Once a probe is refused, the two held deliveries fill the bound.
-    await eventually(async () => {
-      const b = JSON.stringify(runEvents().started());
-      expect(await rawRequest(port, headFor(b.length), b).answer).toMatch(/^HTTP\/1\.1 503 /);
-    });
+    const { port, held } = await fillTheBound();
 
     const socket = connect({ host: '127.0.0.1', port });
     open.push(socket);
