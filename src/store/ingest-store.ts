@@ -314,15 +314,8 @@ export function createIngestStore(db: Db) {
     },
 
     /** Records a cloud-init report for the VM named in the URL, in its own transaction; creates the host if new. Returns the host id. */
-    recordCloudInit(
-      vm: string,
-      identity: PartialIdentity,
-      report: CloudInitReport,
-      address: string,
-      now: number,
-      trust: Trust = Trust.none,
-    ): number {
-      return mapStorageErrors(() => writeCloudInit.immediate(vm, identity, report, address, now, trust));
+    recordCloudInit(...args: Parameters<typeof applyCloudInit>): number {
+      return mapStorageErrors(() => writeCloudInit.immediate(...args));
     },
   };
 }
