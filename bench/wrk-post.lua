@@ -13,7 +13,9 @@ end
 local function event()
   counter = counter + 1
   local n = counter
-  local uuid = string.format("%s-%04x-4%03x-8%03x-%012x", prefix, n % 65536, n % 4096, math.floor(n / 4096) % 4096, n)
+  -- Time-ordered, as the plugin's ids are (UUID version 7): each id sorts after the one before.
+  local uuid = string.format("%s-%04x-7%03x-8%03x-%012x", prefix, math.floor(n / 16777216) % 65536,
+    math.floor(n / 4096) % 4096, n % 4096, n)
   return '{"v":1,"event_id":"' .. uuid .. '","run_id":"' .. prefix .. '-0000-4000-8000-000000000001","seq":' .. n ..
     ',"time":"2026-11-26T08:00:03.250Z","kind":"task_result","host":{"hostname":"bench-' .. prefix ..
     '","machine_id":"' .. prefix .. prefix .. prefix .. prefix .. '"},"data":{"play":"Configure","task":"Install packages","action":"ansible.builtin.apt","status":"ok","duration_ms":12}}'

@@ -32,6 +32,12 @@ export interface GroupCommitOptions {
    * request that finds the last commit older than this is committed in the same turn as before.
    */
   minGapMs?: number;
+  /**
+   * Deliveries that make a group worth committing without waiting out the gap: the gap only
+   * gathers a group, and one this large gains nothing by waiting (a client with a fixed number of
+   * connections would otherwise be held to that number per gap, whatever the receiver's CPU).
+   */
+  fullGroup?: number;
   /** Durable mode: makes committed groups power-loss safe (src/db/wal-sync.ts) before they are answered. */
   sync?: () => Promise<void>;
 }
@@ -47,7 +53,10 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
   const grouping = options.grouping ?? true;
   let queue: Pending[] = [];
   const minGapMs = options.minGapMs ?? 0;
+  const fullGroup = options.fullGroup ?? 32;
   let scheduled = false;
+  /** The pending wait for the gap, when the next flush waits for one. */
+  let gapTimer: NodeJS.Timeout | undefined;
   let lastFlush = -Infinity;
   // Durable mode: groups committed but not yet synced, and whether a sync is running.
   let unsynced: Unsynced[] = [];
@@ -55,6 +64,8 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
 
   function flush(): void {
     scheduled = false;
+    clearTimeout(gapTimer);
+    gapTimer = undefined;
     if (minGapMs > 0) lastFlush = performance.now();
     if (queue.length > 0) commitGroup(takeGroup());
     // One group per turn of the event loop: when a burst queued more than one group holds, the
@@ -136,11 +147,16 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
     submit(items: IncomingEvent[]): Promise<EventOutcome[]> {
       return new Promise<EventOutcome[]>((resolve, reject) => {
         queue.push({ items, resolve, reject });
-        if (!scheduled) {
+        if (gapTimer !== undefined && queue.length >= fullGroup) {
+          // Full before the gap is out: commit after this turn's I/O instead.
+          clearTimeout(gapTimer);
+          gapTimer = undefined;
+          setImmediate(flush);
+        } else if (!scheduled) {
           scheduled = true;
           // setImmediate runs after the I/O callbacks of this loop turn, so concurrent requests join.
           const wait = minGapMs > 0 ? lastFlush + minGapMs - performance.now() : 0;
-          if (wait > 0) setTimeout(flush, wait);
+          if (wait > 0 && queue.length < fullGroup) gapTimer = setTimeout(flush, wait);
           else setImmediate(flush);
         }
       });

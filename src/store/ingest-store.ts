@@ -65,6 +65,44 @@ interface RunDelta {
 
 const zeroCounts = (): Record<TaskStatus, number> => perTaskStatus(() => 0);
 
+/** Whether two events name the host the same way: the events of a batch nearly always do. */
+function sameIdentity(a: WebhookEvent['host'], b: WebhookEvent['host']): boolean {
+  if (a === b) return true;
+  if (a.hostname !== b.hostname || a.machine_id !== b.machine_id || a.instance_id !== b.instance_id || a.vmid !== b.vmid) return false;
+  if (a.ips === b.ips) return true;
+  if (a.ips === undefined || b.ips === undefined || a.ips.length !== b.ips.length) return false;
+  return a.ips.every((ip, i) => ip === b.ips![i]);
+}
+
+/**
+ * A lookup memoised for one write by identity, address and trust. The previous item's answer is
+ * tried first, so a batch's events, which name their host alike, cost a field comparison each
+ * instead of a JSON key.
+ */
+function memoByIdentity<T>(look: (item: IncomingEvent) => T, withAddress: boolean): (item: IncomingEvent) => T {
+  const seen = new Map<string, T>();
+  let last: { item: IncomingEvent; value: T } | undefined;
+  return (item) => {
+    if (
+      last !== undefined &&
+      (last.item.trust ?? Trust.none) === (item.trust ?? Trust.none) &&
+      (!withAddress || last.item.address === item.address) &&
+      sameIdentity(last.item.event.host, item.event.host)
+    ) {
+      return last.value;
+    }
+    const key = `${JSON.stringify(item.event.host)}\n${withAddress ? item.address : ''}\n${item.trust ?? Trust.none}`;
+    let value: T;
+    if (seen.has(key)) value = seen.get(key) as T;
+    else {
+      value = look(item);
+      seen.set(key, value);
+    }
+    last = { item, value };
+    return value;
+  };
+}
+
 export function createIngestStore(db: Db) {
   const hosts = createHostWriter(db);
   const drift = createDriftStore(db);
@@ -214,24 +252,15 @@ export function createIngestStore(db: Db) {
   /** Stores events; runs inside a transaction. A duplicate touches nothing, not even its host. */
   function applyEvents(items: IncomingEvent[]): ApplyResult {
     const finishedHostIds = new Set<number>();
-    const touchedHosts = new Map<string, number>();
+    const touchedHostIds = new Set<number>();
     const runs = new Map<string, RunDelta>();
-    const hostOf = (item: IncomingEvent): number => {
-      const key = JSON.stringify(item.event.host) + item.address;
-      let id = touchedHosts.get(key);
-      if (id === undefined) {
-        id = hosts.resolve(item.event.host, item.address, item.receivedAt, item.trust ?? Trust.none);
-        touchedHosts.set(key, id);
-      }
+    const hostOf = memoByIdentity((item) => {
+      const id = hosts.resolve(item.event.host, item.address, item.receivedAt, item.trust ?? Trust.none);
+      touchedHostIds.add(id);
       return id;
-    };
+    }, true);
     // Read-only: checking a run's owner must not touch a host, since the event may be a duplicate.
-    const owners = new Map<string, number | undefined>();
-    const ownerOf = (item: IncomingEvent): number | undefined => {
-      const key = JSON.stringify(item.event.host) + (item.trust ?? Trust.none);
-      if (!owners.has(key)) owners.set(key, hosts.peek(item.event.host, item.trust ?? Trust.none));
-      return owners.get(key);
-    };
+    const ownerOf = memoByIdentity((item) => hosts.peek(item.event.host, item.trust ?? Trust.none), false);
     const outcomes = items.map((item): EventOutcome => {
       const e = item.event;
       const time = Date.parse(e.time);
@@ -277,7 +306,7 @@ export function createIngestStore(db: Db) {
       const d = flushRun(run);
       if (d) classified.push(d);
     }
-    return { outcomes, finishedHostIds, touchedHostIds: new Set(touchedHosts.values()), drift: classified };
+    return { outcomes, finishedHostIds, touchedHostIds, drift: classified };
   }
 
   function applyCloudInit(

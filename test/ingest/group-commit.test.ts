@@ -51,6 +51,32 @@ describe('group commit', () => {
     expect(order).toEqual(['commit 2', 'other work', 'commit 2', 'commit 2']);
   });
 
+  it('waits out the gap between commits to gather a group, but not once the group is full', async () => {
+    const db = openDatabase(join(tempDir(), 'gc.db'));
+    migrate(db);
+    const commits: number[] = [];
+    // A gap far longer than the test: a commit that waited for it would time the test out.
+    const committer = createGroupCommitter(createIngestStore(db), {
+      minGapMs: 60_000,
+      fullGroup: 4,
+      onCommit: (committed) => commits.push(committed.length),
+    });
+    const r = runEvents();
+    // The first commit goes at once: no commit came before it.
+    await committer.submit(item(r.started()));
+    const waiting = committer.submit(item(r.task()));
+    let answered = false;
+    void waiting.then(() => {
+      answered = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(answered).toBe(false);
+    // Three more make the group full: all four are committed together, without the gap.
+    const rest = [r.task(), r.task(), r.task()].map((e) => committer.submit(item(e)));
+    expect((await Promise.all([waiting, ...rest])).flat()).toEqual(Array(4).fill('stored'));
+    expect(commits).toEqual([1, 4]);
+  });
+
   it('isolates a failing delivery from its neighbours', async () => {
     const { committer } = setup();
     const r = runEvents();
