@@ -88,6 +88,10 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: config.bodyLimit,
+    // Fastify's default of 72 s suits a load balancer's pool; here every VM holds its own
+    // connection, and one paced to send every 20 s would hold it idle all that time: 20,000 VMs ran
+    // out of file descriptors. Closed after 5 s idle, the VMs hold about rate × 5 s connections.
+    keepAliveTimeout: config.keepAliveMs,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : nextRequestId();

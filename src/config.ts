@@ -63,6 +63,7 @@ export const envSchema = z.object({
   WEBHOOK_MAX_IN_FLIGHT: int(0, 1_000_000).default(256),
   WEBHOOK_PACING_RATE: int(0, 1_000_000).default(1000),
   WEBHOOK_PACING_MAX_SECONDS: int(2, 3600).default(60),
+  WEBHOOK_KEEP_ALIVE_SECONDS: int(1, 600).default(5),
   WEBHOOK_PRUNE_INTERVAL_SECONDS: int(10, 86400).default(3600),
   WEBHOOK_PROXMOX_URL: z.url({ protocol: /^https$/, message: 'expected an https:// URL such as https://127.0.0.1:8006' }).optional(),
   WEBHOOK_PROXMOX_TOKEN_FILE: z.string().min(1).optional(),
@@ -107,6 +108,8 @@ export interface Config {
   pacingRate: number;
   /** Longest linger the receiver asks of a sender, in ms. */
   pacingMaxMs: number;
+  /** How long an idle kept-alive connection stays open, in ms. */
+  keepAliveMs: number;
   pruneIntervalMs: number;
   /** Discovery of the expected VMs from the Proxmox API; undefined when WEBHOOK_PROXMOX_URL is unset. */
   proxmox: ProxmoxConfig | undefined;
@@ -180,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: ReadFile = (p) => r
     maxInFlight: e.WEBHOOK_MAX_IN_FLIGHT,
     pacingRate: e.WEBHOOK_PACING_RATE,
     pacingMaxMs: e.WEBHOOK_PACING_MAX_SECONDS * 1000,
+    keepAliveMs: e.WEBHOOK_KEEP_ALIVE_SECONDS * 1000,
     pruneIntervalMs: e.WEBHOOK_PRUNE_INTERVAL_SECONDS * 1000,
     proxmox,
   };
