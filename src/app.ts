@@ -88,9 +88,11 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: trustProxyOption(config.trustProxy),
     bodyLimit: config.bodyLimit,
-    // Fastify's default of 72 s suits a load balancer's pool; here every VM holds its own
-    // connection, and one paced to send every 20 s would hold it idle all that time: 20,000 VMs ran
-    // out of file descriptors. Closed after 5 s idle, the VMs hold about rate × 5 s connections.
+    // 72 s (Fastify's default) outlasts the longest pacing linger (60 s), so a paced VM keeps its
+    // connection between deliveries and the receiver needs no accept per request, which is what
+    // holds it up past capacity. That costs a descriptor per VM (the unit allows 65,536); shorter
+    // frees them between deliveries, but at 2x capacity the accepts it needs overflowed the listen
+    // queue (README, Performance).
     keepAliveTimeout: config.keepAliveMs,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
