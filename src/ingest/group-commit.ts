@@ -58,14 +58,17 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
   /** The pending wait for the gap, when the next flush waits for one. */
   let gapTimer: NodeJS.Timeout | undefined;
   let lastFlush = -Infinity;
+  const cancelGap = () => {
+    clearTimeout(gapTimer);
+    gapTimer = undefined;
+  };
   // Durable mode: groups committed but not yet synced, and whether a sync is running.
   let unsynced: Unsynced[] = [];
   let syncing = false;
 
   function flush(): void {
     scheduled = false;
-    clearTimeout(gapTimer);
-    gapTimer = undefined;
+    cancelGap();
     if (minGapMs > 0) lastFlush = performance.now();
     if (queue.length > 0) commitGroup(takeGroup());
     // One group per turn of the event loop: when a burst queued more than one group holds, the
@@ -149,8 +152,7 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
         queue.push({ items, resolve, reject });
         if (gapTimer !== undefined && queue.length >= fullGroup) {
           // Full before the gap is out: commit after this turn's I/O instead.
-          clearTimeout(gapTimer);
-          gapTimer = undefined;
+          cancelGap();
           setImmediate(flush);
         } else if (!scheduled) {
           scheduled = true;

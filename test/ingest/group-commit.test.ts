@@ -3,18 +3,18 @@ import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createWalSync } from '../../src/db/wal-sync.js';
-import { createGroupCommitter } from '../../src/ingest/group-commit.js';
+import { createGroupCommitter, type GroupCommitOptions } from '../../src/ingest/group-commit.js';
 import { createIngestStore, type IncomingEvent } from '../../src/store/ingest-store.js';
 import { quietFor } from '../eventually.js';
 import { runEvents, tempDir } from '../helper.js';
 
-function setup(sync?: () => Promise<void>) {
+function setup(options: Omit<GroupCommitOptions, 'onCommit'> = {}) {
   const db = openDatabase(join(tempDir(), 'gc.db'));
   migrate(db);
   const commits: number[] = [];
   const committer = createGroupCommitter(createIngestStore(db), {
     onCommit: (committed) => commits.push(committed.length),
-    ...(sync ? { sync } : {}),
+    ...options,
   });
   return { db, committer, commits };
 }
@@ -52,15 +52,8 @@ describe('group commit', () => {
   });
 
   it('waits out the gap between commits to gather a group, but not once the group is full', async () => {
-    const db = openDatabase(join(tempDir(), 'gc.db'));
-    migrate(db);
-    const commits: number[] = [];
     // A gap far longer than the test: a commit that waited for it would time the test out.
-    const committer = createGroupCommitter(createIngestStore(db), {
-      minGapMs: 60_000,
-      fullGroup: 4,
-      onCommit: (committed) => commits.push(committed.length),
-    });
+    const { committer, commits } = setup({ minGapMs: 60_000, fullGroup: 4 });
     const r = runEvents();
     // The first commit goes at once: no commit came before it.
     await committer.submit(item(r.started()));
@@ -69,7 +62,7 @@ describe('group commit', () => {
     void waiting.then(() => {
       answered = true;
     });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await quietFor(50);
     expect(answered).toBe(false);
     // Three more make the group full: all four are committed together, without the gap.
     const rest = [r.task(), r.task(), r.task()].map((e) => committer.submit(item(e)));
@@ -92,9 +85,13 @@ describe('group commit', () => {
   it('in durable mode answers only after the WAL sync, and refuses if the sync fails', async () => {
     let release!: () => void;
     let calls = 0;
-    const { committer } = setup(() => {
-      calls++;
-      return calls === 1 ? new Promise<void>((r) => (release = r)) : Promise.reject(Object.assign(new Error('disk gone'), { code: 'EIO' }));
+    const { committer } = setup({
+      sync: () => {
+        calls++;
+        return calls === 1
+          ? new Promise<void>((r) => (release = r))
+          : Promise.reject(Object.assign(new Error('disk gone'), { code: 'EIO' }));
+      },
     });
     const r = runEvents();
     let answered = false;
