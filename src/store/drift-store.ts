@@ -8,6 +8,7 @@ import { taskChanges, type TaskChange } from '../protocol/status.js';
 import type { TaskStatus } from '../protocol/events.js';
 import { taskKey, taskOccurrences } from '../protocol/task-key.js';
 import { runOutcomeSql } from './status-sql.js';
+import type { ChangedTask, LiveTasks } from './live-tasks.js';
 
 /** How many runs in a row, this one included, make a change `repeated`. */
 export const REPEATED_RUNS = 3;
@@ -66,7 +67,8 @@ export function classifyChange(
   return baseline.statuses.get(key) === 'ok' ? 'corrective' : 'other';
 }
 
-export function createDriftStore(db: Db) {
+/** `live` holds the tasks of runs in progress, so a finishing run is classified without reading them back. */
+export function createDriftStore(db: Db, live?: LiveTasks) {
   const setOutcome = db.prepare<[number]>(`UPDATE runs SET outcome = ${runOutcomeSql('runs')} WHERE id = ?`);
   const runFacts = db.prepare<[number], RunFacts>(
     `SELECT r.id, r.host_id, h.hostname, r.run_id, r.started_at, r.commit_sha, r.tasks_changed,
@@ -108,6 +110,15 @@ export function createDriftStore(db: Db) {
     return new Map(tasks.map((t, i) => [taskKey(t.play, t.task, occ[i]!), t.status]));
   }
 
+  /** A run's changed tasks with their keys, from memory while it is held there, otherwise from its events. */
+  function changedTasksOf(runId: number): ChangedTask[] {
+    const held = live?.changedOf(runId);
+    if (held !== undefined) return held;
+    const tasks = tasksOf.all(runId);
+    const occ = taskOccurrences(tasks);
+    return tasks.flatMap((t, i) => (t.status === 'changed' ? [{ seq: t.seq, time: t.time, key: taskKey(t.play, t.task, occ[i]!) }] : []));
+  }
+
   /** Classifies a finished run (by its integer id); call inside the write's transaction, after its counters. */
   function classifyRun(id: number): DriftSummary | undefined {
     setOutcome.run(id);
@@ -122,20 +133,16 @@ export function createDriftStore(db: Db) {
       commit: r.commit_sha,
       statuses: r.id === base?.id ? baseline!.statuses : statusesOf(r.id),
     }));
-    const tasks = tasksOf.all(id);
-    const occ = taskOccurrences(tasks);
     const counts = zero();
     let correctedAt: number | null = null;
     // A second run_finished for the run (a resent finish) classifies it afresh.
     forget.run(id);
-    tasks.forEach((t, i) => {
-      if (t.status !== 'changed') return;
-      const key = taskKey(t.play, t.task, occ[i]!);
-      const change = classifyChange(key, run.commit_sha, baseline, earlier);
+    for (const t of changedTasksOf(id)) {
+      const change = classifyChange(t.key, run.commit_sha, baseline, earlier);
       counts[change] += 1;
       if (change === 'corrective') correctedAt = Math.max(correctedAt ?? 0, t.time);
-      insertChange.run({ run: id, seq: t.seq, host_id: run.host_id, time: t.time, key, change });
-    });
+      insertChange.run({ run: id, seq: t.seq, host_id: run.host_id, time: t.time, key: t.key, change });
+    }
     const added = zero();
     for (const c of taskChanges) added[c] = counts[c] - run[`drift_${c}`];
     runCounts.run({ id, ...counts });

@@ -18,6 +18,7 @@ import { createHostWriter, Trust, type PartialIdentity } from './host-writer.js'
 import { runStatusFromFinish } from '../protocol/status.js';
 import { mapStorageErrors } from './storage-errors.js';
 import { createDriftStore, type DriftSummary } from './drift-store.js';
+import { createLiveTasks } from './live-tasks.js';
 
 export type { PartialIdentity } from './host-writer.js';
 
@@ -105,7 +106,10 @@ function memoByIdentity<T>(look: (item: IncomingEvent) => T, withAddress: boolea
 
 export function createIngestStore(db: Db) {
   const hosts = createHostWriter(db);
-  const drift = createDriftStore(db);
+  const live = createLiveTasks();
+  const drift = createDriftStore(db, live);
+  // The runs of the write in progress: if it rolls back, what memory holds of them is forgotten.
+  const runsInWrite: number[] = [];
   const insertRun = db.prepare(
     `INSERT INTO runs (run_id, host_id, status, started_at, last_event_at, source_address)
      VALUES (@run_id, @host_id, 'running', @time, @now, @address) ON CONFLICT (run_id) DO NOTHING`,
@@ -212,6 +216,7 @@ export function createIngestStore(db: Db) {
     if (e.kind === 'task_result') {
       run.counts[e.data.status] += 1;
       run.total += 1;
+      live.add(run.id, e.seq, time, e.data.play, e.data.task, e.data.status === 'changed');
     } else if (e.kind === 'run_started') {
       const d = e.data;
       runStarted.run({
@@ -246,7 +251,10 @@ export function createIngestStore(db: Db) {
     applyDelta.run({ id: run.id, last: run.lastEventAt, total: run.total, ...run.counts });
     earlierStart.run({ id: run.id, min_time: run.minTime });
     if (run.touchesLatest) setLatestRun.run({ run_id: run.runId, host_id: run.hostId, id: run.id });
-    return run.finished ? drift.classifyRun(run.id) : undefined;
+    if (!run.finished) return undefined;
+    const summary = drift.classifyRun(run.id);
+    live.forget(run.id);
+    return summary;
   }
 
   /** Stores events; runs inside a transaction. A duplicate touches nothing, not even its host. */
@@ -287,8 +295,10 @@ export function createIngestStore(db: Db) {
         else {
           insertRun.run({ run_id: e.run_id, host_id: hostOf(item), time, now: item.receivedAt, address: item.address });
           run = delta(runKey.get(e.run_id)!, e.run_id, true);
+          live.begin(run.id);
         }
         runs.set(e.run_id, run);
+        runsInWrite.push(run.id);
       }
       // The event id is the idempotency key: an insert that changes nothing is a redelivery.
       if (insertEvent.run(e.event_id, run.id, e.seq, e.kind, time, item.receivedAt, JSON.stringify(e.data)).changes === 0) {
@@ -339,7 +349,13 @@ export function createIngestStore(db: Db) {
   return {
     /** Stores the events of one or more deliveries in one transaction (see src/ingest/group-commit.ts). */
     writeEvents(items: IncomingEvent[]): ApplyResult {
-      return mapStorageErrors(() => writeEvents.immediate(items));
+      runsInWrite.length = 0;
+      try {
+        return mapStorageErrors(() => writeEvents.immediate(items));
+      } catch (err) {
+        for (const id of runsInWrite) live.forget(id);
+        throw err;
+      }
     },
 
     /** Records a cloud-init report for the VM named in the URL, in its own transaction; creates the host if new. Returns the host id. */

@@ -1,11 +1,12 @@
 /** Outcomes and drift classification, on a real in-memory database, through the ingest store. */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/database.js';
-import type { TaskStatus } from '../../src/protocol/events.js';
+import type { TaskStatus, WebhookEvent } from '../../src/protocol/events.js';
 import { runEvents } from '../helper.js';
 import { memoryDb, writer } from './memory-db.js';
 
 let db: Db;
+type Write = ReturnType<typeof writer>['write'];
 afterEach(() => db?.close());
 
 const HOUR = 3_600_000;
@@ -144,5 +145,84 @@ describe('drift classification', () => {
       outcome: 'changed',
       drift_corrective: 1,
     });
+  });
+});
+
+describe('classification of live runs from memory', () => {
+  const tasks: Array<[string, TaskStatus]> = [
+    ['file', 'changed'],
+    ['cmd', 'changed'],
+    ['file', 'changed'],
+    ['svc', 'ok'],
+  ];
+  const changesOf = (runId: string) =>
+    db
+      .prepare(`SELECT seq, time, task_key, change FROM task_changes WHERE run = (SELECT id FROM runs WHERE run_id = ?) ORDER BY seq`)
+      .all(runId);
+
+  /** A host's second run of `tasks` on commit `a`, delivered by `deliver`; the first run is a baseline. */
+  function secondRun(deliver: (events: WebhookEvent[], stores: { first: Write; restarted: () => Write }) => void) {
+    db = memoryDb();
+    const first = writer(db).write;
+    run(first, 0, 'a', tasks);
+    const r = runEvents({ start: T0 + HOUR });
+    deliver([r.started({ commit: 'a' }), ...tasks.map(([n, s]) => r.task(s, n)), r.finished()], {
+      first,
+      restarted: () => writer(db).write,
+    });
+    return changesOf(r.runId);
+  }
+
+  it('gives the same answer from memory as from the events, after a restart or out of order', () => {
+    const at = T0 + HOUR + 1000;
+    // Held in memory: every result stored by this store, in order, over several writes.
+    const held = secondRun((events, { first }) => {
+      for (const e of events) first([e], at);
+    });
+    // Read from SQL: the run began before a restart (a new store on the same database)...
+    const restarted = secondRun((events, { first, restarted }) => {
+      first(events.slice(0, 3), at);
+      restarted()(events.slice(3), at);
+    });
+    // ...or two of its results arrived out of order.
+    const shuffled = secondRun((events, { first }) => {
+      [events[1], events[2]] = [events[2]!, events[1]!];
+      for (const e of events) first([e], at);
+    });
+    // The baseline changed these tasks too, so with the same commit they are neither corrective nor repeated yet.
+    expect(held).toMatchObject([
+      { seq: 1, change: 'other', task_key: JSON.stringify(['Configure', 'file', 1]) },
+      { seq: 2, change: 'other', task_key: JSON.stringify(['Configure', 'cmd', 1]) },
+      { seq: 3, change: 'other', task_key: JSON.stringify(['Configure', 'file', 2]) },
+    ]);
+    expect(held.map((c) => (c as { time: number }).time)).toEqual([1, 2, 3].map((seq) => T0 + HOUR + seq * 100));
+    expect(restarted).toEqual(held);
+    expect(shuffled).toEqual(held);
+  });
+
+  it('reads a held run from memory: its stored events are not read back', () => {
+    db = memoryDb();
+    const { write } = writer(db);
+    const r = runEvents({ start: T0 });
+    write([r.started({ commit: 'a' }), r.task('changed', 'file')], T0);
+    // Only the memory still says `changed` now.
+    db.prepare(`UPDATE events SET data = json_set(data, '$.status', 'ok') WHERE kind = 'task_result'`).run();
+    write([r.finished()], T0);
+    expect(changesOf(r.runId)).toMatchObject([{ seq: 1, change: 'intentional' }]);
+  });
+
+  it('forgets what a rolled-back write added', () => {
+    db = memoryDb();
+    const { write } = writer(db);
+    const mine = runEvents({ start: T0 });
+    const theirs = runEvents({ start: T0, host: { hostname: 'web-02', machine_id: 'b'.repeat(32) } });
+    write([mine.started({ commit: 'a' }), mine.task('changed', 'one')], T0);
+    write([theirs.started({ commit: 'a' })], T0);
+    // web-01 claims a run of web-02's in the same write: the whole write is refused.
+    const claim = { ...theirs.task('ok'), host: mine.started().host };
+    expect(() => write([mine.task('changed', 'two'), claim], T0)).toThrow(/belongs to another host/);
+    write([mine.finished()], T0);
+    expect(changesOf(mine.runId)).toMatchObject([{ seq: 1, change: 'intentional' }]);
+    expect(db.prepare('SELECT drift_intentional FROM runs WHERE run_id = ?').get(mine.runId)).toEqual({ drift_intentional: 1 });
   });
 });
