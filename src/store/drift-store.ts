@@ -68,7 +68,7 @@ export function classifyChange(
 }
 
 /** `live` holds the tasks of runs in progress, so a finishing run is classified without reading them back. */
-export function createDriftStore(db: Db, live?: LiveTasks) {
+export function createDriftStore(db: Db, live: LiveTasks) {
   const setOutcome = db.prepare<[number]>(`UPDATE runs SET outcome = ${runOutcomeSql('runs')} WHERE id = ?`);
   const runFacts = db.prepare<[number], RunFacts>(
     `SELECT r.id, r.host_id, h.hostname, r.run_id, r.started_at, r.commit_sha, r.tasks_changed,
@@ -112,7 +112,7 @@ export function createDriftStore(db: Db, live?: LiveTasks) {
 
   /** A run's changed tasks with their keys, from memory while it is held there, otherwise from its events. */
   function changedTasksOf(runId: number): ChangedTask[] {
-    const held = live?.changedOf(runId);
+    const held = live.changedOf(runId);
     if (held !== undefined) return held;
     const tasks = tasksOf.all(runId);
     const occ = taskOccurrences(tasks);

@@ -10,7 +10,7 @@
  * order, a write that rolled back, a run evicted to bound memory) forgets it, and the
  * classification reads the run from SQL as before, with the same answer.
  */
-import { taskKey } from '../protocol/task-key.js';
+import { occurrences, taskKey } from '../protocol/task-key.js';
 
 /** The bounds: past them memory is given back and classification falls back to SQL. */
 export interface LiveTaskLimits {
@@ -92,16 +92,15 @@ export function createLiveTasks(limits: LiveTaskLimits = defaultLiveTaskLimits) 
     changedOf(run: number): ChangedTask[] | undefined {
       const r = runs.get(run);
       if (r === undefined) return undefined;
-      const seen = new Map<number, number>();
+      // Counted by name id: the same rule as taskOccurrences, without a JSON key per task.
+      const occ = occurrences(r.tasks, (v) => v >> 1);
       const out: ChangedTask[] = [];
-      for (const v of r.tasks) {
-        const id = v >> 1;
-        const occurrence = (seen.get(id) ?? 0) + 1;
-        seen.set(id, occurrence);
-        if ((v & 1) === 0) continue;
+      r.tasks.forEach((v, i) => {
+        if ((v & 1) === 0) return;
         const c = out.length * 2;
-        out.push({ seq: r.changed[c]!, time: r.changed[c + 1]!, key: taskKey(names[id]!.play, names[id]!.task, occurrence) });
-      }
+        const name = names[v >> 1]!;
+        out.push({ seq: r.changed[c]!, time: r.changed[c + 1]!, key: taskKey(name.play, name.task, occ[i]!) });
+      });
       return out;
     },
 
