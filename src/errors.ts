@@ -19,6 +19,7 @@ const rejectReasons = [
   'identity_conflict',
   'run_owned_by_other_host',
   'overloaded',
+  'client_gone',
 ] as const;
 export type RejectReason = (typeof rejectReasons)[number];
 
@@ -58,6 +59,11 @@ export const errorCatalog = {
   SHUTTING_DOWN: { status: 503, reason: 'storage_unavailable' },
   /** More deliveries are being handled than WEBHOOK_MAX_IN_FLIGHT: refused before any work. */
   OVERLOADED: { status: 503, reason: 'overloaded' },
+  /**
+   * The sender closed its connection before its delivery was written: nothing is stored and no
+   * answer is sent (499 as nginx counts it); the sender retries the same events.
+   */
+  CLIENT_GONE: { status: 499, reason: 'client_gone' },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorCode = keyof typeof errorCatalog;

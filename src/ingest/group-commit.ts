@@ -10,7 +10,9 @@ import { storageFailure } from '../store/storage-errors.js';
 
 interface Pending {
   items: IncomingEvent[];
-  resolve: (outcomes: EventOutcome[]) => void;
+  /** True once nobody waits for the answer: such a delivery is dropped before its write. */
+  abandoned: (() => boolean) | undefined;
+  resolve: (outcomes: EventOutcome[] | undefined) => void;
   reject: (err: unknown) => void;
 }
 
@@ -70,7 +72,8 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
     scheduled = false;
     cancelGap();
     if (minGapMs > 0) lastFlush = performance.now();
-    if (queue.length > 0) commitGroup(takeGroup());
+    const group = takeGroup();
+    if (group.length > 0) commitGroup(group);
     // One group per turn of the event loop: when a burst queued more than one group holds, the
     // connections, probes and answers waiting meanwhile are served between two groups instead of
     // after all of them (a queue of 100,000 events would otherwise hold the loop for over a second).
@@ -82,10 +85,24 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
 
   /** Everything queued, now, in as many groups as it takes: for shutdown. */
   function flushAll(): void {
-    while (queue.length > 0) commitGroup(takeGroup());
+    while (queue.length > 0) {
+      const group = takeGroup();
+      if (group.length > 0) commitGroup(group);
+    }
   }
 
+  /**
+   * The next group, leaving out deliveries whose sender has gone (resolved with undefined). Past
+   * capacity a sender can give up while its connection waits to be accepted; it retries the same
+   * events anyway, and writing them first spent the core on answers nobody reads, which starved
+   * the senders still waiting (harsh mode: more deliveries timed out than were answered).
+   */
   function takeGroup(): Pending[] {
+    queue = queue.filter((p) => {
+      if (!p.abandoned?.()) return true;
+      p.resolve(undefined);
+      return false;
+    });
     let count = 0;
     let n = 0;
     while (n < queue.length && (n === 0 || (grouping && count + queue[n]!.items.length <= maxEvents))) {
@@ -146,10 +163,13 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
   }
 
   return {
-    /** Resolves with one outcome per event once they are committed to disk. */
-    submit(items: IncomingEvent[]): Promise<EventOutcome[]> {
-      return new Promise<EventOutcome[]>((resolve, reject) => {
-        queue.push({ items, resolve, reject });
+    /**
+     * Resolves with one outcome per event once they are committed to disk, or with undefined,
+     * nothing written, when `abandoned` says the sender stopped waiting before the write.
+     */
+    submit(items: IncomingEvent[], abandoned?: () => boolean): Promise<EventOutcome[] | undefined> {
+      return new Promise<EventOutcome[] | undefined>((resolve, reject) => {
+        queue.push({ items, abandoned, resolve, reject });
         if (gapTimer !== undefined && queue.length >= fullGroup) {
           // Full before the gap is out: commit after this turn's I/O instead.
           cancelGap();

@@ -61,6 +61,15 @@ const deliveryValidator: FastifySchemaCompiler<unknown> = () => (body) => {
   }
 };
 
+/**
+ * Whether the sender closed its side: Node then drops the answer anyway (http.Server without
+ * httpAllowHalfOpen), so a delivery still waiting for its write is not worth writing.
+ */
+function senderGone(request: FastifyRequest): boolean {
+  const socket = request.raw.socket as FastifyRequest['raw']['socket'] | undefined;
+  return socket !== undefined && (socket.destroyed || socket.readableEnded);
+}
+
 export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const { config, effects, committer } = ctx;
@@ -182,6 +191,16 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
     });
   }
 
+  // Counted and logged, then the connection is closed: there is no one to answer.
+  const clientGone = new AppError('CLIENT_GONE', 'the sender closed its connection before its delivery was written; nothing stored');
+  const dropAbandoned = (request: FastifyRequest, reply: FastifyReply, events: number) => {
+    effects.deliveryRefused(clientGone);
+    request.log.info({ code: clientGone.code, address: request.ip, events }, clientGone.message);
+    reply.hijack();
+    request.raw.socket.destroy();
+    return reply;
+  };
+
   app.addHook('onError', (_request: FastifyRequest, _reply: FastifyReply, error, done) => {
     effects.deliveryRefused(toAppError(error));
     done();
@@ -211,7 +230,9 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
       const events = 'events' in request.body ? request.body.events : [request.body];
       const receivedAt = ctx.clock();
       const trust = request.trust ?? Trust.none;
-      const outcomes = await committer.submit(events.map((event) => ({ event, address: request.ip, receivedAt, trust })));
+      const items = events.map((event) => ({ event, address: request.ip, receivedAt, trust }));
+      const outcomes = await committer.submit(items, () => senderGone(request));
+      if (outcomes === undefined) return dropAbandoned(request, reply, events.length);
       const stored = outcomes.filter((o) => o === 'stored').length;
       const linger = ctx.pacer.lingerMs();
       return reply.code(200).send({

@@ -70,6 +70,23 @@ describe('group commit', () => {
     expect(commits).toEqual([1, 4]);
   });
 
+  it('drops a delivery whose sender has gone before its write, and writes its neighbours', async () => {
+    const { db, committer, commits } = setup();
+    const r = runEvents();
+    let gone = false;
+    const kept = committer.submit(item(r.started()));
+    const dropped = committer.submit(item(r.task()), () => gone);
+    const also = committer.submit(item(r.task()), () => gone);
+    gone = true;
+    expect(await kept).toEqual(['stored']);
+    expect(await dropped).toBeUndefined();
+    expect(await also).toBeUndefined();
+    expect(commits).toEqual([1]);
+    expect(db.prepare('SELECT count(*) FROM events').pluck().get()).toBe(1);
+    // A sender that is still there is written as before.
+    expect(await committer.submit(item(r.task()), () => false)).toEqual(['stored']);
+  });
+
   it('isolates a failing delivery from its neighbours', async () => {
     const { committer } = setup();
     const r = runEvents();
