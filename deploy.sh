@@ -240,7 +240,7 @@ prepare_build() {
     log "reusing the build in $SRC_DIR"
   fi
   local f
-  for f in package.json package-lock.json dist/src/server.js dist/src/db/checkpoint-worker.js dist/src/cli.js dist/browser/live.js migrations \
+  for f in package.json package-lock.json dist/src/server.js dist/src/db/checkpoint-worker.js dist/src/net/acceptor-echo.js dist/src/cli.js dist/browser/live.js migrations \
     node_modules/better-sqlite3 systemd/webhook.service systemd/wait-ready.mjs; do
     [[ -e $SRC_DIR/$f ]] || die "$SRC_DIR/$f is missing: not a built checkout or release folder (run without --no-build)"
   done

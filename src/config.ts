@@ -61,6 +61,7 @@ export const envSchema = z.object({
   WEBHOOK_OUT_OF_SYNC_GRACE_SECONDS: int(0, 7 * 86400).default(1800),
   WEBHOOK_RATE_LIMIT: int(0, 1_000_000).default(600),
   WEBHOOK_MAX_IN_FLIGHT: int(0, 1_000_000).default(64),
+  WEBHOOK_ACCEPTORS: int(1, 256).default(32),
   WEBHOOK_PACING_RATE: int(0, 1_000_000).default(1000),
   WEBHOOK_PACING_MAX_SECONDS: int(2, 3600).default(60),
   WEBHOOK_KEEP_ALIVE_SECONDS: int(1, 600).default(72),
@@ -104,6 +105,8 @@ export interface Config {
   rateLimitPerMinute: number;
   /** Deliveries being handled at once past which new ones get 503 + Retry-After; 0 turns it off. */
   maxInFlight: number;
+  /** Descriptors the listening socket is accepted on, one connection each per loop turn (src/net/acceptors.ts). */
+  acceptors: number;
   /** Deliveries a second the fleet is paced to (src/ingest/pacing.ts); 0 turns pacing off. */
   pacingRate: number;
   /** Longest linger the receiver asks of a sender, in ms. */
@@ -181,6 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, readFile: ReadFile = (p) => r
     outOfSyncGraceMs: e.WEBHOOK_OUT_OF_SYNC_GRACE_SECONDS * 1000,
     rateLimitPerMinute: e.WEBHOOK_RATE_LIMIT,
     maxInFlight: e.WEBHOOK_MAX_IN_FLIGHT,
+    acceptors: e.WEBHOOK_ACCEPTORS,
     pacingRate: e.WEBHOOK_PACING_RATE,
     pacingMaxMs: e.WEBHOOK_PACING_MAX_SECONDS * 1000,
     keepAliveMs: e.WEBHOOK_KEEP_ALIVE_SECONDS * 1000,

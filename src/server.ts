@@ -8,6 +8,10 @@ import { startCheckpointer } from './db/checkpointer.js';
 import { openDatabase } from './db/database.js';
 import { DatabaseTooNewError, migrate } from './db/migrate.js';
 import { createLogger } from './logger.js';
+import { addAcceptors, type Acceptors } from './net/acceptors.js';
+
+/** The listening socket's accept queue (the kernel caps it at net.core.somaxconn, 4096 by default). */
+const BACKLOG = 4096;
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -40,13 +44,17 @@ async function main(): Promise<void> {
   const checkpointer = config.dbPath === ':memory:' ? undefined : startCheckpointer(db, config.dbPath, { logger });
   const app = await buildApp(config, { db, logger, checkpointer });
 
+  let acceptors: Acceptors | undefined;
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping: finishing in-flight requests');
     try {
+      // The copies of the listening socket first: while one is open, the socket still accepts.
+      const drained = acceptors?.close(2000);
       await app.close();
+      await drained;
       // After the last write and before the database closes: its last checkpoint empties the WAL.
       await checkpointer?.stop();
       db.close();
@@ -61,10 +69,10 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
 
-  // A fleet rebuild opens connections in bursts (the plugin's urllib opens one per request); Node's
-  // default accept backlog of 511 would drop SYNs and cost clients a 1 s retransmit.
-  const address = await app.listen({ host: config.host, port: config.port, backlog: 4096 });
-  logger.info({ address, db: config.dbPath, durability: config.durability }, 'webhook receiver ready');
+  // A fleet rebuild opens connections in bursts; Node's default backlog of 511 would drop SYNs.
+  const address = await app.listen({ host: config.host, port: config.port, backlog: BACKLOG });
+  acceptors = await addAcceptors(app.server, config.acceptors - 1, BACKLOG, logger);
+  logger.info({ address, db: config.dbPath, durability: config.durability, acceptors: acceptors.count }, 'webhook receiver ready');
 }
 
 main().catch((err: unknown) => {

@@ -17,6 +17,7 @@ const layers: Record<string, number> = {
   'logger.ts': 0,
   'auth/': 0,
   'db/': 1,
+  'net/': 1,
   'store/': 1,
   'ingest/': 2,
   'fleet/': 2,
