@@ -35,10 +35,12 @@ export interface Acceptors {
 /** Receives `copies` descriptors of the socket `server` listens on, from a child process. */
 function receiveCopies(server: Server, copies: number): Promise<unknown[]> {
   const handle = (server as unknown as { _handle?: unknown })._handle;
-  if (ECHO_SCRIPT === undefined || handle === undefined) return Promise.reject(new Error('no listening handle or helper script'));
+  if (ECHO_SCRIPT === undefined) return Promise.reject(new Error('the helper script is missing'));
+  if (handle == null) return Promise.reject(new Error('the server is not listening'));
   return new Promise((resolve, reject) => {
     const got: unknown[] = [];
-    const child = fork(ECHO_SCRIPT, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
+    // No environment (it holds the service's secrets) and none of the server's node flags.
+    const child = fork(ECHO_SCRIPT, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [], env: {} });
     const timer = setTimeout(() => {
       child.kill();
       reject(new Error(`the helper sent ${got.length} of ${copies} copies in ${ECHO_TIMEOUT_MS} ms`));
