@@ -32,6 +32,20 @@ export interface Acceptors {
   close(waitMs: number): Promise<void>;
 }
 
+/** Logs the first of a run of errors, then at most one line a second with how many came since. */
+function throttledWarning(logger: Logger, message: string): (err: Error) => void {
+  let last = -Infinity;
+  let since = 0;
+  return (err) => {
+    since += 1;
+    const now = performance.now();
+    if (now - last < 1000) return;
+    logger.warn({ err, count: since }, message);
+    last = now;
+    since = 0;
+  };
+}
+
 /** Receives `copies` descriptors of the socket `server` listens on, from a child process. */
 function receiveCopies(server: Server, copies: number): Promise<unknown[]> {
   const handle = (server as unknown as { _handle?: unknown })._handle;
@@ -75,10 +89,15 @@ function receiveCopies(server: Server, copies: number): Promise<unknown[]> {
  */
 export async function addAcceptors(server: Server, copies: number, backlog: number, logger: Logger): Promise<Acceptors> {
   const servers: Server[] = [];
+  const acceptFailed = throttledWarning(logger, 'accepting a connection failed (out of descriptors?); the sender will retry');
+  // A failed accept() is an 'error' on its server, fatal without a listener; libuv already
+  // sheds the connection itself when the process is out of descriptors (EMFILE).
+  server.on('error', acceptFailed);
   if (copies > 0) {
     try {
       for (const copy of await receiveCopies(server, copies)) {
         const s = new Server((socket: Socket) => server.emit('connection', socket));
+        s.on('error', acceptFailed);
         s.listen(copy as never, backlog);
         servers.push(s);
       }

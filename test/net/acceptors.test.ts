@@ -90,6 +90,18 @@ describe('addAcceptors', () => {
     expect(refused).toBe('ECONNREFUSED');
   });
 
+  it('logs a failed accept instead of dying of it, one line a second however many fail', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('warn', { write: (line: string) => void lines.push(line) });
+    const { server } = await listener(0);
+    await addAcceptors(server, 0, 4096, logger);
+    const emfile = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE' });
+    for (let i = 0; i < 50; i++) server.emit('error', emfile);
+    const logged = lines.map((l) => JSON.parse(l) as { msg: string; count: number; err: { code: string } });
+    expect(logged).toEqual([expect.objectContaining({ count: 1, err: expect.objectContaining({ code: 'EMFILE' }) })]);
+    expect(logged[0]!.msg).toMatch(/^accepting a connection failed/);
+  });
+
   it('goes on with the one descriptor when there is no socket to copy, and says so', async () => {
     const lines: string[] = [];
     const logger = createLogger('warn', { write: (line: string) => void lines.push(line) });
