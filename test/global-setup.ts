@@ -2,8 +2,9 @@
  * Builds what the sources under test load from dist/ before any test file runs: the pages'
  * browser code (the server reads the compiled script and stylesheet from dist/browser/, see
  * src/pages/assets.ts), the WAL checkpointer's thread (a worker thread cannot load
- * TypeScript, see src/db/checkpointer.ts) and the acceptors' helper process (src/net/acceptors.ts). Built afresh each time, so an edited script is never
- * tested in its stale form.
+ * TypeScript, see src/db/checkpointer.ts) and the acceptors' helper process
+ * (src/net/acceptors.ts). Built afresh each time, so an edited script is never tested in its
+ * stale form.
  */
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
