@@ -55,9 +55,15 @@ function receiveCopies(server: Server, copies: number): Promise<unknown[]> {
     const got: unknown[] = [];
     // No environment (it holds the service's secrets) and none of the server's node flags.
     const child = fork(ECHO_SCRIPT, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [], env: {} });
+    // Copies received before a failure are closed: an open one would keep the socket listening.
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      for (const copy of got.splice(0)) (copy as { close?: () => void }).close?.();
+      reject(err);
+    };
     const timer = setTimeout(() => {
       child.kill();
-      reject(new Error(`the helper sent ${got.length} of ${copies} copies in ${ECHO_TIMEOUT_MS} ms`));
+      fail(new Error(`the helper sent ${got.length} of ${copies} copies in ${ECHO_TIMEOUT_MS} ms`));
     }, ECHO_TIMEOUT_MS);
     child.on('message', (_message, copy) => {
       if (copy === undefined) return;
@@ -68,14 +74,10 @@ function receiveCopies(server: Server, copies: number): Promise<unknown[]> {
         resolve(got);
       }
     });
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
+    child.once('error', fail);
     // It exits on its own only when something went wrong; once done, the parent disconnects it.
     child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (got.length < copies) reject(new Error(`the helper exited (${signal ?? code}) after ${got.length} of ${copies} copies`));
+      if (got.length < copies) fail(new Error(`the helper exited (${signal ?? code}) after ${got.length} of ${copies} copies`));
     });
     child.send({ copies }, handle as never);
   });
