@@ -72,8 +72,7 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
     scheduled = false;
     cancelGap();
     if (minGapMs > 0) lastFlush = performance.now();
-    const group = takeGroup();
-    if (group.length > 0) commitGroup(group);
+    commitGroup(takeGroup());
     // One group per turn of the event loop: when a burst queued more than one group holds, the
     // connections, probes and answers waiting meanwhile are served between two groups instead of
     // after all of them (a queue of 100,000 events would otherwise hold the loop for over a second).
@@ -85,10 +84,7 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
 
   /** Everything queued, now, in as many groups as it takes: for shutdown. */
   function flushAll(): void {
-    while (queue.length > 0) {
-      const group = takeGroup();
-      if (group.length > 0) commitGroup(group);
-    }
+    while (queue.length > 0) commitGroup(takeGroup());
   }
 
   /**
@@ -115,6 +111,8 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
   }
 
   function commitGroup(group: Pending[]): void {
+    // Nothing left once the deliveries whose senders had gone were taken out.
+    if (group.length === 0) return;
     try {
       const result = store.writeEvents(group.length === 1 ? group[0]!.items : group.flatMap((p) => p.items));
       if (options.sync) {

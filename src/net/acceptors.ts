@@ -13,6 +13,7 @@
 import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { Server, type Socket } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../logger.js';
 
@@ -111,7 +112,7 @@ export async function addAcceptors(server: Server, copies: number, backlog: numb
     count: servers.length + 1,
     close: (waitMs) => {
       const closed = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
-      return Promise.race([Promise.all(closed).then(() => undefined), new Promise<void>((r) => setTimeout(r, waitMs).unref())]);
+      return Promise.race([Promise.all(closed).then(() => undefined), delay(waitMs, undefined, { ref: false })]);
     },
   };
 }
