@@ -259,6 +259,7 @@ export function createIngestStore(db: Db) {
 
   /** Stores events; runs inside a transaction. A duplicate touches nothing, not even its host. */
   function applyEvents(items: IncomingEvent[]): ApplyResult {
+    hosts.beginWrite();
     const finishedHostIds = new Set<number>();
     const touchedHostIds = new Set<number>();
     const runs = new Map<string, RunDelta>();

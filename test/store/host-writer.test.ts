@@ -205,3 +205,65 @@ describe('a VM that says the same identity again', () => {
     expect(ipsOf(id)).toEqual(['10.0.0.7']);
   });
 });
+
+describe('a peek followed by the resolve of the same event', () => {
+  const identity = (): HostIdentity => ({ hostname: 'web-01', machine_id: MACHINE_A });
+
+  it('looks the host up once: the resolve reuses what the peek found', () => {
+    const id = resolve(identity());
+    // Counts the reads of a writer of its own: the lookups a resolve makes on top of its peek.
+    let reads = 0;
+    const counted = new Proxy(db, {
+      get: (target, key) =>
+        key === 'prepare'
+          ? (sql: string) => {
+              const statement = target.prepare(sql);
+              if (!statement.reader) return statement;
+              const get = statement.get.bind(statement);
+              return Object.assign(statement, { get: (...args: unknown[]) => (reads++, get(...args)) });
+            }
+          : Reflect.get(target, key, target),
+    });
+    const writer = createHostWriter(counted);
+    const said = identity();
+    const alone = (() => {
+      reads = 0;
+      writer.resolve(identity(), '192.0.2.10', T0 + 1000);
+      return reads;
+    })();
+    reads = 0;
+    expect(writer.peek(said, 0)).toBe(id);
+    const peekReads = reads;
+    expect(writer.resolve(said, '192.0.2.10', T0 + 2000)).toBe(id);
+    // Alone, a resolve makes the peek's lookups and then its own reads of the host row.
+    expect(peekReads).toBeGreaterThan(0);
+    expect(reads - peekReads).toBe(alone - peekReads);
+  });
+
+  it('looks again after a write: a host created in between is found, not created twice', () => {
+    const said = identity();
+    expect(hosts.peek(said, 0)).toBeUndefined();
+    const other = resolve({ hostname: 'web-01-new', machine_id: MACHINE_A });
+    expect(resolve(said)).toBe(other);
+    expect(hostCount()).toBe(1);
+  });
+
+  it('does not reuse a peek from a transaction that rolled back', () => {
+    const said = identity();
+    expect(() =>
+      db.transaction(() => {
+        hosts.beginWrite();
+        resolve({ hostname: 'web-01', machine_id: MACHINE_A });
+        expect(hosts.peek(said, 0)).toBeDefined();
+        throw new Error('a later delivery of the group failed');
+      })(),
+    ).toThrow('a later delivery of the group failed');
+    expect(hostCount()).toBe(0);
+    const id = db.transaction(() => {
+      hosts.beginWrite();
+      return resolve(said);
+    })();
+    expect(row(id)).toMatchObject({ hostname: 'web-01', machine_id: MACHINE_A });
+    expect(hostCount()).toBe(1);
+  });
+});
