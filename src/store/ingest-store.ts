@@ -117,7 +117,7 @@ export function createIngestStore(db: Db) {
   const runKey = db.prepare<[string], { id: number; host_id: number }>('SELECT id, host_id FROM runs WHERE run_id = ?');
   const insertEvent = db.prepare(
     `INSERT INTO events (event_id, run, seq, kind, time, received_at, data)
-     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
+     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run, seq, event_id) DO NOTHING`,
   );
   const applyDelta = db.prepare(
     `UPDATE runs SET last_event_at = max(last_event_at, @last),
@@ -301,7 +301,7 @@ export function createIngestStore(db: Db) {
         runs.set(e.run_id, run);
         runsInWrite.push(run.id);
       }
-      // The event id is the idempotency key: an insert that changes nothing is a redelivery.
+      // An event is stored once per run, seq and id (migrations/006): an insert that changes nothing is a redelivery.
       if (insertEvent.run(e.event_id, run.id, e.seq, e.kind, time, item.receivedAt, JSON.stringify(e.data)).changes === 0) {
         return 'duplicate';
       }

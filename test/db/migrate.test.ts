@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
 import { DatabaseTooNewError, migrate, readMigrations } from '../../src/db/migrate.js';
-import { tempDir } from '../helper.js';
+import { createIngestStore } from '../../src/store/ingest-store.js';
+import { runEvents, tempDir } from '../helper.js';
 
 describe('migrations', () => {
   it('bring an empty file to the latest version with WAL, foreign keys and incremental vacuum', () => {
@@ -48,5 +49,33 @@ describe('migrations', () => {
     writeFileSync(join(dir, '001_a.sql'), 'SELECT 1;');
     writeFileSync(join(dir, '003_c.sql'), 'SELECT 1;');
     expect(() => readMigrations(dir)).toThrow(/003_c.sql: expected number 2/);
+  });
+
+  it('006 keeps every event of a version-5 database; a redelivery of one is still a duplicate', () => {
+    const db = openDatabase(join(tempDir(), 'v5.db'));
+    migrate(
+      db,
+      readMigrations().filter((m) => m.version <= 5),
+    );
+    // Written as version 5 stored them: the event id the table's key.
+    db.prepare(`INSERT INTO hosts (id, hostname, first_seen_at, last_seen_at) VALUES (1, 'web-01', 1, 1)`).run();
+    const r = runEvents({ host: { hostname: 'web-01' } });
+    db.prepare(`INSERT INTO runs (id, run_id, host_id, status, started_at, last_event_at) VALUES (7, ?, 1, 'running', 1, 1)`).run(r.runId);
+    const events = [r.started(), r.task('ok'), r.task('changed')];
+    const insert = db.prepare('INSERT INTO events (event_id, run, seq, kind, time, received_at, data) VALUES (?, 7, ?, ?, ?, ?, ?)');
+    for (const e of events) insert.run(e.event_id, e.seq, e.kind, Date.parse(e.time), 5, JSON.stringify(e.data));
+    const rows = () => db.prepare('SELECT event_id, run, seq, kind, time, received_at, data FROM events ORDER BY run, seq').all();
+    const before = rows();
+
+    expect(migrate(db)).toContain(6);
+    expect(rows()).toEqual(before);
+    const plan = db
+      .prepare(`EXPLAIN QUERY PLAN SELECT seq, data FROM events WHERE run = 7 AND kind = 'task_result' ORDER BY seq`)
+      .all() as Array<{ detail: string }>;
+    expect(plan.map((p) => p.detail).join('; ')).toMatch(/USING INDEX events_run_seq/);
+    const again = createIngestStore(db).writeEvents(events.map((event) => ({ event, address: '10.0.0.1', receivedAt: 10 })));
+    expect(again.outcomes).toEqual(['duplicate', 'duplicate', 'duplicate']);
+    expect(rows()).toEqual(before);
+    db.close();
   });
 });

@@ -64,6 +64,21 @@ describe('POST /webhook ingest', () => {
     expect(res.json().results.map((x: { outcome: string }) => x.outcome)).toEqual(['stored', 'duplicate']);
   });
 
+  it("stores a VM's events even when another VM sent their ids first", async () => {
+    const victim = runEvents({ host: host({ hostname: 'web-02', machine_id: '0badcafe0badcafe0badcafe0badcafe' }) });
+    const events = [victim.started(), victim.task('changed'), victim.finished()];
+    // Another VM, its own run, the victim's ids: stored as its own events, not the victim's.
+    const squatter = runEvents();
+    const copies = events.map((e, i) => ({ ...(i === 0 ? squatter.started() : squatter.task()), event_id: e.event_id }));
+    expect((await post(t.app, { events: copies })).json()).toMatchObject({ stored: 3, duplicates: 0 });
+    const res = await post(t.app, { events });
+    expect(res.json()).toMatchObject({ accepted: 3, stored: 3, duplicates: 0 });
+    const run = await getJson<RunDetail>(t.app, `/runs/${victim.runId}`);
+    expect(run.body).toMatchObject({ status: 'succeeded', hostname: 'web-02', tasks: { total: 1, changed: 1 } });
+    // Its own redelivery is still a duplicate.
+    expect((await post(t.app, { events })).json()).toMatchObject({ stored: 0, duplicates: 3 });
+  });
+
   it('accepts events late and out of order and orders tasks by seq', async () => {
     const r = runEvents();
     const started = r.started();
