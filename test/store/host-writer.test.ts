@@ -220,7 +220,12 @@ describe('a peek followed by the resolve of the same event', () => {
               const statement = target.prepare(sql);
               if (!statement.reader) return statement;
               const get = statement.get.bind(statement);
-              return Object.assign(statement, { get: (...args: unknown[]) => (reads++, get(...args)) });
+              return Object.assign(statement, {
+                get: (...args: unknown[]) => {
+                  reads++;
+                  return get(...args);
+                },
+              });
             }
           : Reflect.get(target, key, target),
     });
