@@ -188,8 +188,8 @@ RETRY = 'retry'
 def event_id():
     """A time-ordered UUID (version 7: Unix milliseconds, then random bits) for an event.
 
-    The receiver indexes events by id; ids that grow with time land next to each other in that
-    index, where random ones would each dirty a page of their own in every commit.
+    Ids sort as the events happened, which keeps logs and spool files readable; the receiver
+    stores events by run and seq, so it needs no particular order.
     """
     value = (int(time.time() * 1000) & (2 ** 48 - 1)) << 80 | int.from_bytes(os.urandom(10), 'big')
     value = (value & ~(0xF << 76)) | (0x7 << 76)          # version 7

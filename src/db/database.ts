@@ -21,9 +21,9 @@ export function openDatabase(path: string, synchronous: Synchronous = 'normal'):
   // FULL stays available here for the benchmark's naive baseline.
   db.pragma(`synchronous = ${synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   db.pragma('foreign_keys = ON');
-  // Event ids are random UUIDs, so their index is written all over; a larger page cache keeps
-  // more of those pages in memory (16 MiB; the default is 2 MiB). Larger showed no gain in the
-  // benchmark and costs resident memory.
+  // A fleet's deliveries touch a page or more each of runs, hosts and the events index, all over
+  // the file; a larger page cache keeps more of them in memory (16 MiB; the default is 2 MiB).
+  // Larger showed no gain in the benchmark and costs resident memory.
   db.pragma('cache_size = -16384');
   // A backup or an operator's sqlite3 shell may hold a lock briefly; wait a little rather than fail at once, but
   // not long: the wait blocks the event loop, and the callback retries a 503 anyway.
