@@ -1,4 +1,5 @@
 /** Storage faults: a locked database and a full disk answer 503 with Retry-After, and lose nothing. */
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeApp, post, runEvents, type TestApp } from './helper.js';
@@ -24,6 +25,28 @@ describe('storage faults', () => {
     other.prepare('ROLLBACK').run();
     other.close();
     expect((await post(t.app, r.task())).statusCode).toBe(200);
+    expect(t.db.prepare('SELECT count(*) FROM events').pluck().get()).toBe(2);
+  }, 20_000);
+
+  it('a lock held briefly by another connection is waited out with the event loop free, then the delivery is stored', async () => {
+    t = await makeApp();
+    const r = runEvents();
+    expect((await post(t.app, r.started())).statusCode).toBe(200);
+    // As the checkpointer's RESTART or a backup holds it.
+    const other = new Database(t.config.dbPath);
+    other.prepare('BEGIN IMMEDIATE').run();
+    let answered = false;
+    const delivery = post(t.app, r.task()).finally(() => {
+      answered = true;
+    });
+    // Waiting in SQLite's busy handler would hold the loop (and this timer) for its whole
+    // 2 s timeout and answer 503; the receiver answers a probe meanwhile and keeps the delivery.
+    await sleep(100);
+    expect((await t.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    expect(answered).toBe(false);
+    other.prepare('COMMIT').run();
+    other.close();
+    expect((await delivery).statusCode).toBe(200);
     expect(t.db.prepare('SELECT count(*) FROM events').pluck().get()).toBe(2);
   }, 20_000);
 

@@ -25,8 +25,9 @@ export function openDatabase(path: string, synchronous: Synchronous = 'normal'):
   // the file; a larger page cache keeps more of them in memory (16 MiB; the default is 2 MiB).
   // Larger showed no gain in the benchmark and costs resident memory.
   db.pragma('cache_size = -16384');
-  // A backup or an operator's sqlite3 shell may hold a lock briefly; wait a little rather than fail at once, but
-  // not long: the wait blocks the event loop, and the callback retries a 503 anyway.
+  // A backup or an operator's sqlite3 shell may hold a lock briefly; wait a little rather than fail
+  // at once, but not long: the wait blocks the event loop, and the callback retries a 503 anyway.
+  // Ingest's group commit does not wait here: it tries again on a timer (src/ingest/group-commit.ts).
   db.pragma('busy_timeout = 2000');
   return db;
 }

@@ -6,7 +6,7 @@
  */
 import type { EventOutcome } from '../protocol/events.js';
 import type { ApplyResult, IncomingEvent, IngestStore } from '../store/ingest-store.js';
-import { storageFailure } from '../store/storage-errors.js';
+import { isBusy, storageFailure } from '../store/storage-errors.js';
 
 interface Pending {
   items: IncomingEvent[];
@@ -14,7 +14,20 @@ interface Pending {
   abandoned: (() => boolean) | undefined;
   resolve: (outcomes: EventOutcome[] | undefined) => void;
   reject: (err: unknown) => void;
+  /** When its write first found the database locked by another connection. */
+  busySince?: number;
 }
+
+/**
+ * While another connection holds the write lock (the checkpointer's RESTART, a backup), a group is
+ * tried again every BUSY_RETRY_MS, the event loop free meanwhile, for as long as SQLite's busy
+ * timeout used to wait on it (src/db/database.ts); then its deliveries are refused with 503.
+ */
+const BUSY_RETRY_MS = 2;
+const BUSY_GIVE_UP_MS = 2000;
+
+/** How a group is written: trying again later while the database is locked, or waiting (shutdown). */
+type WriteMode = 'retry' | 'alone' | 'wait';
 
 export interface Committed {
   items: IncomingEvent[];
@@ -60,6 +73,8 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
   /** The pending wait for the gap, when the next flush waits for one. */
   let gapTimer: NodeJS.Timeout | undefined;
   let lastFlush = -Infinity;
+  /** The retry of a group that found the database locked: nothing else flushes meanwhile. */
+  let busyTimer: NodeJS.Timeout | undefined;
   const cancelGap = () => {
     clearTimeout(gapTimer);
     gapTimer = undefined;
@@ -70,9 +85,13 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
 
   function flush(): void {
     scheduled = false;
+    busyTimer = undefined;
     cancelGap();
     if (minGapMs > 0) lastFlush = performance.now();
-    commitGroup(takeGroup());
+    if (commitGroup(takeGroup(), 'retry') === 'busy') {
+      busyTimer = setTimeout(flush, BUSY_RETRY_MS);
+      return;
+    }
     // One group per turn of the event loop: when a burst queued more than one group holds, the
     // connections, probes and answers waiting meanwhile are served between two groups instead of
     // after all of them (a queue of 100,000 events would otherwise hold the loop for over a second).
@@ -84,7 +103,9 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
 
   /** Everything queued, now, in as many groups as it takes: for shutdown. */
   function flushAll(): void {
-    while (queue.length > 0) commitGroup(takeGroup());
+    clearTimeout(busyTimer);
+    busyTimer = undefined;
+    while (queue.length > 0) commitGroup(takeGroup(), 'wait');
   }
 
   /**
@@ -110,23 +131,35 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
     return group;
   }
 
-  function commitGroup(group: Pending[]): void {
+  /** Writes a group; 'busy' when it went back to the head of the queue to be tried again. */
+  function commitGroup(group: Pending[], mode: WriteMode): 'busy' | undefined {
     // Nothing left once the deliveries whose senders had gone were taken out.
-    if (group.length === 0) return;
+    if (group.length === 0) return undefined;
     try {
-      const result = store.writeEvents(group.length === 1 ? group[0]!.items : group.flatMap((p) => p.items));
+      const items = group.length === 1 ? group[0]!.items : group.flatMap((p) => p.items);
+      const result = store.writeEvents(items, { wait: mode === 'wait' });
       if (options.sync) {
         unsynced.push({ group, result });
         if (!syncing) void syncLoop(options.sync);
       } else settle(group, result);
     } catch (err) {
+      if (mode === 'retry' && isBusy(err)) {
+        const now = performance.now();
+        const since = group[0]!.busySince ?? now;
+        if (now - since < BUSY_GIVE_UP_MS) {
+          for (const p of group) p.busySince ??= now;
+          queue = group.concat(queue);
+          return 'busy';
+        }
+      }
       if (group.length === 1) {
         group[0]!.reject(err);
-        return;
+        return undefined;
       }
       // One delivery's failure must not fail its neighbours: retry each alone so only it is refused.
-      for (const p of group) commitGroup([p]);
+      for (const p of group) commitGroup([p], mode === 'wait' ? 'wait' : 'alone');
     }
+    return undefined;
   }
 
   /** One sync at a time; each covers every group committed before it started. */
@@ -168,6 +201,8 @@ export function createGroupCommitter(store: IngestStore, options: GroupCommitOpt
     submit(items: IncomingEvent[], abandoned?: () => boolean): Promise<EventOutcome[] | undefined> {
       return new Promise<EventOutcome[] | undefined>((resolve, reject) => {
         queue.push({ items, abandoned, resolve, reject });
+        // The database is locked: the retry takes this delivery along.
+        if (busyTimer !== undefined) return;
         if (gapTimer !== undefined && queue.length >= fullGroup) {
           // Full before the gap is out: commit after this turn's I/O instead.
           cancelGap();

@@ -346,16 +346,29 @@ export function createIngestStore(db: Db) {
 
   const writeEvents = db.transaction(applyEvents);
   const writeCloudInit = db.transaction(applyCloudInit);
+  // The connection's busy timeout sleeps on the event loop while another connection holds the
+  // write lock (the checkpointer's RESTART, a backup); without it a write fails at once with
+  // SQLITE_BUSY, and the group committer tries again on a timer, the loop free meanwhile.
+  // (A pragma statement takes effect when prepared, so db.pragma, not a prepared statement run again.)
+  const waitMs = db.pragma('busy_timeout', { simple: true }) as number;
+  const setBusyTimeout = (ms: number) => db.pragma(`busy_timeout = ${ms}`);
 
   return {
-    /** Stores the events of one or more deliveries in one transaction (see src/ingest/group-commit.ts). */
-    writeEvents(items: IncomingEvent[]): ApplyResult {
+    /**
+     * Stores the events of one or more deliveries in one transaction (see src/ingest/group-commit.ts).
+     * `wait: false` fails at once with STORAGE_UNAVAILABLE (SQLITE_BUSY) when another connection
+     * holds the write lock, instead of waiting for it on the event loop.
+     */
+    writeEvents(items: IncomingEvent[], { wait = true }: { wait?: boolean } = {}): ApplyResult {
       runsInWrite.length = 0;
+      if (!wait) setBusyTimeout(0);
       try {
         return mapStorageErrors(() => writeEvents.immediate(items));
       } catch (err) {
         for (const id of runsInWrite) live.forget(id);
         throw err;
+      } finally {
+        if (!wait) setBusyTimeout(waitMs);
       }
     },
 

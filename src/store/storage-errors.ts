@@ -21,3 +21,9 @@ export function mapStorageErrors<T>(write: () => T): T {
     throw storageFailure(err);
   }
 }
+
+/** Whether a write failed only because another connection held the write lock (SQLITE_BUSY). */
+export function isBusy(err: unknown): boolean {
+  const code = (e: unknown) => (e as { code?: unknown } | null)?.code;
+  return code(err) === 'SQLITE_BUSY' || code((err as { cause?: unknown } | null)?.cause) === 'SQLITE_BUSY';
+}
