@@ -26,7 +26,10 @@ interface Pending {
 const BUSY_RETRY_MS = 2;
 const BUSY_GIVE_UP_MS = 2000;
 
-/** How a group is written: tried again later while the database is locked, alone (one delivery of a group that failed), or waiting for the lock (shutdown). */
+/**
+ * How a group is written: tried again later while the database is locked, alone (one delivery of
+ * a group that failed), or waiting for the lock (shutdown).
+ */
 type WriteMode = 'retry' | 'alone' | 'wait';
 
 export interface Committed {
