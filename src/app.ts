@@ -5,7 +5,13 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import Fastify, { LogController, type FastifyInstance, type RawServerDefault, type RouteOptions } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyInstance,
+  type RawServerDefault,
+  type onResponseHookHandler,
+  type RouteOptions,
+} from 'fastify';
 import sensible from '@fastify/sensible';
 import swagger from '@fastify/swagger';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -160,6 +166,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
   app.setSerializerCompiler(serializerCompiler);
 
   if (deps.onRoute) app.addHook('onRoute', deps.onRoute);
+  app.addHook('onRoute', (route) => {
+    const count = metrics.requests.forRoute(route.url);
+    const counted: onResponseHookHandler = (request, reply, done) => {
+      count(request.method, reply.statusCode);
+      done();
+    };
+    route.onResponse = [...[route.onResponse ?? []].flat(), counted];
+  });
   // Its reply.cacheControl and staticCache set every Cache-Control header the service sends.
   await app.register(sensible);
   await app.register(errorsPlugin);
@@ -167,19 +181,14 @@ export async function buildApp(config: Config, deps: AppDeps): Promise<App> {
 
   // Building the debug line's fields costs even when pino drops it, so decide once.
   const debug = logger.isLevelEnabled('debug');
-  // Label sets are few (route × method × status class): keep a child per set, not a hash per request.
-  const requestCounters = new Map<string, { inc: () => void }>();
+  // Every route counts its own answers (webhook_http_requests_total), so the hot path asks no
+  // label set of prom-client and builds no route options object; unmatched requests are counted
+  // by the one hook every request passes through.
+  const unmatched = metrics.requests.forRoute('unmatched');
   app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    const status = `${Math.floor(reply.statusCode / 100)}xx`;
-    const key = `${route} ${request.method} ${status}`;
-    let counter = requestCounters.get(key);
-    if (counter === undefined) {
-      counter = metrics.httpRequests.labels({ route, method: request.method, status });
-      requestCounters.set(key, counter);
-    }
-    counter.inc();
-    if (debug) request.log.debug({ route, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
+    if (request.is404) unmatched(request.method, reply.statusCode);
+    if (debug)
+      request.log.debug({ route: request.routeOptions.url, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
     done();
   });
 

@@ -8,6 +8,7 @@ import type { CheckpointObserver } from './db/checkpointer.js';
 import type { Pacer } from './ingest/pacing.js';
 import { hostStatuses, runOutcomes, type HostStatus } from './protocol/status.js';
 import type { GaugeStore } from './store/gauge-store.js';
+import { createRequestTally } from './request-tally.js';
 
 /** Numeric code of a host's last run status, one series per host (see README, Metrics). */
 const hostStatusCode: Record<HostStatus, number> = {
@@ -91,11 +92,16 @@ export function createMetrics({ gauges, dbPath, waiting = () => 0, pacer }: Metr
     help: 'TCP connections accepted by the HTTP server.',
     registers: [registry],
   });
-  const httpRequests = new Counter({
+  // Counted by the routes as plain numbers (src/request-tally.ts), added here when scraped.
+  const requests = createRequestTally();
+  new Counter({
     name: 'webhook_http_requests_total',
     help: 'HTTP requests answered, by route template, method and status class.',
     labelNames: ['route', 'method', 'status'] as const,
     registers: [registry],
+    collect() {
+      requests.drain((labels, n) => this.inc(labels, n));
+    },
   });
 
   new Gauge({
@@ -219,7 +225,7 @@ export function createMetrics({ gauges, dbPath, waiting = () => 0, pacer }: Metr
     rejected,
     cloudInit,
     ingestDuration,
-    httpRequests,
+    requests,
     connections,
     walCheckpoints: walCheckpointMetrics(registry, dbPath),
   };

@@ -38,6 +38,34 @@ describe('/metrics', () => {
     expect(text).toMatch(/webhook_ingest_duration_seconds_count 3/);
   });
 
+  it('counts every answer by route template, method and status class, across scrapes', async () => {
+    t = await makeApp();
+    const count = (text: string, route: string, method: string, status: string) =>
+      Number(
+        text.match(
+          new RegExp(`^webhook_http_requests_total\\{route="${route}",method="${method}",status="${status}"\\} (\\d+)$`, 'm'),
+        )?.[1] ?? 0,
+      );
+    await post(t.app, runEvents().started());
+    expect((await t.app.inject({ method: 'POST', url: '/webhook', payload: '{' })).statusCode).toBe(400);
+    expect((await t.app.inject({ method: 'GET', url: '/hosts/nobody' })).statusCode).toBe(404);
+    expect((await t.app.inject({ method: 'HEAD', url: '/healthz' })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: '/no/such/page' })).statusCode).toBe(404);
+    const first = await scrape(t.app);
+    expect(count(first, '/webhook', 'POST', '2xx')).toBe(1);
+    expect(count(first, '/webhook', 'POST', '4xx')).toBe(1);
+    expect(count(first, '/hosts/:host', 'GET', '4xx')).toBe(1);
+    expect(count(first, '/healthz', 'HEAD', '2xx')).toBe(1);
+    expect(count(first, 'unmatched', 'GET', '4xx')).toBe(1);
+    // A scrape hands over what was counted since the last one: the totals only grow.
+    await post(t.app, runEvents().started());
+    const second = await scrape(t.app);
+    expect(count(second, '/webhook', 'POST', '2xx')).toBe(2);
+    expect(count(second, '/webhook', 'POST', '4xx')).toBe(1);
+    // The first scrape is itself an answer of /metrics.
+    expect(count(second, '/metrics', 'GET', '2xx')).toBe(1);
+  });
+
   it('drops a host series when the host is pruned', async () => {
     t = await makeApp({ retentionDays: 1 });
     const now = Date.now();
