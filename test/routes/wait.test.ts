@@ -108,6 +108,12 @@ describe('GET /hosts/:host/wait', () => {
     await post(t.app, r.finished());
     const answers = await Promise.all(waits);
     expect(answers.every((a) => a.status === 200 && a.body.run?.status === 'succeeded')).toBe(true);
+    // The bodies are cut side by side from shared buffers: each is whole, with its own waited_ms.
+    const rest = answers.map(({ body: { waited_ms, ...others } }) => {
+      expect(Number.isInteger(waited_ms) && waited_ms >= 0).toBe(true);
+      return others;
+    });
+    for (const r of rest) expect(r).toEqual(rest[0]);
     // One lookup to start and one after the wake-up, per waiter.
     expect(lookups.calls).toBeLessThanOrEqual(1000);
     await agent.close();
