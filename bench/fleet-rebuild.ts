@@ -10,7 +10,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { FleetLoadOptions, FleetLoadResult } from './fleet-load.js';
-import { diffCounters, procIo, sampleAcceptQueue, sampleThreadState, schedStat, tcpCounters, type TcpCounters } from './lib/kernel.js';
+import {
+  cpuTimes,
+  diffCounters,
+  procIo,
+  sampleAcceptQueue,
+  sampleThreadState,
+  schedStat,
+  stealPercent,
+  tcpCounters,
+  type TcpCounters,
+} from './lib/kernel.js';
 import { DIST, startChild, trackPeak } from './lib/proc.js';
 
 /** The shape of one rebuild: every VM starts within `startWithinS` and runs `tasks` over `playS`. */
@@ -40,6 +50,8 @@ export interface FleetStep {
   serverCpuUsPerEvent: number;
   /** Its main thread: % of the run on a CPU, and % waiting for one (other processes on its core). */
   mainThread: { runPercent: number; runQueuePercent: number; states: Record<string, number> };
+  /** Of the server's CPU (0) and the generator's (1), the share the hypervisor gave elsewhere. */
+  stealPercent: { server: number; generator: number };
   peakRssMb: number;
   acceptQueue: { max: number; p50: number; samples: number; every500ms: number[] };
   tcp: TcpCounters;
@@ -120,6 +132,7 @@ export async function fleetStep(dir: string, o: StepOptions): Promise<FleetStep>
   const io0 = procIo(pid);
   const cpu0 = server.cpuSeconds();
   const sched0 = schedStat(pid);
+  const steal0 = [cpuTimes(0), cpuTimes(1)] as const;
   const t0 = performance.now();
   const strace =
     o.straceAtS === undefined
@@ -137,6 +150,7 @@ export async function fleetStep(dir: string, o: StepOptions): Promise<FleetStep>
   const cpu = server.cpuSeconds() - cpu0;
   const io1 = procIo(pid);
   const sched1 = schedStat(pid);
+  const steal = { server: stealPercent(steal0[0], cpuTimes(0)), generator: stealPercent(steal0[1], cpuTimes(1)) };
   const tcp = diffCounters(tcp0, tcpCounters());
   const queue = stopQueue();
   const states = stopStates();
@@ -159,6 +173,7 @@ export async function fleetStep(dir: string, o: StepOptions): Promise<FleetStep>
       runQueuePercent: Math.round((sched1.waitNs - sched0.waitNs) / seconds / 1e7),
       states,
     },
+    stealPercent: steal,
     peakRssMb,
     acceptQueue: { max: Math.max(0, ...queue), p50: pct(queue, 0.5), samples: queue.length, every500ms: queue },
     tcp,
@@ -175,7 +190,7 @@ export async function fleetStep(dir: string, o: StepOptions): Promise<FleetStep>
 /** One line for the log: what a step measured. */
 export function describeStep(s: FleetStep): string {
   const l = s.load;
-  return `${s.server}${s.harsh ? ' harsh' : ''}${s.keepAlive ? ' kept-alive' : ' new connection per request'} ${s.vms} VMs: ${l.requests} req, latency p50/p99/max ${l.latency.p50Ms}/${l.latency.p99Ms}/${l.latency.maxMs} ms (2xx only p99 ${l.acceptedLatency.p99Ms} ms), ${l.eventsDelivered}/${l.eventsProduced} events (lag p99 ${l.lag.p99Ms} ms), ${l.shed} shed, ${l.errors} errors ${JSON.stringify(l.errorKinds)}, healthz p99 ${l.healthz.p99Ms} ms, server CPU ${s.serverCpuPercent}%, ${s.serverCpuMsPerRequest} ms/request, ${s.serverCpuUsPerEvent} µs/event (main thread ${s.mainThread.runPercent}%, waiting for CPU ${s.mainThread.runQueuePercent}%, states ${JSON.stringify(s.mainThread.states)}), accept queue max ${s.acceptQueue.max}, overflows ${s.tcp.TcpExtListenOverflows}, SYN retrans ${s.tcp.TcpExtTCPSynRetrans}, GC ${s.gc.totalMs} ms (max ${s.gc.maxMs}), writes/req ${s.writes.syscallsPerRequest}, generator loop p99 ${l.loopDelay.p99Ms} ms CPU ${l.generatorCpuPercent}%`;
+  return `${s.server}${s.harsh ? ' harsh' : ''}${s.keepAlive ? ' kept-alive' : ' new connection per request'} ${s.vms} VMs: ${l.requests} req, latency p50/p99/max ${l.latency.p50Ms}/${l.latency.p99Ms}/${l.latency.maxMs} ms (2xx only p99 ${l.acceptedLatency.p99Ms} ms), ${l.eventsDelivered}/${l.eventsProduced} events (lag p99 ${l.lag.p99Ms} ms), ${l.shed} shed, ${l.errors} errors ${JSON.stringify(l.errorKinds)}, healthz p99 ${l.healthz.p99Ms} ms, server CPU ${s.serverCpuPercent}%, ${s.serverCpuMsPerRequest} ms/request, ${s.serverCpuUsPerEvent} µs/event (main thread ${s.mainThread.runPercent}%, waiting for CPU ${s.mainThread.runQueuePercent}%, states ${JSON.stringify(s.mainThread.states)}), CPU stolen by the hypervisor ${s.stealPercent.server}% (generator's ${s.stealPercent.generator}%), accept queue max ${s.acceptQueue.max}, overflows ${s.tcp.TcpExtListenOverflows}, SYN retrans ${s.tcp.TcpExtTCPSynRetrans}, GC ${s.gc.totalMs} ms (max ${s.gc.maxMs}), writes/req ${s.writes.syscallsPerRequest}, generator loop p99 ${l.loopDelay.p99Ms} ms CPU ${l.generatorCpuPercent}%`;
 }
 
 export interface FleetFigure {

@@ -229,9 +229,11 @@ try {
   if (want('waiters')) {
     log(`${P.waiters} waiters, ${P.waiterRounds} rounds; server on CPU 0, client on CPU 1…`);
     const w = await benchWaiters(dir, P.waiters, P.waiterRounds);
-    const byRound = (p99: number[], wait: number[]) => p99.map((p, i) => `${p} ms (waiting for CPU ${wait[i]}%)`).join(', ');
+    const byRound = (p99: number[], wait: number[], steal: number[]) =>
+      p99.map((p, i) => `${p} ms (waiting for CPU ${wait[i]}%, stolen ${steal[i]}%)`).join(', ');
+    const r = w.rounds;
     log(
-      `waiters p99 by round: receiver ${byRound(w.rounds.receiverP99Ms, w.rounds.receiverCpuWaitPercent)}; bare Fastify ${byRound(w.rounds.bareP99Ms, w.rounds.bareCpuWaitPercent)}`,
+      `waiters p99 by round: receiver ${byRound(r.receiverP99Ms, r.receiverCpuWaitPercent, r.receiverStealPercent)}; bare Fastify ${byRound(r.bareP99Ms, r.bareCpuWaitPercent, r.bareStealPercent)}`,
     );
     results.waiters = w;
     peaks.push(w.peakRssMb);

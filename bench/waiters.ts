@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { schedStat } from './lib/kernel.js';
+import { cpuTimes, schedStat, stealPercent } from './lib/kernel.js';
 import { type Child, runPinned, startChild, trackPeak } from './lib/proc.js';
 import { round } from './lib/stats.js';
 import type { WaitersClientOptions, WaitersClientResult } from './waiters-client.js';
@@ -16,6 +16,8 @@ export interface WaiterFigures extends WaitersClientResult {
   peakRssMb: number;
   /** The server's main thread waiting for its CPU, % of the time from `go` to the last answer. */
   cpuWaitPercent: number;
+  /** The server's CPU given to other guests by the hypervisor over the same time, %. */
+  stealPercent: number;
 }
 
 export interface WaiterResult extends WaiterFigures {
@@ -23,7 +25,14 @@ export interface WaiterResult extends WaiterFigures {
   /** The receiver's p99 wake-up over bare Fastify's (medians of the rounds). */
   p99Ratio: number;
   /** Every round's p99, in order. */
-  rounds: { receiverP99Ms: number[]; bareP99Ms: number[]; receiverCpuWaitPercent: number[]; bareCpuWaitPercent: number[] };
+  rounds: {
+    receiverP99Ms: number[];
+    bareP99Ms: number[];
+    receiverCpuWaitPercent: number[];
+    bareCpuWaitPercent: number[];
+    receiverStealPercent: number[];
+    bareStealPercent: number[];
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -98,6 +107,8 @@ export async function benchWaiters(dir: string, count: number, rounds = 1): Prom
       bareP99Ms: bare.map((f) => f.answerP99Ms),
       receiverCpuWaitPercent: receiver.map((f) => f.cpuWaitPercent),
       bareCpuWaitPercent: bare.map((f) => f.cpuWaitPercent),
+      receiverStealPercent: receiver.map((f) => f.stealPercent),
+      bareStealPercent: bare.map((f) => f.stealPercent),
     },
   };
 }
@@ -107,7 +118,7 @@ async function measure(server: Child, count: number, finish: WaitersClientOption
   await sleep(300);
   const rssBefore = server.rssMb();
   let rssWaiting = 0;
-  let went = { at: 0, waitNs: 0 };
+  let went = { at: 0, waitNs: 0, cpu: cpuTimes(0) };
   const options: WaitersClientOptions = { url: server.url, count, path: WAIT_PATH, finish };
   const result = await runPinned<WaitersClientResult>('bench/waiters-client.js', 1, options, 'WAITERS', {
     onLine: (line, proc) => {
@@ -115,7 +126,7 @@ async function measure(server: Child, count: number, finish: WaitersClientOption
       // Settled memory with every request held, then the client wakes them all.
       void sleep(500).then(() => {
         rssWaiting = server.rssMb();
-        went = { at: performance.now(), waitNs: schedStat(server.proc.pid!).waitNs };
+        went = { at: performance.now(), waitNs: schedStat(server.proc.pid!).waitNs, cpu: cpuTimes(0) };
         proc.stdin!.write('go\n');
       });
     },
@@ -125,6 +136,7 @@ async function measure(server: Child, count: number, finish: WaitersClientOption
     ...result,
     waiters: count,
     cpuWaitPercent: round((waitNs / 1e6 / (performance.now() - went.at)) * 100, 0),
+    stealPercent: stealPercent(went.cpu, cpuTimes(0)),
     extraRssMb: round(rssWaiting - rssBefore, 0),
     peakRssMb: round(peak(), 0),
   };

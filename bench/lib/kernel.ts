@@ -93,3 +93,23 @@ export function sampleThreadState(pid: number, ms = 50): () => Record<string, nu
     return counts;
   };
 }
+
+/** One CPU's time counters from /proc/stat (clock ticks): all of it, and what the hypervisor took. */
+export function cpuTimes(cpu: number): { total: number; steal: number } {
+  const line = readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`cpu${cpu} `));
+  // user nice system idle iowait irq softirq steal guest guest_nice; guest time is inside user.
+  const f = (line ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
+  return { total: f.reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
+}
+
+/**
+ * Share of a CPU's time the hypervisor gave to other guests between two readings, in percent.
+ * A virtual machine's task looks as if it ran while its CPU was stolen, so neither schedstat nor
+ * CPU time shows it; on a shared host it is what moves a figure from one run to the next.
+ */
+export function stealPercent(a: ReturnType<typeof cpuTimes>, b: ReturnType<typeof cpuTimes>): number {
+  const total = b.total - a.total;
+  return total > 0 ? Math.round(((b.steal - a.steal) / total) * 100) : 0;
+}
