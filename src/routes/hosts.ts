@@ -90,7 +90,8 @@ function withWaited(state: WaitState, ms: number): Buffer {
   const body = state.slab.buffer.subarray(state.slab.used, state.slab.used + size);
   state.slab.used += size;
   body.write(head, 0, 'latin1');
-  state.bytes.copy(body, head.length);
+  // TypedArray set is one memcpy; Buffer's copy makes a view of the source first.
+  body.set(state.bytes, head.length);
   return body;
 }
 
