@@ -22,6 +22,7 @@ const layers: Record<string, number> = {
   'ingest/': 2,
   'fleet/': 2,
   'metrics.ts': 2,
+  'request-tally.ts': 2,
   'retention.ts': 2,
   'context.ts': 2,
   'plugins/': 3,
