@@ -53,5 +53,3 @@ export function createRequestTally() {
     },
   };
 }
-
-export type RequestTally = ReturnType<typeof createRequestTally>;

@@ -10,44 +10,46 @@ afterEach(async () => {
   t = undefined;
 });
 
+/** An app with a run started, and another connection holding the database's write lock. */
+async function startedThenLocked() {
+  t = await makeApp();
+  const r = runEvents();
+  expect((await post(t.app, r.started())).statusCode).toBe(200);
+  const other = new Database(t.config.dbPath);
+  other.prepare('BEGIN IMMEDIATE').run();
+  return { app: t.app, db: t.db, r, other };
+}
+
 describe('storage faults', () => {
   it('a locked database gives 503 with Retry-After, then recovers', async () => {
-    t = await makeApp();
-    const r = runEvents();
-    expect((await post(t.app, r.started())).statusCode).toBe(200);
-    const other = new Database(t.config.dbPath);
-    other.prepare('BEGIN IMMEDIATE').run();
-    const locked = await post(t.app, r.task());
+    const { app, db, r, other } = await startedThenLocked();
+    const locked = await post(app, r.task());
     expect(locked.statusCode).toBe(503);
     expect(locked.headers['retry-after']).toBe('5');
     expect(locked.json()).toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
-    expect((await t.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
+    expect((await app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
     other.prepare('ROLLBACK').run();
     other.close();
-    expect((await post(t.app, r.task())).statusCode).toBe(200);
-    expect(t.db.prepare('SELECT count(*) FROM events').pluck().get()).toBe(2);
+    expect((await post(app, r.task())).statusCode).toBe(200);
+    expect(db.prepare('SELECT count(*) FROM events').pluck().get()).toBe(2);
   }, 20_000);
 
   it('a lock held briefly by another connection is waited out with the event loop free, then the delivery is stored', async () => {
-    t = await makeApp();
-    const r = runEvents();
-    expect((await post(t.app, r.started())).statusCode).toBe(200);
     // As the checkpointer's RESTART or a backup holds it.
-    const other = new Database(t.config.dbPath);
-    other.prepare('BEGIN IMMEDIATE').run();
+    const { app, db, r, other } = await startedThenLocked();
     let answered = false;
-    const delivery = post(t.app, r.task()).finally(() => {
+    const delivery = post(app, r.task()).finally(() => {
       answered = true;
     });
     // Waiting in SQLite's busy handler would hold the loop (and this timer) for its whole
     // 2 s timeout and answer 503; the receiver answers a probe meanwhile and keeps the delivery.
     await sleep(100);
-    expect((await t.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
     expect(answered).toBe(false);
     other.prepare('COMMIT').run();
     other.close();
     expect((await delivery).statusCode).toBe(200);
-    expect(t.db.prepare('SELECT count(*) FROM events').pluck().get()).toBe(2);
+    expect(db.prepare('SELECT count(*) FROM events').pluck().get()).toBe(2);
   }, 20_000);
 
   it('a full disk gives 503 and keeps every acknowledged event', async () => {

@@ -64,8 +64,8 @@ function createLookup(ctx: AppContext) {
 }
 
 /**
- * Sends a body that is already JSON text: strings skip the response serializer, so the route's
- * schema documents the answer without parsing it again.
+ * Sends a body that is already JSON, as text or as its bytes: both skip the response serializer,
+ * so the route's schema documents the answer without parsing it again.
  */
 function sendJsonText(reply: FastifyReply, status: number, json: string | Buffer): FastifyReply {
   return reply.code(status).type('application/json; charset=utf-8').send(json);
