@@ -17,9 +17,11 @@ export const LIMITS = {
 const uuid = z.uuid({ message: 'expected a UUID' });
 const name = z.string().max(LIMITS.nameChars);
 const count = z.number().int().nonnegative();
+/** Whether an ISO 8601 date-time is within the range the service stores (src/protocol/time.ts). */
+export const timeInRange = (iso: string) => inTimeRange(Date.parse(iso));
 const timestamp = z.iso
   .datetime({ offset: true, message: 'expected an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z' })
-  .refine((v) => inTimeRange(Date.parse(v)), `expected a time ${TIME_RANGE_TEXT}`);
+  .refine(timeInRange, `expected a time ${TIME_RANGE_TEXT}`);
 
 /**
  * Names used as object keys (stats by inventory name, labels) must not be ones objects inherit:

@@ -11,6 +11,7 @@ import { Trust } from '../store/host-writer.js';
 import { createRateLimiter } from '../ingest/rate-limit.js';
 import { toAppError } from '../plugins/errors.js';
 import { deliveryAnswerSchema, errorResponses } from '../protocol/api.js';
+import { passesCompiledCheck } from '../protocol/compiled-events.js';
 import { batchSchema, eventSchema } from '../protocol/events.js';
 import { parseOr } from '../validation.js';
 
@@ -45,8 +46,10 @@ function parseDelivery(body: unknown): Delivery {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new AppError('INVALID_EVENT', '(body): expected a JSON object: one event, or {"events": [...]}');
   }
-  if ('events' in body) return parseOr(batchSchema, body, 'INVALID_EVENT');
-  return parseOr(eventSchema, body, 'INVALID_EVENT');
+  const batch = 'events' in body;
+  // Most bodies pass the compiled check and are taken as they are; zod judges the rest.
+  if (passesCompiledCheck(body, batch)) return body as Delivery;
+  return batch ? parseOr(batchSchema, body, 'INVALID_EVENT') : parseOr(eventSchema, body, 'INVALID_EVENT');
 }
 
 /**
