@@ -11,6 +11,7 @@
  * fails when a schema gains a refinement, transform or check that is not among them.
  */
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { batchSchema, eventSchema, hostIdentitySchema, runFinishedSchema, timeInRange, type WebhookEvent } from './events.js';
 
@@ -50,14 +51,38 @@ function jsonSchemaOf(schema: z.ZodType): Record<string, unknown> {
 }
 
 // unicode: false counts a string's length in UTF-16 units, as zod's max() does; formats are left
-// to the patterns zod emits beside them, which are zod's own regular expressions.
-const ajv = new Ajv2020({ unicode: false, useDefaults: true, discriminator: true, validateFormats: false, strict: false, logger: false });
+// to the patterns zod emits beside them, which are zod's own regular expressions. Without code
+// optimisation and with references kept as calls, compiling takes about 90 ms instead of 270, and
+// checks as fast.
+const ajv = new Ajv2020({
+  unicode: false,
+  useDefaults: true,
+  discriminator: true,
+  validateFormats: false,
+  strict: false,
+  logger: false,
+  inlineRefs: false,
+  code: { optimize: false },
+});
 
-let compiled: { event: ValidateFunction; batch: ValidateFunction } | undefined;
-const validators = () => {
-  compiled ??= { event: ajv.compile(jsonSchemaOf(eventSchema)), batch: ajv.compile(jsonSchemaOf(batchSchema)) };
-  return compiled;
-};
+/** The event schema once, and the batch's as a reference to it (its items are the event schema). */
+function compile(): { event: ValidateFunction; batch: ValidateFunction } {
+  const { $schema: _, ...event } = jsonSchemaOf(eventSchema);
+  const batch = jsonSchemaOf(batchSchema) as { properties: { events: { items: unknown } } };
+  if (!isDeepStrictEqual(batch.properties.events.items, event)) throw new Error('a batch holds other events than eventSchema');
+  batch.properties.events.items = { $ref: 'event' };
+  const compiledEvent = ajv.compile({ ...event, $id: 'event' }); // first: the batch refers to it
+  return { event: compiledEvent, batch: ajv.compile(batch) };
+}
+
+let compiled: ReturnType<typeof compile> | undefined;
+/**
+ * Compiles the check, once per process: the route calls it when it is registered, so the first
+ * delivery does not wait for it.
+ */
+export function compileEventCheck(): void {
+  compiled ??= compile();
+}
 
 /**
  * True when zod would accept this body as it is: an event, or `{events: [...]}` when `batch`.
@@ -65,7 +90,8 @@ const validators = () => {
  * the body may still be valid, and zod decides.
  */
 export function passesCompiledCheck(body: object, batch: boolean): boolean {
-  const v = validators();
+  compileEventCheck();
+  const v = compiled!;
   if (batch) {
     if (!v.batch(body)) return false;
     return (body as { events: WebhookEvent[] }).events.every(passesUnexpressed);

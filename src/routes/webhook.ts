@@ -11,7 +11,7 @@ import { Trust } from '../store/host-writer.js';
 import { createRateLimiter } from '../ingest/rate-limit.js';
 import { toAppError } from '../plugins/errors.js';
 import { deliveryAnswerSchema, errorResponses } from '../protocol/api.js';
-import { passesCompiledCheck } from '../protocol/compiled-events.js';
+import { compileEventCheck, passesCompiledCheck } from '../protocol/compiled-events.js';
 import { batchSchema, eventSchema } from '../protocol/events.js';
 import { parseOr } from '../validation.js';
 
@@ -76,6 +76,7 @@ function senderGone(request: FastifyRequest): boolean {
 export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOptions): Promise<void> {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const { config, effects, committer } = ctx;
+  compileEventCheck();
   const keys = config.secrets.map(secretKey);
   const limiter = createRateLimiter(config.rateLimitPerMinute, ctx.clock);
 
