@@ -43,10 +43,19 @@ export interface ChildOptions {
   onLine?: (line: string) => void;
 }
 
+/**
+ * The node flags the service runs with (package.json's start script; the systemd unit and the
+ * image use the same): every server the benchmark starts, the receiver and its baselines alike.
+ */
+export const SERVICE_NODE_FLAGS: string[] = (() => {
+  const pkg = JSON.parse(readFileSync(join(DIST, '..', 'package.json'), 'utf8')) as { scripts: { start: string } };
+  return pkg.scripts.start.split(' ').filter((word) => word.startsWith('--'));
+})();
+
 /** Spawns `script` (relative to dist/) and resolves once it logs that it is ready. */
 export async function startChild(script: string, env: Record<string, string> = {}, options: ChildOptions = {}): Promise<Child> {
   const started = performance.now();
-  const args = [...(options.nodeArgs ?? []), join(DIST, script)];
+  const args = [...SERVICE_NODE_FLAGS, ...(options.nodeArgs ?? []), join(DIST, script)];
   // taskset execs node, so the pid is still node's.
   const [cmd, argv] =
     options.cpu === undefined ? [process.execPath, args] : ['taskset', ['-c', String(options.cpu), process.execPath, ...args]];

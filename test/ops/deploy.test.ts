@@ -22,6 +22,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../e2e/server-process.js';
 import { requireTool } from '../tools.js';
+import { NODE_FLAGS } from './node-flags.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const DEPLOY = join(REPO, 'deploy.sh');
@@ -72,7 +73,7 @@ describe('deploy.sh --root', () => {
     expect(existsSync(`${app}.new`)).toBe(false);
 
     const unit = readFileSync(unitFile, 'utf8');
-    expect(unit).toMatch(/^ExecStart=\/\S*node \/opt\/webhook-receiver\/dist\/src\/server\.js$/m);
+    expect(unit).toMatch(new RegExp(`^ExecStart=/\\S*node ${NODE_FLAGS} /opt/webhook-receiver/dist/src/server\\.js$`, 'm'));
     expect(mode(unitFile)).toBe('644');
 
     const env = readFileSync(envFile, 'utf8');
@@ -273,7 +274,7 @@ describe('deploy.sh and the Node.js it runs on', () => {
     expect(r.stdout).toContain(`using Node.js ${process.versions.node} at ${r.installed}/node`);
     expect(r.output).not.toContain('nodesource');
     const unit = readFileSync(join(r.root, 'etc', 'systemd', 'system', 'webhook.service'), 'utf8');
-    expect(unit).toContain(`ExecStart=${r.installed}/node /opt/webhook-receiver/dist/src/server.js`);
+    expect(unit).toContain(`ExecStart=${r.installed}/node ${NODE_FLAGS} /opt/webhook-receiver/dist/src/server.js`);
   }, 120_000);
 
   it('on Debian 13 with a recent enough node, installs nothing', () => {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startServer } from '../e2e/server-process.js';
+import { NODE_FLAGS } from './node-flags.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 
@@ -110,7 +111,7 @@ describe('Dockerfile runtime', () => {
   });
 
   it('starts the server in exec form so node gets SIGTERM directly', () => {
-    expect(JSON.parse(args(runtime, 'CMD')[0]!)).toEqual(['node', 'dist/src/server.js']);
+    expect(JSON.parse(args(runtime, 'CMD')[0]!)).toEqual(['node', ...NODE_FLAGS.split(' '), 'dist/src/server.js']);
   });
 });
 

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { requireTool } from '../tools.js';
+import { NODE_FLAGS } from './node-flags.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const UNIT = join(REPO, 'systemd', 'webhook.service');
@@ -73,7 +74,7 @@ describe('systemd-analyze', () => {
 
 describe('webhook.service', () => {
   it('runs the built server as the webhook user from /opt/webhook-receiver', () => {
-    expect(values('ExecStart')).toEqual(['/usr/bin/node /opt/webhook-receiver/dist/src/server.js']);
+    expect(values('ExecStart')).toEqual([`/usr/bin/node ${NODE_FLAGS} /opt/webhook-receiver/dist/src/server.js`]);
     expect(values('ExecStartPost')).toEqual(['/usr/bin/node /opt/webhook-receiver/systemd/wait-ready.mjs']);
     expect(values('User')).toEqual(['webhook']);
     expect(values('WorkingDirectory')).toEqual(['/opt/webhook-receiver']);
