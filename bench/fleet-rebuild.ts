@@ -13,6 +13,7 @@ import type { FleetLoadOptions, FleetLoadResult } from './fleet-load.js';
 import {
   cpuTimes,
   diffCounters,
+  openFilesLimit,
   procIo,
   sampleAcceptQueue,
   sampleThreadState,
@@ -231,10 +232,20 @@ export async function fleetFigure(
     opts.log(label + describeStep(s));
     return s;
   };
+  // Room for the database, the pages and the generator's own files beside one socket per VM.
+  const limit = openFilesLimit();
+  const keepAliveFits = (vms: number) => vms + 1000 <= limit;
+  const sized = (vms: number): Omit<StepOptions, 'shape'> => {
+    if (keepAliveFits(vms)) return { server: 'receiver', vms };
+    opts.log(
+      `${vms} VMs: one kept-alive connection each does not fit ${limit} descriptors a process here; this step opens a new connection per request`,
+    );
+    return { server: 'receiver', vms, keepAlive: false };
+  };
   const steps: FleetStep[] = [];
   let capacityVms = 0;
   for (const vms of opts.sizes) {
-    const s = await run({ server: 'receiver', vms });
+    const s = await run(sized(vms));
     steps.push(s);
     if (!s.held) break;
     capacityVms = vms;
@@ -247,7 +258,7 @@ export async function fleetFigure(
   for (const factor of opts.overloadFactors ?? [1.5, 2]) {
     const vms = Math.round((capacityVms || opts.sizes[0]!) * factor);
     const measured = steps.find((s) => s.vms === vms);
-    overload.push(measured ?? (await run({ server: 'receiver', vms }, `${factor}x capacity: `)));
+    overload.push(measured ?? (await run(sized(vms), `${factor}x capacity: `)));
   }
   return { shape: opts.shape, capacityVms, steps, bare, perRequest, unpaced, harsh, overload };
 }

@@ -113,3 +113,13 @@ export function stealPercent(a: ReturnType<typeof cpuTimes>, b: ReturnType<typeo
   const total = b.total - a.total;
   return total > 0 ? Math.round(((b.steal - a.steal) / total) * 100) : 0;
 }
+
+/**
+ * The most descriptors one process may open (the hard limit, which Node raises its soft limit to
+ * at start): a receiver holding a kept-alive connection per VM needs one each, and so does the
+ * load generator.
+ */
+export function openFilesLimit(): number {
+  const line = /^Max open files\s+\S+\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  return line?.[1] === undefined || line[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(line[1]);
+}
