@@ -17,7 +17,8 @@ import { batchSchema, eventSchema, hostIdentitySchema, runFinishedSchema, timeIn
 
 /**
  * The parts of an event zod checks beyond its JSON Schema, by path: the time's range (a refine),
- * a run's stats (reserved names, in a preprocess) and IPv6 addresses (zod also asks the URL parser).
+ * a run's stats (reserved names, in a preprocess) and IPv6 addresses (zod asks the URL parser, not
+ * the pattern it emits).
  */
 export const unexpressed = ['time', 'host.ips[]', 'data.stats'] as const;
 
