@@ -2,6 +2,8 @@
  * The compiled check of webhook bodies (src/protocol/compiled-events.ts) never lets through what
  * zod would refuse or change: every body it passes is zod's value, byte for byte once parsed.
  */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import type { z } from 'zod';
 import { describe, expect, it } from 'vitest';
@@ -229,6 +231,23 @@ describe('the compiled check', () => {
       fc.property(damaged(fc.record({ events: fc.array(event, { minLength: 0, maxLength: 4 }) })), (body) => void agrees(body, true)),
       { numRuns: 1500 },
     );
+  });
+
+  it('takes every delivery docs/ shows as accepted, and none it shows as refused', () => {
+    const docs = join(import.meta.dirname, '..', '..', 'docs');
+    let accepted = 0;
+    for (const file of readdirSync(docs).filter((f) => f.endsWith('.md'))) {
+      const text = readFileSync(join(docs, file), 'utf8');
+      // Blocks posted to /webhook: no other target named on the fence line.
+      for (const m of text.matchAll(/^```json( rejected)?\n([\s\S]*?)^```$/gm)) {
+        const body = JSON.parse(m[2]!) as unknown;
+        if (body === null || typeof body !== 'object' || Array.isArray(body)) continue;
+        const passed = passesCompiledCheck(body, 'events' in body);
+        expect(passed, `${file}: ${m[2]!.slice(0, 80)}`).toBe(m[1] === undefined);
+        accepted += Number(passed);
+      }
+    }
+    expect(accepted).toBeGreaterThan(5);
   });
 
   it('takes what the callback plugin sends, filling in the defaults zod would', () => {
