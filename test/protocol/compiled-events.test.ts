@@ -250,33 +250,30 @@ describe('the compiled check', () => {
     expect(accepted).toBeGreaterThan(5);
   });
 
+  const eventOf = (kind: string, data: object, host: object = { hostname: 'web-01' }) => ({
+    v: 1,
+    event_id: '0195a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b',
+    run_id: '0195a1b2-c3d4-7e5f-8a6b-000000000001',
+    seq: 3,
+    time: '2026-11-26T08:00:03.250Z',
+    kind,
+    host,
+    data,
+  });
+
   it('takes what the callback plugin sends, filling in the defaults zod would', () => {
-    const task = {
-      v: 1,
-      event_id: '0195a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b',
-      run_id: '0195a1b2-c3d4-7e5f-8a6b-000000000001',
-      seq: 3,
-      time: '2026-11-26T08:00:03.250Z',
-      kind: 'task_result',
-      host: { hostname: 'web-01', machine_id: 'a'.repeat(32), vmid: 101, ips: ['10.0.0.5', 'fe80::1'] },
-      data: { play: 'Configure', task: 'Install packages', action: 'ansible.builtin.apt', status: 'ok', duration_ms: 12 },
-    };
+    const task = eventOf(
+      'task_result',
+      { play: 'Configure', task: 'Install packages', action: 'ansible.builtin.apt', status: 'ok', duration_ms: 12 },
+      { hostname: 'web-01', machine_id: 'a'.repeat(32), vmid: 101, ips: ['10.0.0.5', 'fe80::1'] },
+    );
     const body = { events: [task, { ...task, seq: 4, event_id: '0195a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2c' }] };
     expect(passesCompiledCheck(body, true)).toBe(true);
     expect(body.events[0]!.data).toMatchObject({ no_log: false });
   });
 
   it('leaves to zod what only zod can tell: a time past 2100, a reserved stats name, an address the URL parser refuses', () => {
-    const base = {
-      v: 1,
-      event_id: '0195a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b',
-      run_id: '0195a1b2-c3d4-7e5f-8a6b-000000000001',
-      seq: 0,
-      time: '2026-11-26T08:00:03Z',
-      kind: 'run_finished',
-      host: { hostname: 'web-01' },
-      data: { result: 'success', duration_ms: 5, stats: {} },
-    };
+    const base = eventOf('run_finished', { result: 'success', duration_ms: 5, stats: {} });
     const cases = [
       { ...base, time: '2100-01-01T00:00:00Z' },
       JSON.parse(
