@@ -234,9 +234,8 @@ export async function fleetFigure(
   };
   // Room for the database, the pages and the generator's own files beside one socket per VM.
   const limit = openFilesLimit();
-  const keepAliveFits = (vms: number) => vms + 1000 <= limit;
   const sized = (vms: number): Omit<StepOptions, 'shape'> => {
-    if (keepAliveFits(vms)) return { server: 'receiver', vms };
+    if (vms + 1000 <= limit) return { server: 'receiver', vms };
     opts.log(
       `${vms} VMs: one kept-alive connection each does not fit ${limit} descriptors a process here; this step opens a new connection per request`,
     );

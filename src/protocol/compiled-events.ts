@@ -91,8 +91,8 @@ export function compileEventCheck(): void {
  * the body may still be valid, and zod decides.
  */
 export function passesCompiledCheck(body: object, batch: boolean): boolean {
-  compileEventCheck();
-  const v = compiled!;
+  compiled ??= compile();
+  const v = compiled;
   if (batch) {
     if (!v.batch(body)) return false;
     return (body as { events: WebhookEvent[] }).events.every(passesUnexpressed);

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { requireTool } from '../tools.js';
+import { NODE_FLAGS } from './node-flags.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const SCRIPT = join(REPO, 'test', 'ops', 'fixtures', 'live-deploy.sh');
@@ -34,7 +35,11 @@ describe('deploy.sh on a live host (namespaced)', () => {
     expect(existsSync(join(REPO, 'dist', 'src', 'server.js')), 'run npm run build').toBe(true);
     for (const tool of ['unshare', 'ip', 'runuser', 'useradd']) if (!requireTool(tool)) return ctx.skip();
     if (!canSandbox()) return ctx.skip();
-    const r = spawnSync('unshare', [...UNSHARE, 'bash', SCRIPT, work], { encoding: 'utf8', timeout: 150_000 });
+    const r = spawnSync('unshare', [...UNSHARE, 'bash', SCRIPT, work], {
+      encoding: 'utf8',
+      timeout: 150_000,
+      env: { ...process.env, NODE_FLAGS },
+    });
     const output = `${r.stdout}${r.stderr}`;
     expect(r.status, output).toBe(0);
     expect(output).toContain('all live deploy checks passed');

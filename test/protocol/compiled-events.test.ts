@@ -40,8 +40,7 @@ function beyondJsonSchema(schema: z.ZodType): string[] {
     for (const check of def.checks ?? []) {
       const c = check._zod.def;
       if (c.check === 'custom') found.add(path);
-      if (c.check === 'string_format' && (!PATTERN_ONLY_FORMATS.has(c.format as string) || (c.pattern as RegExp | undefined)?.flags))
-        found.add(path);
+      if (c.check === 'string_format' && !PATTERN_ONLY_FORMATS.has(c.format as string)) found.add(path);
     }
     const pattern = (s._zod as { bag?: { patterns?: Set<RegExp> } }).bag?.patterns;
     for (const p of pattern ?? []) if (p.flags !== '') found.add(path);
