@@ -147,7 +147,7 @@ export function createMetrics({ gauges, dbPath, waiting = () => 0, pacer }: Metr
     lastReport.reset();
     lastRunStatus.reset();
     const counts = Object.fromEntries(hostStatuses.map((s) => [s, 0])) as Record<HostStatus, number>;
-    // Ordered by last_seen_at, so when two hosts share a hostname the newest one wins the series.
+    // Ordered by when each host was last seen, so when two hosts share a hostname the newest one wins the series.
     for (const h of gauges.hosts()) {
       counts[h.status] += 1;
       // A placeholder has never reported: no last-report time to show.

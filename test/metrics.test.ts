@@ -67,11 +67,13 @@ describe('/metrics', () => {
   });
 
   it('drops a host series when the host is pruned', async () => {
-    t = await makeApp({ retentionDays: 1 });
     const now = Date.now();
-    const old = runEvents({ host: host({ hostname: 'old-vm', machine_id: undefined }), start: now - 3 * 86_400_000 });
+    // The host delivered its run three days ago.
+    let clock = now - 3 * 86_400_000;
+    t = await makeApp({ retentionDays: 1 }, () => clock);
+    const old = runEvents({ host: host({ hostname: 'old-vm', machine_id: undefined }), start: clock });
     await post(t.app, { events: [old.started(), old.finished()] });
-    t.db.prepare(`UPDATE hosts SET last_seen_at = ? WHERE hostname = 'old-vm'`).run(now - 3 * 86_400_000);
+    clock = now;
     expect(await scrape(t.app)).toMatch(/host="old-vm"/);
     const pruned = t.app.retention.prune(now);
     expect(pruned).toMatchObject({ runs: 1, hosts: 1 });

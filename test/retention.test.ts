@@ -13,23 +13,24 @@ const count = (table: string) => t!.db.prepare(`SELECT count(*) FROM ${table}`).
 describe('retention', () => {
   it('prunes old runs with their events and unseen hosts, keeps the rest, and gives space back', async () => {
     let now = Date.now();
+    const today = now;
     t = await makeApp({ retentionDays: 30 }, () => now);
-    // 40 runs of an old host, 60 days ago, each with bulky task messages.
+    // 40 runs of an old host, delivered 60 days ago, each with bulky task messages.
     const oldHost = host({ hostname: 'retired', machine_id: undefined });
+    now = today - 60 * DAY;
     for (let i = 0; i < 40; i++) {
       const r = runEvents({ host: oldHost, start: now - 60 * DAY });
       await post(t.app, {
         events: [r.started(), ...Array.from({ length: 20 }, () => r.task('ok', 'bulk', 'x'.repeat(4000))), r.finished()],
       });
     }
+    now = today;
     // A live host: one old run and one recent run.
     const liveHost = host({ hostname: 'live', machine_id: undefined });
     const oldRun = runEvents({ host: liveHost, start: now - 45 * DAY });
     const newRun = runEvents({ host: liveHost, start: now - DAY });
     await post(t.app, { events: [oldRun.started(), oldRun.finished()] });
     await post(t.app, { events: [newRun.started(), newRun.task(), newRun.finished()] });
-    // Make the retired host's last contact old too.
-    t.db.prepare(`UPDATE hosts SET last_seen_at = ? WHERE hostname = 'retired'`).run(now - 60 * DAY);
     t.db.pragma('wal_checkpoint(TRUNCATE)');
     const pagesBefore = t.db.pragma('page_count', { simple: true }) as number;
 

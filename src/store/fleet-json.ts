@@ -8,7 +8,7 @@ import type { Db } from '../db/database.js';
 import type { HostsQuery } from '../protocol/api.js';
 import { taskStatuses } from '../protocol/events.js';
 import { hostStatuses, taskChanges, type HostStatus } from '../protocol/status.js';
-import { hostStatusSql, runStatusSql, STATUS_JOINS, type StatusParams } from './status-sql.js';
+import { hostLastSeenSql, hostStatusSql, runStatusSql, STATUS_JOINS, type StatusParams } from './status-sql.js';
 
 const iso = (col: string) => `strftime('%Y-%m-%dT%H:%M:%fZ', ${col} / 1000.0, 'unixepoch')`;
 const isoOrNull = (col: string) => `CASE WHEN ${col} IS NULL THEN NULL ELSE ${iso(col)} END`;
@@ -27,7 +27,7 @@ const RUN_JSON = `json_object(
 const HOST_JSON = `json_object(
   'id', h.id, 'hostname', h.hostname, 'machine_id', h.machine_id, 'instance_id', h.instance_id,
   'vmid', h.vmid, 'ips', json(h.ips), 'status', ${hostStatusSql()},
-  'first_seen_at', ${iso('h.first_seen_at')}, 'last_seen_at', ${iso('h.last_seen_at')},
+  'first_seen_at', ${iso('h.first_seen_at')}, 'last_seen_at', ${iso(hostLastSeenSql('h', 'r'))},
   'last_address', h.last_address, 'registered_at', ${isoOrNull('h.registered_at')},
   'drift', json_object(${taskChanges.map((c) => `'${c}', h.drift_${c}`).join(', ')}, 'last_corrective_at', ${isoOrNull('h.last_corrective_at')}),
   'latest_run', CASE WHEN r.id IS NULL THEN NULL ELSE ${RUN_JSON} END)`;

@@ -5,7 +5,7 @@
 import type { Db } from '../db/database.js';
 import type { DeclaredVm, DiscoveredVm } from '../protocol/fleet.js';
 import type { HostStatus } from '../protocol/status.js';
-import { hostStatusSql, STATUS_JOINS, type StatusParams } from './status-sql.js';
+import { hostLastSeenLookupSql, hostStatusSql, STATUS_JOINS, type StatusParams } from './status-sql.js';
 
 export { statusParams, type StatusParams } from './status-sql.js';
 
@@ -119,16 +119,16 @@ export function createFleetStore(db: Db) {
   const freeHost = {
     vmid: db.prepare<[number], { id: number }>(
       `SELECT id FROM hosts WHERE vmid = ? AND NOT EXISTS (SELECT 1 FROM expected_vms e WHERE e.host_id = hosts.id)
-       ORDER BY last_seen_at DESC LIMIT 1`,
+       ORDER BY ${hostLastSeenLookupSql('hosts')} DESC LIMIT 1`,
     ),
     name: db.prepare<[string], { id: number }>(
       `SELECT id FROM hosts WHERE hostname = ? AND NOT EXISTS (SELECT 1 FROM expected_vms e WHERE e.host_id = hosts.id)
-       ORDER BY last_seen_at DESC LIMIT 1`,
+       ORDER BY ${hostLastSeenLookupSql('hosts')} DESC LIMIT 1`,
     ),
     ip: db.prepare<[string], { id: number }>(
       `SELECT h.id FROM host_ips i JOIN hosts h ON h.id = i.host_id
        WHERE i.ip = ? AND NOT EXISTS (SELECT 1 FROM expected_vms e WHERE e.host_id = h.id)
-       ORDER BY h.last_seen_at DESC LIMIT 1`,
+       ORDER BY ${hostLastSeenLookupSql('h')} DESC LIMIT 1`,
     ),
   };
   const insertPlaceholder = db.prepare(

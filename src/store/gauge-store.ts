@@ -1,15 +1,15 @@
 /** The reads behind the Prometheus gauges, computed at scrape time from the runs and hosts tables. */
 import type { Db } from '../db/database.js';
 import type { HostStatus, RunOutcome, RunStatus } from '../protocol/status.js';
-import { hostStatusSql, runStatusSql, STATUS_JOINS, type StatusParams } from './status-sql.js';
+import { hostLastSeenSql, hostStatusSql, runStatusSql, STATUS_JOINS, type StatusParams } from './status-sql.js';
 
 export function createGaugeStore(db: Db, params: () => StatusParams) {
   const runCounts = db.prepare<{ stale_before: number }, { status: RunStatus; n: number }>(
     `SELECT ${runStatusSql('r')} AS status, count(*) AS n FROM runs r WHERE r.status = 'running' GROUP BY status`,
   );
   const hostRows = db.prepare<StatusParams, { hostname: string; last_seen_at: number; placeholder: number; status: HostStatus }>(
-    `SELECT h.hostname, h.last_seen_at, h.placeholder, ${hostStatusSql()} AS status
-     FROM hosts h ${STATUS_JOINS} ORDER BY h.last_seen_at`,
+    `SELECT h.hostname, ${hostLastSeenSql('h', 'r')} AS last_seen_at, h.placeholder, ${hostStatusSql()} AS status
+     FROM hosts h ${STATUS_JOINS} ORDER BY 2`,
   );
   // An expected VM whose host row is gone (retention) is still expected: counted by its own rule.
   const expectedRows = db.prepare<StatusParams, { status: HostStatus }>(

@@ -138,8 +138,11 @@ export function createIngestStore(db: Db) {
      WHERE id = @id`,
   );
   // The latest run is the one that started last; a late delivery of an older run does not displace it.
+  // The run it displaces leaves its last event in last_seen_at, which counts the latest run's (src/store/status-sql.ts).
   const setLatestRun = db.prepare(
-    `UPDATE hosts SET latest_run_id = @run_id WHERE id = @host_id AND (latest_run_id IS NULL OR latest_run_id = @run_id OR
+    `UPDATE hosts SET latest_run_id = @run_id,
+       last_seen_at = max(last_seen_at, coalesce((SELECT last_event_at FROM runs WHERE run_id = hosts.latest_run_id), 0))
+     WHERE id = @host_id AND (latest_run_id IS NULL OR latest_run_id = @run_id OR
        coalesce((SELECT started_at FROM runs WHERE run_id = hosts.latest_run_id), 0)
          <= (SELECT started_at FROM runs WHERE id = @id))`,
   );
@@ -264,7 +267,9 @@ export function createIngestStore(db: Db) {
     const touchedHostIds = new Set<number>();
     const runs = new Map<string, RunDelta>();
     const hostOf = memoByIdentity((item) => {
-      const id = hosts.resolve(item.event.host, item.address, item.receivedAt, item.trust ?? Trust.none);
+      const e = item.event;
+      const run = e.kind === 'checkin' ? undefined : e.run_id;
+      const id = hosts.resolve(e.host, item.address, item.receivedAt, item.trust ?? Trust.none, run);
       touchedHostIds.add(id);
       return id;
     }, true);

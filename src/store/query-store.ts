@@ -22,7 +22,7 @@ import { perTaskStatus, taskStatuses, type TaskStatus } from '../protocol/events
 import { taskChanges, type HostStatus, type RunOutcome, type RunStatus, type TaskChange } from '../protocol/status.js';
 import { taskOccurrences } from '../protocol/task-key.js';
 import { isoTime } from '../protocol/time.js';
-import { hostStatusSql, runStatusSql, STATUS_JOINS, type StatusParams } from './status-sql.js';
+import { hostLastSeenLookupSql, hostLastSeenSql, hostStatusSql, runStatusSql, STATUS_JOINS, type StatusParams } from './status-sql.js';
 
 /** A run row: its columns, one task counter per task status and one drift counter per classification. */
 type RunRow = RunColumns & { [S in TaskStatus as `tasks_${S}`]: number } & { [C in TaskChange as `drift_${C}`]: number };
@@ -86,7 +86,7 @@ const RUN_COLUMNS = `r.run_id, r.host_id, h.hostname, ${runStatusSql('r')} AS ef
   ${taskChanges.map((c) => `r.drift_${c}`).join(', ')}, r.source_address`;
 
 /** Needs STATUS_JOINS (the host's latest run as `r`, its expected VM as `e`), for its status. */
-const HOST_COLUMNS = `h.id, h.hostname, h.machine_id, h.instance_id, h.vmid, h.ips, h.first_seen_at, h.last_seen_at,
+const HOST_COLUMNS = `h.id, h.hostname, h.machine_id, h.instance_id, h.vmid, h.ips, h.first_seen_at, ${hostLastSeenSql('h', 'r')} AS last_seen_at,
   h.last_address, h.registered_at, ${hostStatusSql()} AS host_status, h.last_corrective_at,
   ${taskChanges.map((c) => `h.drift_${c} AS host_drift_${c}`).join(', ')}`;
 
@@ -157,7 +157,7 @@ export function createQueryStore(db: Db, params: () => StatusParams) {
 
   const findByIdentity = db.prepare<{ v: string; n: number | null }, { id: number }>(
     `SELECT id FROM hosts WHERE hostname = @v OR machine_id = @v OR instance_id = @v OR vmid = @n
-     ORDER BY last_seen_at DESC LIMIT 1`,
+     ORDER BY ${hostLastSeenLookupSql('hosts')} DESC LIMIT 1`,
   );
   const findByIp = db.prepare<[string], { id: number; hostname: string; last_address: string | null }>(
     `SELECT h.id, h.hostname, h.last_address FROM host_ips i JOIN hosts h ON h.id = i.host_id WHERE i.ip = ?

@@ -7,6 +7,7 @@
  */
 import type { Db } from '../db/database.js';
 import { runOutcomes } from '../protocol/status.js';
+import { hostLastSeenLookupSql, hostLastSeenSql } from './status-sql.js';
 
 const CHUNK = 2000;
 
@@ -20,9 +21,9 @@ export interface PruneResult {
 export function createRetentionStore(db: Db) {
   // Hosts unseen past the long cut-off keep nothing: their runs go, and then the host.
   const keptRuns = db.prepare<{ before: number }, { id: number | null }>(
-    `SELECT r.id FROM hosts h JOIN runs r ON r.run_id = h.latest_run_id WHERE h.last_seen_at >= @before
+    `SELECT r.id FROM hosts h JOIN runs r ON r.run_id = h.latest_run_id WHERE ${hostLastSeenSql('h', 'r')} >= @before
      UNION SELECT (SELECT r.id FROM runs r WHERE r.host_id = h.id AND r.outcome = o.value ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1)
-       FROM hosts h, json_each('${JSON.stringify(runOutcomes)}') o WHERE h.last_seen_at >= @before`,
+       FROM hosts h, json_each('${JSON.stringify(runOutcomes)}') o WHERE ${hostLastSeenLookupSql('h')} >= @before`,
   );
   // Walks runs older than the short cut-off in start order, a window at a time, so the runs it
   // keeps are read once rather than again for every chunk.

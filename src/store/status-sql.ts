@@ -77,5 +77,17 @@ export function statusParams(t: StatusTimes) {
 }
 export type StatusParams = ReturnType<typeof statusParams>;
 
+/**
+ * When a host was last heard from, over `h` (hosts) and `r` (its latest run, as STATUS_JOINS joins
+ * it). A delivery to the host's latest run from the address it last used writes only that run
+ * (src/store/host-writer.ts): the run's last_event_at is then the newer time, and the host's row, a
+ * page of its own in most commits, is left alone.
+ */
+export const hostLastSeenSql = (h: string, r: string) => `max(${h}.last_seen_at, coalesce(${r}.last_event_at, 0))`;
+
+/** hostLastSeenSql() without the join, for lookups that pick the newest of a few hosts. */
+export const hostLastSeenLookupSql = (h: string) =>
+  `max(${h}.last_seen_at, coalesce((SELECT last_event_at FROM runs WHERE run_id = ${h}.latest_run_id), 0))`;
+
 /** Joins hostStatusSql() needs, from `hosts h`. */
 export const STATUS_JOINS = `LEFT JOIN runs r ON r.run_id = h.latest_run_id LEFT JOIN expected_vms e ON e.host_id = h.id`;
