@@ -115,9 +115,13 @@ export function createIngestStore(db: Db) {
      VALUES (@run_id, @host_id, 'running', @time, @now, @address) ON CONFLICT (run_id) DO NOTHING`,
   );
   const runKey = db.prepare<[string], { id: number; host_id: number }>('SELECT id, host_id FROM runs WHERE run_id = ?');
+  // An event is stored once per run, seq and id; the index holds only the run and seq (migrations/007),
+  // so the check is a lookup of the run's few entries at that seq, not a unique constraint.
+  const eventStored = db.prepare<[number, number, string], { 1: number }>(
+    'SELECT 1 FROM events WHERE run = ? AND seq = ? AND event_id = ?',
+  );
   const insertEvent = db.prepare(
-    `INSERT INTO events (event_id, run, seq, kind, time, received_at, data)
-     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run, seq, event_id) DO NOTHING`,
+    'INSERT INTO events (event_id, run, seq, kind, time, received_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
   const applyDelta = db.prepare(
     `UPDATE runs SET last_event_at = max(last_event_at, @last),
@@ -306,10 +310,9 @@ export function createIngestStore(db: Db) {
         runs.set(e.run_id, run);
         runsInWrite.push(run.id);
       }
-      // An event is stored once per run, seq and id (migrations/006): an insert that changes nothing is a redelivery.
-      if (insertEvent.run(e.event_id, run.id, e.seq, e.kind, time, item.receivedAt, JSON.stringify(e.data)).changes === 0) {
-        return 'duplicate';
-      }
+      // Stored already under this run, seq and id: a redelivery (a batch may even repeat an event).
+      if (eventStored.get(run.id, e.seq, e.event_id) !== undefined) return 'duplicate';
+      insertEvent.run(e.event_id, run.id, e.seq, e.kind, time, item.receivedAt, JSON.stringify(e.data));
       hostOf(item);
       run.stored += 1;
       run.minTime = Math.min(run.minTime, time);

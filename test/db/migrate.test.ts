@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.js';
 import { DatabaseTooNewError, migrate, readMigrations } from '../../src/db/migrate.js';
+import type { WebhookEvent } from '../../src/protocol/events.js';
 import { createIngestStore } from '../../src/store/ingest-store.js';
 import { runEvents, tempDir } from '../helper.js';
 
@@ -49,6 +51,42 @@ describe('migrations', () => {
     writeFileSync(join(dir, '001_a.sql'), 'SELECT 1;');
     writeFileSync(join(dir, '003_c.sql'), 'SELECT 1;');
     expect(() => readMigrations(dir)).toThrow(/003_c.sql: expected number 2/);
+  });
+
+  it('007 keeps every event of a version-6 database; an event is still stored once per run, seq and id', () => {
+    const db = openDatabase(join(tempDir(), 'v6.db'));
+    migrate(
+      db,
+      readMigrations().filter((m) => m.version <= 6),
+    );
+    const r = runEvents({ host: { hostname: 'web-01' } });
+    const first = createIngestStore(db).writeEvents(
+      [r.started(), r.task('ok'), r.task('changed')].map((event) => ({ event, address: '10.0.0.1', receivedAt: 5 })),
+    );
+    expect(first.outcomes).toEqual(['stored', 'stored', 'stored']);
+    const stored = db.prepare('SELECT event_id, seq, kind, data FROM events ORDER BY seq').all() as Array<{
+      event_id: string;
+      seq: number;
+    }>;
+    const rows = () => db.prepare('SELECT event_id, run, seq, kind, time, received_at, data FROM events ORDER BY run, seq, event_id').all();
+    const before = rows();
+
+    expect(migrate(db)).toEqual([7]);
+    expect(rows()).toEqual(before);
+    const plan = db
+      .prepare(`EXPLAIN QUERY PLAN SELECT seq, data FROM events WHERE run = 1 AND kind = 'task_result' ORDER BY seq`)
+      .all() as Array<{ detail: string }>;
+    expect(plan.map((p) => p.detail).join('; ')).toMatch(/USING INDEX events_run_seq/);
+    // A redelivery (repeated within its batch too) is a duplicate; another id at a stored seq is an event of its own.
+    const store = createIngestStore(db);
+    const again = (events: WebhookEvent[]) =>
+      store.writeEvents(events.map((event) => ({ event, address: '10.0.0.1', receivedAt: 10 }))).outcomes;
+    const redelivered = [r.started(), r.task('ok')].map((e, i) => ({ ...e, event_id: stored[i]!.event_id, seq: stored[i]!.seq }));
+    expect(again([...redelivered, redelivered[1]!])).toEqual(['duplicate', 'duplicate', 'duplicate']);
+    const otherId = { ...redelivered[1]!, event_id: randomUUID() };
+    expect(again([otherId, otherId])).toEqual(['stored', 'duplicate']);
+    expect(db.prepare('SELECT count(*) FROM events WHERE seq = ?').pluck().get(stored[1]!.seq)).toBe(2);
+    db.close();
   });
 
   it('006 keeps every event of a version-5 database; a redelivery of one is still a duplicate', () => {
