@@ -3,12 +3,20 @@
  * service's database copies the WAL back into the database file, so that the copying and its two
  * fsyncs never run on the event loop inside a commit, as SQLite's automatic checkpoint would.
  *
- * Self-contained on purpose (only packages and types imported): tests run the sources, and a
- * worker thread cannot load TypeScript, so test/global-setup.ts compiles this one file alone.
+ * Tests run the sources, and a worker thread cannot load TypeScript, so test/global-setup.ts
+ * bundles this file with the one module it takes values from (checkpoint-protocol.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { CheckpointMode, CheckpointReport, CheckpointWorkerData, FromWorker, ToWorker } from './checkpoint-protocol.js';
+import {
+  checkpointReport,
+  type CheckpointMode,
+  type CheckpointReport,
+  type CheckpointRow,
+  type CheckpointWorkerData,
+  type FromWorker,
+  type ToWorker,
+} from './checkpoint-protocol.js';
 
 const { path, intervalMs, restartFrames } = workerData as CheckpointWorkerData;
 const port = parentPort!;
@@ -23,26 +31,15 @@ const db = new Database(path, { fileMustExist: true, timeout: 0 });
 db.pragma('synchronous = NORMAL');
 if (db.pragma('journal_mode', { simple: true }) !== 'wal') throw new Error(`${path} is not in WAL mode`);
 
-interface CheckpointRow {
-  busy: number;
-  log: number;
-  checkpointed: number;
-}
-
-/** nBackfill of the last checkpoint, to tell how many frames this one checkpointed. */
+/** nBackfill of the last checkpoint that ran, to tell how many frames the next one checkpointed. */
 let backfilled = 0;
 
 function checkpoint(mode: CheckpointMode): CheckpointReport {
   const started = performance.now();
   const row = (db.pragma(`wal_checkpoint(${mode})`) as CheckpointRow[])[0]!;
-  const durationMs = performance.now() - started;
-  // `checkpointed` counts from the start of the current log; smaller than last time means the
-  // log was started over in between (by the writer, or by a TRUNCATE, which reports 0). A log
-  // started over that has grown past the old count by the next tick is undercounted: the figure
-  // is for a metric, not for correctness.
-  const frames = row.checkpointed >= backfilled ? row.checkpointed - backfilled : row.checkpointed;
-  backfilled = row.checkpointed;
-  return { mode, busy: row.busy === 1, logFrames: row.log, checkpointedFrames: row.checkpointed, frames, durationMs };
+  const next = checkpointReport(mode, row, backfilled, performance.now() - started);
+  backfilled = next.backfilled;
+  return next.report;
 }
 
 const send = (message: FromWorker) => port.postMessage(message);

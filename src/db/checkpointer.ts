@@ -86,7 +86,14 @@ export function startCheckpointer(db: Db, path: string, options: CheckpointerOpt
         return;
       }
       failures = 0;
-      for (const o of observers) o.checkpointed(message.report);
+      // An observer is the metrics: a failure there is logged, and must not end the process.
+      for (const o of observers) {
+        try {
+          o.checkpointed(message.report);
+        } catch (err) {
+          logger.error({ err }, 'a checkpoint observer failed');
+        }
+      }
     });
     w.on('error', (err) => logger.error({ err }, 'WAL checkpointer failed'));
     w.on('exit', (code) => {

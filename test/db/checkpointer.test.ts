@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../src/app.js';
 import { testConfig } from '../../src/config.js';
-import type { CheckpointReport } from '../../src/db/checkpoint-protocol.js';
+import { checkpointReport, type CheckpointReport, type CheckpointRow } from '../../src/db/checkpoint-protocol.js';
 import { startCheckpointer, type Checkpointer, type CheckpointerOptions } from '../../src/db/checkpointer.js';
 import { openDatabase, type Db } from '../../src/db/database.js';
 import { migrate } from '../../src/db/migrate.js';
@@ -188,5 +188,48 @@ describe('WAL checkpointer thread', () => {
     await write(f.app, 20);
     await eventually(() => expect(framesCheckpointed(f.reports)).toBeGreaterThan(copied + 50));
     expect(await metric(f.app, 'webhook_wal_checkpointer_failures_total')).toBe(1);
+  });
+});
+
+describe('checkpoint reports', () => {
+  it('count the frames each checkpoint moved, and none for one that could not run at all', () => {
+    // As PRAGMA wal_checkpoint answered in a row of ticks: the log grows, starts over, one
+    // checkpoint cannot run (-1, -1: sqlite3_wal_checkpoint_v2), the next one runs.
+    const rows: CheckpointRow[] = [
+      { busy: 0, log: 100, checkpointed: 100 },
+      { busy: 0, log: 150, checkpointed: 150 },
+      { busy: 0, log: 20, checkpointed: 20 },
+      { busy: 1, log: -1, checkpointed: -1 },
+      { busy: 0, log: 45, checkpointed: 40 },
+    ];
+    let backfilled = 0;
+    const reports = rows.map((row) => {
+      const next = checkpointReport('PASSIVE', row, backfilled, 1);
+      backfilled = next.backfilled;
+      return next.report;
+    });
+    expect(reports.map((r) => r.frames)).toEqual([100, 50, 20, 0, 20]);
+    expect(reports.map((r) => r.busy)).toEqual([false, false, false, true, false]);
+    // What the metrics count: a counter cannot go down, so a negative figure would throw.
+    expect(reports.every((r) => r.frames >= 0)).toBe(true);
+  });
+
+  it('a failing observer is logged and the thread goes on reporting', async () => {
+    const f = await start();
+    let calls = 0;
+    f.checkpointer.observe({
+      checkpointed: () => {
+        calls += 1;
+        throw new Error('observer broke');
+      },
+      workerFailed: () => {},
+    });
+    await write(f.app, 8);
+    await eventually(() => expect(calls).toBeGreaterThan(0));
+    const before = calls;
+    await write(f.app, 8);
+    await eventually(() => expect(calls).toBeGreaterThan(before));
+    expect(f.logs.some((l) => l.msg === 'a checkpoint observer failed')).toBe(true);
+    expect(f.checkpointer.worker).toBeDefined();
   });
 });
