@@ -120,9 +120,7 @@ export function createIngestStore(db: Db) {
   const eventStored = db.prepare<[number, number, string], { 1: number }>(
     'SELECT 1 FROM events WHERE run = ? AND seq = ? AND event_id = ?',
   );
-  const insertEvent = db.prepare(
-    'INSERT INTO events (event_id, run, seq, kind, time, received_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
-  );
+  const insertEvent = db.prepare('INSERT INTO events (event_id, run, seq, kind, time, received_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)');
   const applyDelta = db.prepare(
     `UPDATE runs SET last_event_at = max(last_event_at, @last),
        tasks_total = tasks_total + @total, ${taskStatuses.map((s) => `tasks_${s} = tasks_${s} + @${s}`).join(', ')}
