@@ -147,7 +147,7 @@ export function createHostWriter(db: Db) {
     if (found === undefined) {
       const id = Number(insertHost.run({ ...row, hostname: row.hostname ?? fallbackName, ips: row.ips ?? '[]' }).lastInsertRowid);
       if (identity.ips) writeIps(id, identity.ips);
-      if (trust > Trust.none) raiseTrust.run({ id, trust });
+      raise(id, Trust.none, trust);
       return id;
     }
     // A VM says the same identity in every delivery: rewriting it would cost every index on hosts
@@ -164,14 +164,18 @@ export function createHostWriter(db: Db) {
       same(row.vmid, was.vmid)
     ) {
       if (run === undefined || run !== was.latest_run_id || address !== was.last_address) touchHost.run({ id: found, now, address });
-      // Only when it rises: an UPDATE that sets a column to its own value still writes the page.
-      if (trust > was.identified_by) raiseTrust.run({ id: found, trust });
+      raise(found, was.identified_by, trust);
       return found;
     }
     updateHost.run({ ...row, id: found });
     if (identity.ips && ipsChanged) writeIps(found, identity.ips);
-    if (trust > Trust.none) raiseTrust.run({ id: found, trust });
+    raise(found, was.identified_by, trust);
     return found;
+  }
+
+  // Only when it rises: an UPDATE that sets a column to its own value still writes the page.
+  function raise(id: number, had: Trust, trust: Trust): void {
+    if (trust > had) raiseTrust.run({ id, trust });
   }
 
   function writeIps(id: number, ips: string[]): void {

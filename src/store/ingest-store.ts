@@ -17,6 +17,7 @@ import { DomainError } from '../errors.js';
 import { createHostWriter, Trust, type PartialIdentity } from './host-writer.js';
 import { runStatusFromFinish } from '../protocol/status.js';
 import { mapStorageErrors } from './storage-errors.js';
+import { hostLastSeenLookupSql } from './status-sql.js';
 import { createDriftStore, type DriftSummary } from './drift-store.js';
 import { createLiveTasks } from './live-tasks.js';
 
@@ -142,8 +143,7 @@ export function createIngestStore(db: Db) {
   // The latest run is the one that started last; a late delivery of an older run does not displace it.
   // The run it displaces leaves its last event in last_seen_at, which counts the latest run's (src/store/status-sql.ts).
   const setLatestRun = db.prepare(
-    `UPDATE hosts SET latest_run_id = @run_id,
-       last_seen_at = max(last_seen_at, coalesce((SELECT last_event_at FROM runs WHERE run_id = hosts.latest_run_id), 0))
+    `UPDATE hosts SET latest_run_id = @run_id, last_seen_at = ${hostLastSeenLookupSql('hosts')}
      WHERE id = @host_id AND (latest_run_id IS NULL OR latest_run_id = @run_id OR
        coalesce((SELECT started_at FROM runs WHERE run_id = hosts.latest_run_id), 0)
          <= (SELECT started_at FROM runs WHERE id = @id))`,
