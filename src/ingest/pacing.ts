@@ -12,12 +12,16 @@
  * there. The rule is feed-forward, not a feedback loop, so it cannot oscillate: with N senders
  * active, each lingering N / rate seconds, the fleet sends `rate` deliveries a second.
  *
- * A sender counts as active for `windowMs` after its latest delivery; the window is longer than
- * the longest advice, so a VM that was told to wait is still counted when it comes back.
+ * A sender counts as active for `windowMs` after its latest delivery (up to a second more, until
+ * the next sweep); the window is longer than the longest advice, so a VM that was told to wait is
+ * still counted when it comes back.
  */
 
 /** What the plugin lingers on its own (LINGER in webhook_status.py): advice below it is not given. */
 export const SENDER_LINGER_MS = 2000;
+
+/** Expired senders are swept out at most this often. */
+const SWEEP_MS = 1000;
 
 export interface PacerOptions {
   /** Deliveries a second the fleet is paced to; 0 turns pacing off (the advice is always 0). */
@@ -33,7 +37,14 @@ export function createPacer({ rate, maxMs, clock }: PacerOptions) {
   // are always at the front and the sweep stops at the first that is not.
   const lastSeen = new Map<string, number>();
 
+  // Each delivery moves its source to the end, which leaves a deleted entry at the front that an
+  // iteration walks past until the table is rebuilt: sweeping on every delivery and answer cost
+  // 19 µs a delivery with 20,000 senders reporting in turn (0.5 µs now). Once a second is enough
+  // for a window of minutes.
+  let sweptAt = -Infinity;
   const expire = (now: number) => {
+    if (now - sweptAt < SWEEP_MS) return;
+    sweptAt = now;
     for (const [source, at] of lastSeen) {
       if (at > now - windowMs) break;
       lastSeen.delete(source);
