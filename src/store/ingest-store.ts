@@ -20,6 +20,7 @@ import { mapStorageErrors } from './storage-errors.js';
 import { hostLastSeenLookupSql } from './status-sql.js';
 import { createDriftStore, type DriftSummary } from './drift-store.js';
 import { createLiveTasks } from './live-tasks.js';
+import { createStoredSeqs } from './stored-seqs.js';
 import { createChangeStaging } from './change-staging.js';
 
 export type { PartialIdentity } from './host-writer.js';
@@ -109,6 +110,7 @@ function memoByIdentity<T>(look: (item: IncomingEvent) => T, withAddress: boolea
 export function createIngestStore(db: Db) {
   const hosts = createHostWriter(db);
   const live = createLiveTasks();
+  const seqs = createStoredSeqs();
   const staging = createChangeStaging(db);
   const drift = createDriftStore(db, live, staging);
   // The runs of the write in progress: if it rolls back, what memory holds of them is forgotten.
@@ -306,13 +308,15 @@ export function createIngestStore(db: Db) {
           insertRun.run({ run_id: e.run_id, host_id: hostOf(item), time, now: item.receivedAt, address: item.address });
           run = delta(runKey.get(e.run_id)!, e.run_id, true);
           live.begin(run.id);
+          seqs.begin(run.id);
         }
         runs.set(e.run_id, run);
         runsInWrite.push(run.id);
       }
       // Stored already under this run, seq and id: a redelivery (a batch may even repeat an event).
-      if (eventStored.get(run.id, e.seq, e.event_id) !== undefined) return 'duplicate';
+      if (seqs.mayHold(run.id, e.seq) && eventStored.get(run.id, e.seq, e.event_id) !== undefined) return 'duplicate';
       insertEvent.run(e.event_id, run.id, e.seq, e.kind, time, item.receivedAt, JSON.stringify(e.data));
+      seqs.stored(run.id, e.seq);
       hostOf(item);
       run.stored += 1;
       run.minTime = Math.min(run.minTime, time);
