@@ -1,8 +1,7 @@
 /**
  * Drift: when a run's run_finished is stored, inside the same transaction, its outcome is set and
  * each changed task is classified against the host's earlier runs (the rules in docs/drift.md and
- * taskChanges in src/protocol/status.ts). The run and its host keep counts by classification; the
- * changed tasks are staged, and reach task_changes a few commits later (src/store/change-staging.ts).
+ * taskChanges in src/protocol/status.ts). The run and its host keep counts by classification.
  */
 import type { Db } from '../db/database.js';
 import { taskChanges, type TaskChange } from '../protocol/status.js';
@@ -10,7 +9,6 @@ import type { TaskStatus } from '../protocol/events.js';
 import { taskKey, taskOccurrences } from '../protocol/task-key.js';
 import { runOutcomeSql } from './status-sql.js';
 import type { ChangedTask, LiveTasks } from './live-tasks.js';
-import type { ChangeStaging, StagedChange } from './change-staging.js';
 
 /** How many runs in a row, this one included, make a change `repeated`. */
 export const REPEATED_RUNS = 3;
@@ -70,7 +68,7 @@ export function classifyChange(
 }
 
 /** `live` holds the tasks of runs in progress, so a finishing run is classified without reading them back. */
-export function createDriftStore(db: Db, live: LiveTasks, staging: ChangeStaging) {
+export function createDriftStore(db: Db, live: LiveTasks) {
   const setOutcome = db.prepare<[number]>(`UPDATE runs SET outcome = ${runOutcomeSql('runs')} WHERE id = ?`);
   const runFacts = db.prepare<[number], RunFacts>(
     `SELECT r.id, r.host_id, h.hostname, r.run_id, r.started_at, r.commit_sha, r.tasks_changed,
@@ -93,6 +91,10 @@ export function createDriftStore(db: Db, live: LiveTasks, staging: ChangeStaging
      FROM events WHERE run = ? AND kind = 'task_result' ORDER BY seq, received_at`,
   );
   const forget = db.prepare<[number]>('DELETE FROM task_changes WHERE run = ?');
+  const insertChange = db.prepare(
+    `INSERT INTO task_changes (run, seq, host_id, time, task_key, change) VALUES (@run, @seq, @host_id, @time, @key, @change)
+     ON CONFLICT (run, seq) DO NOTHING`,
+  );
   const runCounts = db.prepare(`UPDATE runs SET ${taskChanges.map((c) => `drift_${c} = @${c}`).join(', ')} WHERE id = @id`);
   const hostCounts = db.prepare(
     `UPDATE hosts SET ${taskChanges.map((c) => `drift_${c} = drift_${c} + @${c}`).join(', ')},
@@ -117,11 +119,8 @@ export function createDriftStore(db: Db, live: LiveTasks, staging: ChangeStaging
     return tasks.flatMap((t, i) => (t.status === 'changed' ? [{ seq: t.seq, time: t.time, key: taskKey(t.play, t.task, occ[i]!) }] : []));
   }
 
-  /**
-   * Classifies a finished run (by its integer id); call inside the write's transaction, after its
-   * counters. Its changed tasks are staged (src/store/change-staging.ts), received at `now`.
-   */
-  function classifyRun(id: number, now: number): DriftSummary | undefined {
+  /** Classifies a finished run (by its integer id); call inside the write's transaction, after its counters. */
+  function classifyRun(id: number): DriftSummary | undefined {
     setOutcome.run(id);
     const run = runFacts.get(id);
     if (run === undefined) return undefined;
@@ -138,14 +137,12 @@ export function createDriftStore(db: Db, live: LiveTasks, staging: ChangeStaging
     let correctedAt: number | null = null;
     // A second run_finished for the run (a resent finish) classifies it afresh.
     forget.run(id);
-    staging.forget(id);
-    const changes = changedTasksOf(id).map((t): StagedChange => {
+    for (const t of changedTasksOf(id)) {
       const change = classifyChange(t.key, run.commit_sha, baseline, earlier);
       counts[change] += 1;
       if (change === 'corrective') correctedAt = Math.max(correctedAt ?? 0, t.time);
-      return { seq: t.seq, time: t.time, key: t.key, change };
-    });
-    staging.stage(id, run.host_id, changes, now);
+      insertChange.run({ run: id, seq: t.seq, host_id: run.host_id, time: t.time, key: t.key, change });
+    }
     const added = zero();
     for (const c of taskChanges) added[c] = counts[c] - run[`drift_${c}`];
     runCounts.run({ id, ...counts });

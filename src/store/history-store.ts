@@ -10,7 +10,6 @@ import type { ChangesPage, ChangesQuery, RunDiff, TasksAnswer, TasksQuery, TaskC
 import type { TaskChange } from '../protocol/status.js';
 import { taskKey, taskOccurrences } from '../protocol/task-key.js';
 import { isoTime } from '../protocol/time.js';
-import { createChangeStaging } from './change-staging.js';
 
 interface ChangeRow {
   time: number;
@@ -77,7 +76,6 @@ interface KeyedResult {
 }
 
 export function createHistoryStore(db: Db) {
-  const staging = createChangeStaging(db);
   type PageParams = {
     host_id: number | null;
     change: string | null;
@@ -160,7 +158,6 @@ export function createHistoryStore(db: Db) {
     /** Changed tasks, newest first; `hostId` null for the whole fleet. */
     changes(query: ChangesQuery, hostId: number | null): ChangesPage {
       const c = query.cursor === undefined ? undefined : decode(query.cursor);
-      staging.settle();
       const rows = (hostId === null ? page : pageOfHost).all({
         host_id: hostId,
         change: query.change ?? null,

@@ -21,7 +21,6 @@ import { hostLastSeenLookupSql } from './status-sql.js';
 import { createDriftStore, type DriftSummary } from './drift-store.js';
 import { createLiveTasks } from './live-tasks.js';
 import { createStoredSeqs } from './stored-seqs.js';
-import { createChangeStaging } from './change-staging.js';
 
 export type { PartialIdentity } from './host-writer.js';
 
@@ -111,8 +110,7 @@ export function createIngestStore(db: Db) {
   const hosts = createHostWriter(db);
   const live = createLiveTasks();
   const seqs = createStoredSeqs();
-  const staging = createChangeStaging(db);
-  const drift = createDriftStore(db, live, staging);
+  const drift = createDriftStore(db, live);
   // The runs of the write in progress: if it rolls back, what memory holds of them is forgotten.
   const runsInWrite: number[] = [];
   const insertRun = db.prepare(
@@ -261,7 +259,7 @@ export function createIngestStore(db: Db) {
     earlierStart.run({ id: run.id, min_time: run.minTime });
     if (run.touchesLatest) setLatestRun.run({ run_id: run.runId, host_id: run.hostId, id: run.id });
     if (!run.finished) return undefined;
-    const summary = drift.classifyRun(run.id, run.lastEventAt);
+    const summary = drift.classifyRun(run.id);
     live.forget(run.id);
     return summary;
   }
@@ -329,7 +327,6 @@ export function createIngestStore(db: Db) {
       const d = flushRun(run);
       if (d) classified.push(d);
     }
-    if (items.length > 0) staging.moveDue(items[items.length - 1]!.receivedAt);
     return { outcomes, finishedHostIds, touchedHostIds, drift: classified };
   }
 

@@ -23,7 +23,6 @@ import { taskChanges, type HostStatus, type RunOutcome, type RunStatus, type Tas
 import { taskOccurrences } from '../protocol/task-key.js';
 import { isoTime } from '../protocol/time.js';
 import { hostLastSeenLookupSql, hostLastSeenSql, hostStatusSql, runStatusSql, STATUS_JOINS, type StatusParams } from './status-sql.js';
-import { createChangeStaging } from './change-staging.js';
 
 /** A run row: its columns, one task counter per task status and one drift counter per classification. */
 type RunRow = RunColumns & { [S in TaskStatus as `tasks_${S}`]: number } & { [C in TaskChange as `drift_${C}`]: number };
@@ -155,7 +154,6 @@ function decodeCursor(cursor: string): { started_at: number; run_id: string } {
 export function createQueryStore(db: Db, params: () => StatusParams) {
   const staleBefore = () => params().stale_before;
   const fleetJson = createFleetJson(db, params);
-  const staging = createChangeStaging(db);
 
   const findByIdentity = db.prepare<{ v: string; n: number | null }, { id: number }>(
     `SELECT id FROM hosts WHERE hostname = @v OR machine_id = @v OR instance_id = @v OR vmid = @n
@@ -265,7 +263,6 @@ export function createQueryStore(db: Db, params: () => StatusParams) {
 
   /** A run's task rows in order, each with its occurrence (the task key, src/protocol/task-key.ts). */
   function tasksOf(runId: string): TaskRow[] {
-    staging.settle();
     const rows = tasksOfRun.all(runId);
     const plain = rows.map((r) => JSON.parse(r.data) as { play: string; task: string });
     const occ = taskOccurrences(plain);

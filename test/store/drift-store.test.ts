@@ -2,7 +2,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Db } from '../../src/db/database.js';
 import type { TaskStatus, WebhookEvent } from '../../src/protocol/events.js';
-import { createChangeStaging } from '../../src/store/change-staging.js';
 import { runEvents } from '../helper.js';
 import { memoryDb, writer } from './memory-db.js';
 
@@ -26,8 +25,6 @@ function run(
     [r.started({ commit, check_mode: opts.check ?? false }), ...tasks.map(([name, s]) => r.task(s, name)), r.finished(opts.failed ? 1 : 0)],
     T0 + n * HOUR + 1000,
   );
-  // Changes reach task_changes through staging; every reader settles it first.
-  createChangeStaging(db).settle();
   const changes = db
     .prepare(`SELECT json_extract(e.data, '$.task') AS task, c.change FROM task_changes c JOIN events e ON e.run = c.run AND e.seq = c.seq
               WHERE c.run = (SELECT id FROM runs WHERE run_id = ?) ORDER BY c.seq`)
@@ -158,12 +155,10 @@ describe('classification of live runs from memory', () => {
     ['file', 'changed'],
     ['svc', 'ok'],
   ];
-  const changesOf = (runId: string) => {
-    createChangeStaging(db).settle();
-    return db
+  const changesOf = (runId: string) =>
+    db
       .prepare(`SELECT seq, time, task_key, change FROM task_changes WHERE run = (SELECT id FROM runs WHERE run_id = ?) ORDER BY seq`)
       .all(runId);
-  };
 
   /** A host's second run of `tasks` on commit `a`, delivered by `deliver`; the first run is a baseline. */
   function secondRun(deliver: (events: WebhookEvent[], stores: { first: Write; restarted: () => Write }) => void) {
