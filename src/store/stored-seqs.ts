@@ -29,5 +29,3 @@ export function createStoredSeqs(maxRuns = MAX_RUNS) {
     },
   };
 }
-
-export type StoredSeqs = ReturnType<typeof createStoredSeqs>;
