@@ -16,16 +16,15 @@ import {
 } from '../protocol/api.js';
 import { isFinished } from '../protocol/status.js';
 import { waitText } from '../fleet/wait-text.js';
+import { type BodySlab, createBodySlab } from '../net/body-slab.js';
 
 interface WaitState {
   hostId: number | undefined;
   finished: boolean;
   /** The answer serialised without waited_ms, shared by every waiter asking the same question. */
   json: string;
-  /** The same text as UTF-8 bytes without its opening brace, made once for all the waiters it answers. */
-  bytes?: Buffer;
-  /** Where the waiters' bodies are being cut from (withWaited). */
-  slab?: { buffer: Buffer; used: number };
+  /** The waiters' bodies: this text without its opening brace, after each one's waited_ms. */
+  bodies?: BodySlab;
   /** The same answer as an object, for the text/plain form. */
   answer: Omit<WaitAnswer, 'waited_ms'>;
 }
@@ -71,30 +70,6 @@ function sendJsonText(reply: FastifyReply, status: number, json: string | Buffer
   return reply.code(status).type('application/json; charset=utf-8').send(json);
 }
 
-/** Room for about 40 answers of a host's waiters; see withWaited. */
-const SLAB_BYTES = 64 * 1024;
-
-/**
- * The shared body with this waiter's own waited_ms in front. Thousands of waiters answer in one
- * turn: a string per waiter, of kilobytes, was most of the wake-up's garbage collection, and was
- * encoded again for the socket. The bodies are cut from slabs outside the JS heap instead, one
- * allocation for many waiters.
- */
-function withWaited(state: WaitState, ms: number): Buffer {
-  state.bytes ??= Buffer.from(state.json.slice(1));
-  const head = `{"waited_ms":${ms},`;
-  const size = head.length + state.bytes.length;
-  if (state.slab === undefined || state.slab.used + size > state.slab.buffer.length) {
-    state.slab = { buffer: Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, size)), used: 0 };
-  }
-  const body = state.slab.buffer.subarray(state.slab.used, state.slab.used + size);
-  state.slab.used += size;
-  body.write(head, 0, 'latin1');
-  // TypedArray set is one memcpy; Buffer's copy makes a view of the source first.
-  body.set(state.bytes, head.length);
-  return body;
-}
-
 interface LongPoll {
   host: string;
   since: number;
@@ -138,7 +113,11 @@ function longPoll(ctx: AppContext, look: ReturnType<typeof createLookup>, reply:
     done = true;
     const code = state.finished ? 200 : 202;
     if (p.text === undefined) {
-      void sendJsonText(reply, code, withWaited(state, now - p.startedAt));
+      // The shared body with this waiter's own waited_ms in front (src/net/body-slab.ts).
+      state.bodies ??= createBodySlab(Buffer.from(state.json.slice(1)));
+      const body = state.bodies.cut(`{"waited_ms":${now - p.startedAt},`);
+      void sendJsonText(reply, code, body);
+      state.bodies.sent(body, reply.raw);
       return;
     }
     const answer = { ...state.answer, waited_ms: now - p.startedAt };
