@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { cpuTimes, schedStat, stealPercent } from './lib/kernel.js';
 import { type Child, runPinned, startChild, trackPeak } from './lib/proc.js';
-import { round } from './lib/stats.js';
+import { median, round } from './lib/stats.js';
 import type { WaitersClientOptions, WaitersClientResult } from './waiters-client.js';
 
 export interface WaiterFigures extends WaitersClientResult {
@@ -108,7 +108,7 @@ export async function benchWaiters(dir: string, count: number, rounds = 1): Prom
   return {
     ...figures,
     bare: bareFigures,
-    p99Ratio: [...ratios].sort((a, b) => a - b)[Math.floor(ratios.length / 2)]!,
+    p99Ratio: median(ratios),
     p99RatioOfMedians: round(figures.answerP99Ms / bareFigures.answerP99Ms, 2),
     rounds: {
       p99Ratio: ratios,
