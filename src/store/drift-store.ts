@@ -79,8 +79,9 @@ export function createDriftStore(db: Db, live: LiveTasks) {
   const before = `host_id = @host_id AND id <> @id AND finished_at IS NOT NULL AND coalesce(check_mode, 0) = 0
        AND (started_at < @started_at OR (started_at = @started_at AND run_id < @run_id))`;
   type Before = { host_id: number; id: number; started_at: number; run_id: string };
-  const earlierRuns = db.prepare<Before & { limit: number }, EarlierRun>(
-    `SELECT id, commit_sha FROM runs WHERE ${before} ORDER BY started_at DESC, run_id DESC LIMIT @limit`,
+  // The limit is written in: bound as a parameter, the same search took 17 µs instead of 3.
+  const earlierRuns = db.prepare<Before, EarlierRun>(
+    `SELECT id, commit_sha FROM runs WHERE ${before} ORDER BY started_at DESC, run_id DESC LIMIT ${REPEATED_RUNS - 1}`,
   );
   const lastSucceeded = db.prepare<Before, EarlierRun>(
     `SELECT id, commit_sha FROM runs WHERE ${before} AND status = 'succeeded' ORDER BY started_at DESC, run_id DESC LIMIT 1`,
@@ -95,7 +96,10 @@ export function createDriftStore(db: Db, live: LiveTasks) {
     `INSERT INTO task_changes (run, seq, host_id, time, task_key, change) VALUES (@run, @seq, @host_id, @time, @key, @change)
      ON CONFLICT (run, seq) DO NOTHING`,
   );
-  const runCounts = db.prepare(`UPDATE runs SET ${taskChanges.map((c) => `drift_${c} = @${c}`).join(', ')} WHERE id = @id`);
+  // The outcome is set with the counts: one write of the run's row instead of two.
+  const runCounts = db.prepare(
+    `UPDATE runs SET outcome = ${runOutcomeSql('runs')}, ${taskChanges.map((c) => `drift_${c} = @${c}`).join(', ')} WHERE id = @id`,
+  );
   const hostCounts = db.prepare(
     `UPDATE hosts SET ${taskChanges.map((c) => `drift_${c} = drift_${c} + @${c}`).join(', ')},
        last_corrective_at = CASE WHEN @corrected_at IS NULL THEN last_corrective_at
@@ -121,22 +125,26 @@ export function createDriftStore(db: Db, live: LiveTasks) {
 
   /** Classifies a finished run (by its integer id); call inside the write's transaction, after its counters. */
   function classifyRun(id: number): DriftSummary | undefined {
-    setOutcome.run(id);
     const run = runFacts.get(id);
     if (run === undefined) return undefined;
+    const classified = taskChanges.some((c) => run[`drift_${c}`] !== 0);
     // Most periodic runs change nothing: no baseline to read, nothing to classify.
-    if (run.tasks_changed === 0 && taskChanges.every((c) => run[`drift_${c}`] === 0)) return undefined;
+    if (run.tasks_changed === 0 && !classified) {
+      setOutcome.run(id);
+      return undefined;
+    }
     const b = { host_id: run.host_id, id, started_at: run.started_at, run_id: run.run_id };
     const base = lastSucceeded.get(b);
     const baseline = base && { commit: base.commit_sha, statuses: statusesOf(base.id) };
-    const earlier = earlierRuns.all({ ...b, limit: REPEATED_RUNS - 1 }).map((r) => ({
+    const earlier = earlierRuns.all(b).map((r) => ({
       commit: r.commit_sha,
       statuses: r.id === base?.id ? baseline!.statuses : statusesOf(r.id),
     }));
     const counts = zero();
     let correctedAt: number | null = null;
-    // A second run_finished for the run (a resent finish) classifies it afresh.
-    forget.run(id);
+    // A second run_finished for the run (a resent finish) classifies it afresh. A run with no
+    // counts has no rows to forget (every row counts), which spares the first finish a search.
+    if (classified) forget.run(id);
     for (const t of changedTasksOf(id)) {
       const change = classifyChange(t.key, run.commit_sha, baseline, earlier);
       counts[change] += 1;

@@ -146,6 +146,26 @@ describe('drift classification', () => {
       drift_corrective: 1,
     });
   });
+
+  it('classifies a run finished twice afresh: its changes and its host counted once', () => {
+    db = memoryDb();
+    const { write } = writer(db);
+    run(write, 0, 'aaaaaaa1', [['file', 'ok']]);
+    const r = runEvents({ start: T0 + HOUR });
+    const tasks = Array.from({ length: 20 }, (_, i) => r.task(i === 3 ? 'ok' : 'changed', `t${i}`));
+    write([r.started({ commit: 'aaaaaaa1' }), r.task('changed', 'file'), ...tasks, r.finished()]);
+    // The same run's finish again, as a new event (another id and seq): nothing is counted twice.
+    write([r.finished()]);
+    const changes = db.prepare('SELECT change, count(*) AS n FROM task_changes GROUP BY change ORDER BY change').all();
+    expect(changes).toEqual([
+      { change: 'corrective', n: 1 },
+      { change: 'other', n: 19 },
+    ]);
+    const counts = 'outcome, drift_intentional, drift_corrective, drift_repeated, drift_other';
+    const row = { drift_intentional: 0, drift_corrective: 1, drift_repeated: 0, drift_other: 19 };
+    expect(db.prepare(`SELECT ${counts} FROM runs WHERE run_id = ?`).get(r.runId)).toEqual({ outcome: 'changed', ...row });
+    expect(db.prepare('SELECT drift_intentional, drift_corrective, drift_repeated, drift_other FROM hosts').get()).toEqual(row);
+  });
 });
 
 describe('classification of live runs from memory', () => {
