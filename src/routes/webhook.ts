@@ -9,6 +9,7 @@ import { secretKey, verifySignature } from '../ingest/signature.js';
 import { createVmKeys } from '../auth/vm-keys.js';
 import { Trust } from '../store/host-writer.js';
 import { createRateLimiter } from '../ingest/rate-limit.js';
+import { createRetrySpread } from '../ingest/retry-spread.js';
 import { toAppError } from '../plugins/errors.js';
 import { deliveryAnswerSchema, errorResponses } from '../protocol/api.js';
 import { compileEventCheck, passesCompiledCheck } from '../protocol/compiled-events.js';
@@ -112,11 +113,13 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
   // open (Node discards the unread body), so a kept-alive sender retries without a new accept.
   const overload = new AppError('OVERLOADED', 'too many deliveries are waiting for the receiver; retry shortly');
   const overloadBody = JSON.stringify(errorBody(overload));
+  // Refused VMs are spread over at least 1-3 s, or the pacing linger when that is longer, so those
+  // refused together do not all come back in the same second; longer while refusals go on.
+  const retrySpread = createRetrySpread({ minS: 3, maxS: Math.max(3, config.pacingMaxMs / 1000), clock: ctx.clock });
   const shed = (reply: FastifyReply) => {
     effects.deliveryRefused(overload);
-    // Spread over 1-3 s, or over the pacing linger when that is longer, so the VMs refused
-    // together do not all come back in the same second.
-    const spread = Math.max(3, Math.ceil(ctx.pacer.lingerMs() / 1000));
+    retrySpread.refused();
+    const spread = retrySpread.seconds(Math.ceil(ctx.pacer.lingerMs() / 1000));
     void reply
       .code(503)
       .header('retry-after', String(1 + Math.floor(Math.random() * spread)))
@@ -147,6 +150,7 @@ export async function webhookRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
     }
     if (config.maxInFlight > 0) {
       if (overloaded()) return shed(reply);
+      retrySpread.admitted();
       inFlight += 1;
       // 'close' comes once per response, answered or aborted by the client.
       reply.raw.once('close', settled);
