@@ -7,14 +7,21 @@
  * burst of refusals arrive while it lasts, are refused again, and the receiver ends up answering
  * mostly refusals (README, Performance: the end of a 20,000-VM rebuild). The spread here grows
  * with the share of deliveries refused in the last WINDOW_S seconds, so the refused senders come
- * back at no more than RETURN_SHARE of the rate the receiver took deliveries (or of
- * MIN_ADMITTED_PER_S): a short burst keeps the floor, a sustained one sends its retries past its end.
+ * back at no more than a tenth of the rate the receiver took deliveries (or of
+ * MIN_ADMITTED_PER_S), up to twice the floor: a short burst keeps the floor, a sustained one sends
+ * its retries further out.
  */
 
 /** Seconds of refusals and admissions counted. */
 const WINDOW_S = 10;
 /** Retries of refused senders, as a share of the deliveries admitted in the same time. */
 const RETURN_SHARE = 0.1;
+/**
+ * The most the spread grows, as a multiple of its floor: deliveries are counted, not their events,
+ * and with 5,000 VMs refused at once (harsh mode, 100 events a delivery) the share alone sent them
+ * a minute away from a receiver that took them all within 20 s.
+ */
+const MAX_GROWTH = 2;
 /**
  * Admissions a second counted at least: a few refusals next to fewer admissions (a small bound, a
  * quiet receiver) are no sustained overload, and keep the floor.
@@ -54,11 +61,12 @@ export function createRetrySpread({ minS, maxS, clock }: RetrySpreadOptions) {
     refused(): void {
       refused[advance()]! += 1;
     },
-    /** Seconds to spread the next refused sender's return over, at least `floorS` (and minS). */
+    /** Seconds to spread the next refused sender's return over: from `floorS` (at least minS) to twice that. */
     seconds(floorS = 0): number {
       advance();
+      const floor = Math.max(minS, floorS);
       const needed = Math.ceil((sum(refused) * WINDOW_S) / (RETURN_SHARE * Math.max(MIN_ADMITTED_PER_S * WINDOW_S, sum(admitted))));
-      return Math.min(maxS, Math.max(minS, floorS, needed));
+      return Math.min(maxS, Math.max(floor, Math.min(needed, MAX_GROWTH * floor)));
     },
   };
 }

@@ -1,4 +1,4 @@
-/** The spread of refused senders' Retry-After: the floor while refusals are few, longer while they go on. */
+/** The spread of refused senders' Retry-After: the floor while refusals are few, up to twice it while they go on. */
 import { describe, expect, it } from 'vitest';
 import { createRetrySpread } from '../../src/ingest/retry-spread.js';
 
@@ -18,45 +18,54 @@ describe('retry spread', () => {
     const { s, second } = spread();
     expect(s.seconds()).toBe(3);
     for (let i = 0; i < 10; i++) second(1000, 5);
-    // 50 refused against 10,000 admitted: their retries are far under a tenth of the admissions.
+    // 45 refused against 9,000 admitted in the window: their retries are far under a tenth of the admissions.
     expect(s.seconds()).toBe(3);
     expect(s.seconds(20)).toBe(20);
   });
 
   it('grows with the share refused, so the retries come back at a tenth of the admission rate', () => {
-    const { s, second } = spread(3, 600);
-    for (let i = 0; i < 10; i++) second(1000, 300);
-    // 3,000 refused in 10 s against 10,000 admitted: spread over 30 s, they return at 100 a second.
-    expect(s.seconds()).toBe(30);
-    expect(s.seconds(40)).toBe(40);
+    const { s, second } = spread();
+    for (let i = 0; i < 10; i++) second(1000, 50);
+    // The window holds nine of those seconds: 450 refused against 9,000 admitted. Spread over 5 s,
+    // they return at 90 a second.
+    expect(s.seconds()).toBe(5);
+    expect(s.seconds(20)).toBe(20);
   });
 
-  it('stops at its longest, also when nothing was admitted', () => {
+  it('grows to twice its floor at most, and to maxS', () => {
+    const { s, second } = spread(3, 60);
+    for (let i = 0; i < 10; i++) second(1000, 1500);
+    expect(s.seconds()).toBe(6);
+    expect(s.seconds(20)).toBe(40);
+    expect(s.seconds(40)).toBe(60);
+  });
+
+  it('grows when nothing was admitted', () => {
     const { s, second } = spread(3, 60);
     for (let i = 0; i < 10; i++) second(0, 1000);
-    expect(s.seconds()).toBe(60);
-  });
-
-  it('counts at least 100 admissions a second: a few refusals next to fewer admissions keep the floor', () => {
-    const { s, second } = spread(3, 600);
-    second(2, 25);
-    expect(s.seconds()).toBe(3);
-    second(2, 25);
-    // 50 refused, against 1,000 admissions at least: spread over 5 s.
-    expect(s.seconds()).toBe(5);
+    expect(s.seconds()).toBe(6);
   });
 
   it('forgets refusals older than its window, also across a quiet gap', () => {
     const { s, clock, second } = spread(3, 600);
     for (let i = 0; i < 5; i++) second(100, 100);
-    expect(s.seconds()).toBeGreaterThan(3);
-    // Five quiet seconds keep them; past ten seconds they are gone.
+    // 500 refused against the 1,000 admissions counted at least in 10 s: 50 s.
+    expect(s.seconds(30)).toBe(50);
+    // Four quiet seconds keep them; past ten seconds they are gone.
     clock.now += 4000;
-    // 500 refused against the 1,000 admissions counted at least in 10 s.
-    expect(s.seconds()).toBe(50);
+    expect(s.seconds(30)).toBe(50);
     clock.now += 60_000;
-    expect(s.seconds()).toBe(3);
+    expect(s.seconds(30)).toBe(30);
     second(1000, 0);
     expect(s.seconds()).toBe(3);
+  });
+
+  it('counts at least 100 admissions a second: a few refusals next to fewer admissions keep the floor', () => {
+    const { s, second } = spread();
+    second(2, 25);
+    expect(s.seconds()).toBe(3);
+    second(2, 25);
+    // 50 refused, against 1,000 admissions at least: spread over 5 s.
+    expect(s.seconds()).toBe(5);
   });
 });
