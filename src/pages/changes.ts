@@ -18,12 +18,12 @@ const WINDOWS = [1, 24, 24 * 7, 24 * 30];
 
 function rows(page: ChangesPage, now: number): Html {
   return html`<div class="scroll"><table class="hosts">
-<caption class="sr-only">Changed tasks, newest first</caption>
+<caption class="sr-only">Changed tasks, the latest recorded first</caption>
 <thead><tr><th scope="col">When</th><th scope="col">Host</th><th scope="col">Task</th><th scope="col">Why</th><th scope="col" class="num">Duration</th><th scope="col">Commit</th></tr></thead>
 <tbody>
 ${page.changes.map(
   (c) => html`<tr>
-<td><a href="/ui/runs/${seg(c.run_id)}">${timeAgo(c.time, now)}</a></td>
+<td><a href="/ui/runs/${seg(c.run_id)}">${timeAgo(c.recorded_at, now)}</a></td>
 <th scope="row"><a href="/ui/hosts/${seg(c.hostname)}">${c.hostname}</a></th>
 <td>${c.task}${c.occurrence > 1 ? html` <span class="muted">#${c.occurrence}</span>` : ''} <span class="muted">${c.play} · ${c.action}</span></td>
 <td>${changeTag(c.change)}</td>

@@ -24,7 +24,10 @@ export type ChangesQuery = z.infer<typeof changesQuerySchema>;
 const taskKeyFields = { play: z.string(), task: z.string(), occurrence: z.number() };
 
 export const taskChangeSchema = z.object({
+  /** The task's result, by the VM's clock. */
   time: iso,
+  /** When the receiver recorded the change (its run's finish arrived), by its own clock: the list's order. */
+  recorded_at: iso,
   host_id: z.number(),
   hostname: z.string(),
   run_id: z.string(),

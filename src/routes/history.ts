@@ -28,7 +28,7 @@ export async function historyRoutes(fastify: FastifyInstance, { ctx }: RouteOpti
     '/changes',
     {
       schema: {
-        summary: 'Changed tasks across the fleet with why they changed, newest first',
+        summary: 'Changed tasks across the fleet with why they changed, the latest recorded first',
         querystring: changesQuerySchema,
         response: { 200: changesPageSchema, ...errorResponses },
       },

@@ -93,7 +93,8 @@ export function createDriftStore(db: Db, live: LiveTasks) {
   );
   const forget = db.prepare<[number]>('DELETE FROM task_changes WHERE run = ?');
   const insertChange = db.prepare(
-    `INSERT INTO task_changes (run, seq, host_id, time, task_key, change) VALUES (@run, @seq, @host_id, @time, @key, @change)
+    `INSERT INTO task_changes (run, seq, host_id, time, recorded_at, task_key, change)
+     VALUES (@run, @seq, @host_id, @time, @recorded_at, @key, @change)
      ON CONFLICT (run, seq) DO NOTHING`,
   );
   // The outcome is set with the counts: one write of the run's row instead of two.
@@ -123,8 +124,11 @@ export function createDriftStore(db: Db, live: LiveTasks) {
     return tasks.flatMap((t, i) => (t.status === 'changed' ? [{ seq: t.seq, time: t.time, key: taskKey(t.play, t.task, occ[i]!) }] : []));
   }
 
-  /** Classifies a finished run (by its integer id); call inside the write's transaction, after its counters. */
-  function classifyRun(id: number): DriftSummary | undefined {
+  /**
+   * Classifies a finished run (by its integer id); call inside the write's transaction, after its
+   * counters. `recordedAt` (receiver clock) orders its changes in GET /changes.
+   */
+  function classifyRun(id: number, recordedAt: number): DriftSummary | undefined {
     const run = runFacts.get(id);
     if (run === undefined) return undefined;
     const classified = taskChanges.some((c) => run[`drift_${c}`] !== 0);
@@ -149,7 +153,7 @@ export function createDriftStore(db: Db, live: LiveTasks) {
       const change = classifyChange(t.key, run.commit_sha, baseline, earlier);
       counts[change] += 1;
       if (change === 'corrective') correctedAt = Math.max(correctedAt ?? 0, t.time);
-      insertChange.run({ run: id, seq: t.seq, host_id: run.host_id, time: t.time, key: t.key, change });
+      insertChange.run({ run: id, seq: t.seq, host_id: run.host_id, time: t.time, recorded_at: recordedAt, key: t.key, change });
     }
     const added = zero();
     for (const c of taskChanges) added[c] = counts[c] - run[`drift_${c}`];

@@ -13,6 +13,7 @@ import { isoTime } from '../protocol/time.js';
 
 interface ChangeRow {
   time: number;
+  recorded_at: number;
   run: number;
   seq: number;
   host_id: number;
@@ -25,26 +26,28 @@ interface ChangeRow {
   change: TaskChange;
 }
 
+/** Where a page ended, in the list's order: the change's recording time, run and seq. */
 interface Cursor {
-  time: number;
+  recorded_at: number;
   run: number;
   seq: number;
 }
 
-const encode = (c: Cursor) => Buffer.from(`${c.time}:${c.run}:${c.seq}`).toString('base64url');
+const encode = (c: Cursor) => Buffer.from(`${c.recorded_at}:${c.run}:${c.seq}`).toString('base64url');
 
 function decode(cursor: string): Cursor {
   const parts = Buffer.from(cursor, 'base64url').toString().split(':').map(Number);
   if (parts.length !== 3 || !parts.every(Number.isSafeInteger))
     throw new DomainError('BAD_CURSOR', 'cursor: not a cursor this API handed out');
-  const [time, run, seq] = parts as [number, number, number];
-  return { time, run, seq };
+  const [recorded_at, run, seq] = parts as [number, number, number];
+  return { recorded_at, run, seq };
 }
 
 function toChange(r: ChangeRow): TaskChangeRow {
   const [play, task, occurrence] = JSON.parse(r.task_key) as [string, string, number];
   return {
     time: isoTime(r.time),
+    recorded_at: isoTime(r.recorded_at),
     host_id: r.host_id,
     hostname: r.hostname,
     run_id: r.run_id,
@@ -81,20 +84,23 @@ export function createHistoryStore(db: Db) {
     change: string | null;
     since: number | null;
     until: number | null;
-    c_time: number | null;
+    c_recorded: number | null;
     c_run: number | null;
     c_seq: number | null;
     limit: number;
   };
-  const select = `SELECT c.time, c.run, c.seq, c.host_id, h.hostname, r.run_id, r.commit_sha, c.task_key, c.change,
+  const select = `SELECT c.time, c.recorded_at, c.run, c.seq, c.host_id, h.hostname, r.run_id, r.commit_sha, c.task_key, c.change,
        json_extract(e.data, '$.action') AS action, json_extract(e.data, '$.duration_ms') AS duration_ms
      FROM task_changes c JOIN runs r ON r.id = c.run JOIN hosts h ON h.id = c.host_id
      JOIN events e ON e.run = c.run AND e.seq = c.seq AND e.kind = 'task_result'`;
-  const filters = `(@since IS NULL OR c.time >= @since) AND (@until IS NULL OR c.time < @until)
+  // In the order the receiver recorded them (migrations/008_changes_by_arrival.sql), not by the
+  // VMs' clocks: a VM cannot put its changes ahead of the others'.
+  const filters = `(@since IS NULL OR c.recorded_at >= @since) AND (@until IS NULL OR c.recorded_at < @until)
        AND (@change IS NULL OR c.change = @change)
-       AND (@c_time IS NULL OR c.time < @c_time OR (c.time = @c_time AND (c.run < @c_run OR (c.run = @c_run AND c.seq < @c_seq))))
-     ORDER BY c.time DESC, c.run DESC, c.seq DESC LIMIT @limit`;
-  // The host filter gets its own statement, so it picks the (host_id, time) index.
+       AND (@c_recorded IS NULL OR c.recorded_at < @c_recorded
+         OR (c.recorded_at = @c_recorded AND (c.run < @c_run OR (c.run = @c_run AND c.seq < @c_seq))))
+     ORDER BY c.recorded_at DESC, c.run DESC, c.seq DESC LIMIT @limit`;
+  // The host filter gets its own statement, so it picks the (host_id, recorded_at) index.
   const page = db.prepare<PageParams, ChangeRow>(`${select} WHERE @host_id IS NULL AND ${filters}`);
   const pageOfHost = db.prepare<PageParams, ChangeRow>(`${select} WHERE c.host_id = @host_id AND ${filters}`);
 
@@ -155,7 +161,7 @@ export function createHistoryStore(db: Db) {
   }
 
   return {
-    /** Changed tasks, newest first; `hostId` null for the whole fleet. */
+    /** Changed tasks, the latest recorded first; `hostId` null for the whole fleet. */
     changes(query: ChangesQuery, hostId: number | null): ChangesPage {
       const c = query.cursor === undefined ? undefined : decode(query.cursor);
       const rows = (hostId === null ? page : pageOfHost).all({
@@ -163,7 +169,7 @@ export function createHistoryStore(db: Db) {
         change: query.change ?? null,
         since: query.since ?? null,
         until: query.until ?? null,
-        c_time: c?.time ?? null,
+        c_recorded: c?.recorded_at ?? null,
         c_run: c?.run ?? null,
         c_seq: c?.seq ?? null,
         limit: query.limit + 1,

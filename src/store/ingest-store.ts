@@ -259,7 +259,7 @@ export function createIngestStore(db: Db) {
     earlierStart.run({ id: run.id, min_time: run.minTime });
     if (run.touchesLatest) setLatestRun.run({ run_id: run.runId, host_id: run.hostId, id: run.id });
     if (!run.finished) return undefined;
-    const summary = drift.classifyRun(run.id);
+    const summary = drift.classifyRun(run.id, run.lastEventAt);
     live.forget(run.id);
     return summary;
   }

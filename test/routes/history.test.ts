@@ -11,9 +11,12 @@ const T0 = Date.parse('2026-06-01T00:00:00Z');
 const web = host({ hostname: 'web-01', machine_id: 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb1' });
 const db = host({ hostname: 'db-01', machine_id: 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb2' });
 const runs: string[] = [];
+/** The receiver's clock: each run arrives a second after its start, by the VM's clock. */
+let now = T0;
 
 async function run(h: typeof web, n: number, commit: string, tasks: Array<[string, TaskStatus]>, check = false): Promise<string> {
   const r = runEvents({ host: h, start: T0 + n * HOUR });
+  now = T0 + n * HOUR + 1000;
   const events = [r.started({ commit, check_mode: check }), ...tasks.map(([name, s]) => r.task(s, name)), r.finished()];
   expect((await post(t.app, { events })).statusCode).toBe(200);
   runs.push(r.runId);
@@ -21,7 +24,7 @@ async function run(h: typeof web, n: number, commit: string, tasks: Array<[strin
 }
 
 beforeAll(async () => {
-  t = await makeApp({ staleAfterMs: 3600_000 * 24 * 365 * 10 }, () => T0 + 10 * HOUR);
+  t = await makeApp({ staleAfterMs: 3600_000 * 24 * 365 * 10 }, () => now);
   const a = 'aaaaaaa1';
   await run(web, 0, a, [
     ['file', 'changed'],
@@ -49,6 +52,7 @@ beforeAll(async () => {
     ],
     true,
   );
+  now = T0 + 10 * HOUR;
 });
 afterAll(async () => t.close());
 
@@ -109,6 +113,33 @@ describe('GET /changes', () => {
     } while (cursor);
     expect(seen).toEqual(all.changes.map((c) => `${c.run_id}/${c.task}`));
     expect((await getJson(t.app, '/changes?cursor=nope')).status).toBe(400);
+  });
+
+  it("orders by when the receiver recorded a change, so a VM's clock cannot put it first", async () => {
+    const other = await makeApp({}, () => now);
+    try {
+      const skewed = host({ hostname: 'skewed-01', machine_id: 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb3' });
+      const send = async (h: typeof web, vmTime: number, at: number) => {
+        const r = runEvents({ host: h, start: vmTime });
+        now = at;
+        expect((await post(other.app, { events: [r.started(), r.task('changed', 'file'), r.finished()] })).statusCode).toBe(200);
+      };
+      // A VM whose clock says 2099 reports first; an honest one an hour later.
+      await send(skewed, Date.parse('2099-01-01T00:00:00Z'), T0);
+      await send(web, T0 + HOUR, T0 + HOUR);
+      const page = changesPageSchema.parse((await getJson(other.app, '/changes')).body);
+      expect(page.changes.map((c) => [c.hostname, c.time, c.recorded_at])).toEqual([
+        ['web-01', new Date(T0 + HOUR + 100).toISOString(), new Date(T0 + HOUR).toISOString()],
+        ['skewed-01', new Date(Date.parse('2099-01-01T00:00:00Z') + 100).toISOString(), new Date(T0).toISOString()],
+      ]);
+      // since and until are on the same clock as the order.
+      const late = changesPageSchema.parse((await getJson(other.app, `/changes?since=${new Date(T0 + 1).toISOString()}`)).body);
+      expect(late.changes.map((c) => c.hostname)).toEqual(['web-01']);
+      const early = changesPageSchema.parse((await getJson(other.app, `/changes?until=${new Date(T0 + 1).toISOString()}`)).body);
+      expect(early.changes.map((c) => c.hostname)).toEqual(['skewed-01']);
+    } finally {
+      await other.close();
+    }
   });
 });
 
