@@ -33,6 +33,16 @@ function writeOld(
   for (const e of events) insert.run(e.event_id, id, e.seq, e.kind, Date.parse(e.time), receivedAt, JSON.stringify(e.data));
 }
 
+/** A database file migrated up to `version` only. */
+function databaseAt(version: number) {
+  const db = openDatabase(join(tempDir(), `v${version}.db`));
+  migrate(
+    db,
+    readMigrations().filter((m) => m.version <= version),
+  );
+  return db;
+}
+
 describe('migrations', () => {
   it('bring an empty file to the latest version with WAL, foreign keys and incremental vacuum', () => {
     const db = openDatabase(join(tempDir(), 'new.db'));
@@ -79,11 +89,7 @@ describe('migrations', () => {
   });
 
   it("008 records a version-7 database's changes at their run's finish, and lists them by it", () => {
-    const db = openDatabase(join(tempDir(), 'v7.db'));
-    migrate(
-      db,
-      readMigrations().filter((m) => m.version <= 7),
-    );
+    const db = databaseAt(7);
     // Version 7's rows, as its code wrote them: a finished run's changed task, and one whose run_finished was never stored.
     const r = runEvents({ host: { hostname: 'web-01' } });
     const other = runEvents({ host: { hostname: 'db-01' } });
@@ -116,11 +122,7 @@ describe('migrations', () => {
   });
 
   it('007 keeps every event of a version-6 database; an event is still stored once per run, seq and id', () => {
-    const db = openDatabase(join(tempDir(), 'v6.db'));
-    migrate(
-      db,
-      readMigrations().filter((m) => m.version <= 6),
-    );
+    const db = databaseAt(6);
     const r = runEvents({ host: { hostname: 'web-01' } });
     writeOld(db, 1, 'web-01', r.runId, [r.started(), r.task('ok'), r.task('changed')] as RunEvent[], 5);
     const stored = db.prepare('SELECT event_id, seq, kind, data FROM events ORDER BY seq').all() as Array<{
@@ -149,11 +151,7 @@ describe('migrations', () => {
   });
 
   it('006 keeps every event of a version-5 database; a redelivery of one is still a duplicate', () => {
-    const db = openDatabase(join(tempDir(), 'v5.db'));
-    migrate(
-      db,
-      readMigrations().filter((m) => m.version <= 5),
-    );
+    const db = databaseAt(5);
     // Written as version 5 stored them: the event id the table's key.
     const r = runEvents({ host: { hostname: 'web-01' } });
     const events = [r.started(), r.task('ok'), r.task('changed')];
